@@ -1,0 +1,381 @@
+"""The ``mobproc`` command. Secrets come from standard input or a prompt, never from argv."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from typing import Annotated, NoReturn
+
+import typer
+
+from .config import Environment, Settings, SettingsError, load_settings
+from .domain.clients import GRANT_TYPES, check_imported_secret, generate_secret
+from .domain.identities import Username
+from .domain.passwords import PasswordHasher
+
+app = typer.Typer(help="mobproc: a self-hostable OAuth 2.0 token service for the MOBPROC v1 API.", no_args_is_help=True)
+client_app = typer.Typer(help="Client applications (id, secret, grants, scopes).", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts of the built-in identity sources.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(client_app, name="client")
+app.add_typer(user_app, name="user")
+app.add_typer(db_app, name="db")
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database", help="Database URL [env MOBPROC_DATABASE_URL]", show_default=False)
+]
+EnvironmentOption = Annotated[
+    Environment | None, typer.Option("--environment", help="dev, qa or production [env MOBPROC_ENVIRONMENT]")
+]
+
+DEMO_CLIENT_ID = "376af94124f4400e9227c89937c12354"
+DEMO_CLIENT_SECRET = "81f40d2777ea4a41A992535F17AC92EC"
+DEMO_USERNAME = "command://myusername"
+DEMO_PASSWORD = "mypassword"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"mobproc: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_from(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as error:
+        fail(str(error), 2)
+
+
+def read_secret(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
+    """One line from standard input, or a hidden prompt on a terminal."""
+    if from_stdin or not sys.stdin.isatty():
+        value = sys.stdin.readline().rstrip("\r\n")
+    else:
+        value = getpass.getpass(f"{prompt}: ")
+        if confirm and getpass.getpass(f"{prompt} (again): ") != value:
+            fail("the two entries differ")
+    if not value:
+        fail(f"no {prompt.lower()} given")
+    return value
+
+
+def _services(database: str | None, environment: Environment | None):  # noqa: ANN202
+    from .server.app import Services
+    from .storage.database import DatabaseUnavailable
+    from .storage.migrate import upgrade
+
+    settings = settings_from(database_url=database, environment=environment)
+    services = Services.build(settings)
+    try:
+        upgrade(services.database)
+    except DatabaseUnavailable as error:
+        fail(f"the database cannot be reached ({error})")
+    return services
+
+
+def _username(value: str) -> Username:
+    try:
+        return Username.parse(value)
+    except ValueError as error:
+        fail(str(error), 2)
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [env MOBPROC_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [env MOBPROC_PORT]")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [env MOBPROC_WORKERS]")] = None,
+    demo: Annotated[bool, typer.Option(help="dev only: create the seed's example client and user")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Run the authorization server (and upgrade the schema first)."""
+    import uvicorn
+
+    overrides = {"host": host, "port": port, "workers": workers, "database_url": database, "environment": environment}
+    settings = settings_from(**overrides)
+    if demo and settings.environment is not Environment.DEV:
+        fail(f"--demo creates a published client and password; it is refused in {settings.environment.value}")
+    services = _services(settings.database_url, settings.environment)
+    if demo:
+        _create_demo(services)
+    # Workers are separate processes that read their settings from the environment.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"MOBPROC_{name.upper()}"] = str(getattr(value, "value", value))
+    services.database.dispose()
+    if demo:
+        base = f"http://{settings.host}:{settings.port}"
+        typer.echo(
+            "mobproc demo: the seed's request works against this server:\n"
+            f"  curl -X POST '{base}/as/token.oauth2?grant_type=password&client_id={DEMO_CLIENT_ID}"
+            f"&client_secret={DEMO_CLIENT_SECRET}&scope=MOBPROC&username={DEMO_USERNAME}&password={DEMO_PASSWORD}'"
+        )
+    uvicorn.run(
+        "mobproc.server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,  # mobproc's own access log masks secrets in query strings
+        proxy_headers=False,
+        server_header=False,
+        log_config=_log_config(),
+    )
+
+
+def _create_demo(services) -> None:  # noqa: ANN001
+    from .storage.accounts import AccountExists
+    from .storage.clients import ClientExists
+
+    try:
+        services.clients.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ["password", "refresh_token"], ["MOBPROC"])
+    except ClientExists:
+        pass
+    try:
+        username = Username.parse(DEMO_USERNAME)
+        services.accounts.add_account(username, services.hasher.hash(DEMO_PASSWORD), tenant="XYZ")
+    except AccountExists:
+        pass
+
+
+def _log_config() -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "mobproc": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+@client_app.command("add")
+def client_add(
+    client_id: str,
+    grant: Annotated[list[str], typer.Option("--grant", help=f"Allowed grant type, repeatable: {', '.join(GRANT_TYPES)}")],
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Allowed scope, repeatable")] = None,
+    default_scope: Annotated[
+        list[str] | None, typer.Option("--default-scope", help="Scope granted when none is asked (default: all allowed)")
+    ] = None,
+    secret_stdin: Annotated[bool, typer.Option("--secret-stdin", help="Import the secret from standard input")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Register a client; without --secret-stdin a secret is generated and printed once."""
+    from .storage.clients import ClientExists
+
+    unknown = sorted(set(grant) - set(GRANT_TYPES))
+    if unknown:
+        fail(f"unknown grant type {unknown[0]!r}; choose from {', '.join(GRANT_TYPES)}", 2)
+    scopes = scope or []
+    if default_scope and not set(default_scope) <= set(scopes):
+        fail("every --default-scope must also be an allowed --scope", 2)
+    if not 1 <= len(client_id) <= 255 or not client_id.isprintable() or ":" in client_id:
+        fail("a client id is 1 to 255 printable characters, without ':'", 2)
+    if secret_stdin:
+        secret = read_secret("Client secret", True)
+        try:
+            check_imported_secret(secret)
+        except ValueError as error:
+            fail(str(error), 2)
+    else:
+        secret = generate_secret()
+    services = _services(database, environment)
+    try:
+        services.clients.add_client(client_id, secret, grant, scopes, default_scope)
+    except ClientExists:
+        fail(f"client {client_id} exists already")
+    typer.echo(f"client {client_id} added")
+    if not secret_stdin:
+        typer.echo(f"client_secret: {secret}\n(shown once: only its digest is stored)")
+
+
+@client_app.command("list")
+def client_list(
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """List the clients of this environment."""
+    clients = _services(database, environment).clients.list_clients()
+    rows = [
+        {
+            "client_id": c.client_id,
+            "grants": sorted(c.grant_types),
+            "scopes": sorted(c.scopes),
+            "default_scopes": list(c.default_scopes),
+            "enabled": c.enabled,
+        }
+        for c in clients
+    ]
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['client_id']}  grants={','.join(row['grants'])}  scopes={','.join(row['scopes'])}")
+
+
+@client_app.command("remove")
+def client_remove(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """Remove a client; every grant and token it holds ends with it."""
+    if not _services(database, environment).clients.remove_client(client_id):
+        fail(f"no client {client_id}")
+    typer.echo(f"client {client_id} removed")
+
+
+@client_app.command("rotate-secret")
+def client_rotate_secret(
+    client_id: str,
+    secret_stdin: Annotated[bool, typer.Option("--secret-stdin")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Give a client a new secret; the old one stops working at once."""
+    secret = read_secret("Client secret", True) if secret_stdin else generate_secret()
+    if secret_stdin:
+        try:
+            check_imported_secret(secret)
+        except ValueError as error:
+            fail(str(error), 2)
+    if not _services(database, environment).clients.replace_secret(client_id, secret):
+        fail(f"no client {client_id}")
+    typer.echo(f"client {client_id}: secret replaced")
+    if not secret_stdin:
+        typer.echo(f"client_secret: {secret}\n(shown once: only its digest is stored)")
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="command://name, rivermine://name, or a bare platform name")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    tenant: Annotated[str | None, typer.Option(help="The account's tenant code")] = None,
+    multitenant: Annotated[bool, typer.Option(help="May act for more than one tenant")] = False,
+    domain: Annotated[str | None, typer.Option(help="The account's domain")] = None,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Add an account; the password comes from standard input or a prompt."""
+    from .storage.accounts import AccountExists
+
+    parsed = _username(username)
+    settings = settings_from(database_url=database, environment=environment)
+    if parsed.source_system not in settings.source_systems:
+        fail(f"source system {parsed.source_system!r} is not enabled (MOBPROC_SOURCE_SYSTEMS)", 2)
+    password = read_secret("Password", password_stdin, confirm=True)
+    services = _services(database, environment)
+    try:
+        services.accounts.add_account(
+            parsed, services.hasher.hash(password), tenant=tenant, multitenant=multitenant, domain=domain
+        )
+    except AccountExists:
+        fail(f"account {parsed} exists already")
+    typer.echo(f"account {parsed} added")
+
+
+@user_app.command("list")
+def user_list(
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """List the accounts of this environment."""
+    accounts = _services(database, environment).accounts.list_accounts()
+    rows = [
+        {"username": str(Username(a.source_system, a.name)), "tenant": a.tenant, "multitenant": a.multitenant,
+         "domain": a.domain}
+        for a in accounts
+    ]
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={str(row['multitenant']).lower()}")
+
+
+@user_app.command("remove")
+def user_remove(username: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """Remove an account; every grant and token it holds ends with it."""
+    parsed = _username(username)
+    if not _services(database, environment).accounts.remove_account(parsed):
+        fail(f"no account {parsed}")
+    typer.echo(f"account {parsed} removed")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Set a new password; every grant made with the old one is revoked."""
+    parsed = _username(username)
+    password = read_secret("Password", password_stdin, confirm=True)
+    services = _services(database, environment)
+    if not services.accounts.set_password_hash(parsed, services.hasher.hash(password)):
+        fail(f"no account {parsed}")
+    typer.echo(f"account {parsed}: password set, its grants revoked")
+
+
+# --- db ----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """Bring the schema to the current version (the server also does this on start)."""
+    _services(database, environment)
+    typer.echo("database schema is current")
+
+
+# --- token (the client side) ------------------------------------------------------------
+
+
+@app.command()
+def token(
+    client_id: Annotated[str, typer.Option(help="Your client application's id")],
+    username: Annotated[str | None, typer.Option(help="Service account; omit for client_credentials")] = None,
+    endpoint: Annotated[
+        str, typer.Option(help="production, qa, a token URL or a base URL")
+    ] = "http://127.0.0.1:9031",
+    scope: Annotated[str | None, typer.Option(help="Scope to ask for")] = "MOBPROC",
+    refresh_token_stdin: Annotated[
+        bool, typer.Option("--refresh-token-stdin", help="Refresh: read the client secret, then the refresh token")
+    ] = False,
+) -> None:
+    """Request a token as the seed does; the client secret (then the password or refresh
+    token) are read from standard input, one a line, or prompted for."""
+    from .sdk import TokenClient, TokenError
+
+    interactive = sys.stdin.isatty()
+    secret = read_secret("Client secret", not interactive)
+    client = TokenClient(endpoint, client_id, secret)
+    try:
+        if refresh_token_stdin:
+            result = client.refresh(read_secret("Refresh token", True), scope=None)
+        elif username:
+            result = client.password(username, read_secret("Password", not interactive), scope=scope)
+        else:
+            result = client.client_credentials(scope=scope)
+    except TokenError as error:
+        fail(str(error))
+    except Exception as error:  # noqa: BLE001 - a network failure is a message, not a trace
+        fail(f"cannot reach {client.url}: {type(error).__name__}")
+    typer.echo(json.dumps(result.as_dict(), indent=1))
+
+
+def main() -> None:
+    app()

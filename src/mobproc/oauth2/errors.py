@@ -1,0 +1,93 @@
+"""OAuth 2.0 errors, one class per RFC error code.
+
+They are raised anywhere in the protocol and domain layers and turned into the RFC 6749
+§5.2 JSON body in exactly one place, :mod:`mobproc.server.responses`.
+"""
+
+from __future__ import annotations
+
+
+class OAuth2Error(Exception):
+    """RFC 6749 §5.2: ``{"error": ..., "error_description": ...}``."""
+
+    error: str = "invalid_request"
+    status_code: int = 400
+    description: str = ""
+
+    def __init__(self, description: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description or self.description)
+        self.description = description or self.description
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, str]:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+class InvalidRequestError(OAuth2Error):
+    """RFC 6749 §5.2 ``invalid_request``: missing, repeated or malformed parameter."""
+
+    error = "invalid_request"
+
+
+class InvalidClientError(OAuth2Error):
+    """RFC 6749 §5.2 ``invalid_client``: 401, and ``WWW-Authenticate`` when Basic was used."""
+
+    error = "invalid_client"
+    status_code = 401
+    description = "Invalid client or client credentials"  # PingFederate's wording
+
+    def __init__(self, *, used_basic: bool = False) -> None:
+        headers = {"WWW-Authenticate": 'Basic realm="mobproc"'} if used_basic else None
+        super().__init__(headers=headers)
+
+
+class InvalidGrantError(OAuth2Error):
+    """RFC 6749 §5.2 ``invalid_grant``: bad resource-owner credentials or refresh token."""
+
+    error = "invalid_grant"
+
+
+class UnauthorizedClientError(OAuth2Error):
+    """RFC 6749 §5.2 ``unauthorized_client``: the client may not use this grant type."""
+
+    error = "unauthorized_client"
+    description = "The client is not authorized to use this grant type"
+
+
+class UnsupportedGrantTypeError(OAuth2Error):
+    """RFC 6749 §5.2 ``unsupported_grant_type``."""
+
+    error = "unsupported_grant_type"
+
+
+class InvalidScopeError(OAuth2Error):
+    """RFC 6749 §5.2 ``invalid_scope``."""
+
+    error = "invalid_scope"
+    description = "The requested scope(s) must be blank or a subset of the provided scopes."
+
+
+class TemporarilyUnavailableError(OAuth2Error):
+    """The database cannot answer now (RFC 6749 §4.1.2.1's code, served as 503 + Retry-After)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The service is temporarily unavailable; retry later"
+
+
+class RequestTooLargeError(OAuth2Error):
+    error = "invalid_request"
+    status_code = 413
+    description = "The request body is too large"
+
+
+class MethodNotAllowedError(OAuth2Error):
+    error = "invalid_request"
+    status_code = 405
+    description = "The token endpoint accepts only POST"
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Allow": "POST"})

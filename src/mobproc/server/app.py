@@ -1,0 +1,114 @@
+"""The ASGI application: wiring of configuration, storage, identity sources and grants."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..config import Settings, load_settings
+from ..domain.identities import IdentitySource, StoredIdentitySource
+from ..domain.passwords import PasswordHasher
+from ..domain.tokens import OpaqueTokenStrategy, TokenFactory
+from ..oauth2.endpoint import TokenEndpoint
+from ..oauth2.grants import RefreshTokenGrant, ResourceOwnerPasswordGrant
+from ..storage.accounts import SqlAccountStore
+from ..storage.clients import SqlClientStore
+from ..storage.database import Database
+from ..storage.tokens import SqlTokenStore
+from .access_log import AccessLog
+from .responses import error_response, json_response
+from .token_endpoint import token_route
+
+log = logging.getLogger("mobproc.server")
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per process from the settings."""
+
+    settings: Settings
+    database: Database
+    clients: SqlClientStore
+    accounts: SqlAccountStore
+    tokens: SqlTokenStore
+    hasher: PasswordHasher
+    token_endpoint: TokenEndpoint
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        environment = settings.environment.value
+        clients = SqlClientStore(database, environment)
+        accounts = SqlAccountStore(database, environment)
+        tokens = SqlTokenStore(database, environment)
+        hasher = PasswordHasher.from_settings(settings)
+        sources: dict[str, IdentitySource] = {
+            name: StoredIdentitySource(name, accounts, hasher) for name in settings.source_systems
+        }
+        factory = TokenFactory(
+            OpaqueTokenStrategy(settings.access_token_length),
+            access_lifetime=settings.access_token_lifetime,
+            refresh_length=settings.refresh_token_length,
+            refresh_idle_timeout=settings.refresh_token_idle_timeout,
+            grant_lifetime=settings.refresh_token_lifetime,
+        )
+        # The grant registry: a new grant is one module and one line here.
+        grants = [
+            ResourceOwnerPasswordGrant(sources, hasher, tokens, factory),
+            RefreshTokenGrant(tokens, factory),
+        ]
+        return cls(settings, database, clients, accounts, tokens, hasher, TokenEndpoint(clients, grants))
+
+
+class SecurityHeaders:
+    """``X-Content-Type-Options: nosniff`` on every answer: none of them is to be sniffed as HTML."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return json_response({"error": "not_found" if error.status_code == 404 else "invalid_request",
+                          "error_description": error.detail}, error.status_code, error.headers)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    return error_response(error)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The application; with no settings they are read from ``MOBPROC_*`` (uvicorn workers)."""
+    settings = settings or load_settings()
+    services = Services.build(settings)
+    token = token_route(
+        services.token_endpoint, max_body_bytes=settings.max_body_bytes, retry_after=settings.retry_after_seconds
+    )
+    middleware = [Middleware(SecurityHeaders)]
+    if settings.access_log:
+        middleware.insert(0, Middleware(AccessLog))
+    app = Starlette(
+        routes=[Route("/as/token.oauth2", token, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])],
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        lifespan=None,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,34 @@
+"""Every answer's JSON, and the one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
+from ..storage.database import DatabaseUnavailable
+
+log = logging.getLogger("mobproc.server")
+
+# RFC 6749 §5.1: "The authorization server MUST include the HTTP "Cache-Control" response
+# header field with a value of "no-store" in any response containing tokens" (and the
+# errors too: a cache must not keep an answer about credentials).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(body: dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
+
+
+def error_response(error: BaseException, retry_after: int = 1) -> JSONResponse:
+    """Map any exception to its JSON answer: an RFC error as the RFC says, a failing database
+    as 503 with Retry-After, and anything else as a 500 whose details stay in the log."""
+    if isinstance(error, DatabaseUnavailable):
+        log.warning("database unavailable: %s", error)
+        error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
+    if isinstance(error, OAuth2Error):
+        return json_response(error.body(), error.status_code, error.headers)
+    log.error("unexpected error: %s", type(error).__name__, exc_info=error)
+    return json_response({"error": "server_error", "error_description": "Internal error"}, 500)

@@ -1,0 +1,99 @@
+"""Clients in SQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import secrets
+from ..domain.clients import Client
+from .database import Database
+from .schema import clients
+
+
+class ClientExists(Exception):
+    pass
+
+
+def _words(values: Iterable[str]) -> str:
+    return " ".join(dict.fromkeys(values))
+
+
+def _client(row: Row) -> Client:
+    return Client(
+        id=row.id,
+        client_id=row.client_id,
+        secret_digest=row.secret_digest,
+        grant_types=frozenset(row.grant_types.split()),
+        scopes=frozenset(row.scopes.split()),
+        default_scopes=tuple(row.default_scopes.split()),
+        enabled=row.enabled,
+    )
+
+
+class SqlClientStore:
+    def __init__(self, database: Database, environment: str) -> None:
+        self._db = database
+        self._environment = environment
+
+    def _where(self):  # noqa: ANN202
+        return clients.c.environment == self._environment
+
+    def find_client(self, client_id: str) -> Client | None:
+        with self._db.read() as connection:
+            row = connection.execute(select(clients).where(self._where(), clients.c.client_id == client_id)).first()
+        return _client(row) if row else None
+
+    def add_client(
+        self,
+        client_id: str,
+        secret: str,
+        grant_types: Iterable[str],
+        scopes: Iterable[str],
+        default_scopes: Iterable[str] | None = None,
+    ) -> Client:
+        scopes = list(scopes)
+        values = {
+            "environment": self._environment,
+            "client_id": client_id,
+            # Credentials must not be stored as given: a copy of the database must not
+            # authenticate anyone.
+            "secret_digest": secrets.digest(secret),
+            "grant_types": _words(grant_types),
+            "scopes": _words(scopes),
+            "default_scopes": _words(scopes if default_scopes is None else default_scopes),
+            "enabled": True,
+            "created_at": time.time(),
+        }
+        try:
+            with self._db.write() as connection:
+                connection.execute(insert(clients).values(values))
+        except IntegrityError:
+            raise ClientExists(client_id) from None
+        client = self.find_client(client_id)
+        assert client is not None
+        return client
+
+    def list_clients(self) -> list[Client]:
+        with self._db.read() as connection:
+            rows = connection.execute(select(clients).where(self._where()).order_by(clients.c.client_id)).all()
+        return [_client(row) for row in rows]
+
+    def remove_client(self, client_id: str) -> bool:
+        """Remove the client; its grants and every token go with it (ON DELETE CASCADE)."""
+        with self._db.write() as connection:
+            result = connection.execute(delete(clients).where(self._where(), clients.c.client_id == client_id))
+        return result.rowcount == 1
+
+    def replace_secret(self, client_id: str, secret: str) -> bool:
+        with self._db.write() as connection:
+            result = connection.execute(
+                update(clients)
+                .where(self._where(), clients.c.client_id == client_id)
+                .values(secret_digest=secrets.digest(secret))
+            )
+        return result.rowcount == 1

@@ -1,0 +1,112 @@
+"""The tables. Every row belongs to one environment (CONTRACT §3).
+
+Times are seconds since the epoch (double precision): one type on SQLite and PostgreSQL,
+compared without time-zone conversions. Tokens and client secrets are stored as SHA-256
+digests only (``lookup``, ``secret_digest``), passwords as argon2id hashes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("secret_digest", LargeBinary(32), nullable=False),
+    Column("grant_types", Text, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("default_scopes", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("environment", "client_id"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("source_system", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("tenant", String(64)),
+    Column("multitenant", Boolean, nullable=False),
+    Column("domain", String(255)),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("environment", "source_system", "name"),
+)
+
+# One row per login (or client-credentials request): the root that every token descends
+# from, carrying the identity's attributes so that a refresh keeps them.
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("client_pk", ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
+    Column("grant_type", String(64), nullable=False),
+    Column("subject", String(320), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("source_system", String(64)),
+    Column("tenant", String(64)),
+    Column("multitenant", Boolean, nullable=False),
+    Column("domain", String(255)),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("revoked_at", Double),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lookup", LargeBinary(32), nullable=False, unique=True),
+    Column("environment", String(16), nullable=False),
+    Column("grant_id", ForeignKey("grants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("scope", Text, nullable=False),
+    Column("issued_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("revoked_at", Double),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("lookup", LargeBinary(32), nullable=False, unique=True),
+    Column("environment", String(16), nullable=False),
+    Column("grant_id", ForeignKey("grants.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("generation", Integer, nullable=False),
+    Column("issued_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("consumed_at", Double),
+)
+
+Index("ix_access_tokens_expires_at", access_tokens.c.expires_at)
+Index("ix_refresh_tokens_expires_at", refresh_tokens.c.expires_at)

@@ -1,0 +1,166 @@
+"""Grants and their tokens in SQL: the storage behind the password and refresh grants."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.engine import Row
+
+from ..domain.identities import Identity, Username
+from ..domain.tokens import Authorization, IssuedToken
+from ..oauth2.grants.storage import RefreshTokenRecord
+from .clients import _client
+from .database import Database
+from .schema import access_tokens, clients, grants, refresh_tokens
+
+
+def _identity(row: Row) -> Identity | None:
+    if row.source_system is None:
+        return None
+    return Identity(
+        subject=row.subject,
+        source_system=row.source_system,
+        name=Username.parse(row.subject).name,
+        tenant=row.tenant,
+        multitenant=row.multitenant,
+        domain=row.domain,
+        account_id=row.account_id,
+    )
+
+
+class SqlTokenStore:
+    def __init__(self, database: Database, environment: str) -> None:
+        self._db = database
+        self._environment = environment
+
+    def create_grant(
+        self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
+    ) -> int:
+        identity = authorization.identity
+        with self._db.write() as connection:
+            grant_id = connection.execute(
+                insert(grants)
+                .values(
+                    environment=self._environment,
+                    client_pk=authorization.client.id,
+                    account_id=identity.account_id if identity else None,
+                    grant_type=authorization.grant_type,
+                    subject=authorization.subject,
+                    scope=" ".join(authorization.scope),
+                    source_system=identity.source_system if identity else None,
+                    tenant=identity.tenant if identity else None,
+                    multitenant=identity.multitenant if identity else False,
+                    domain=identity.domain if identity else None,
+                    created_at=access.issued_at,
+                    expires_at=expires_at,
+                )
+                .returning(grants.c.id)
+            ).scalar_one()
+            self._insert_tokens(connection, grant_id, authorization.scope, access, refresh, generation=0)
+        return grant_id
+
+    def _insert_tokens(
+        self,
+        connection: Connection,
+        grant_id: int,
+        scope: tuple[str, ...],
+        access: IssuedToken,
+        refresh: IssuedToken | None,
+        generation: int,
+    ) -> None:
+        connection.execute(
+            insert(access_tokens).values(
+                lookup=access.lookup,
+                environment=self._environment,
+                grant_id=grant_id,
+                scope=" ".join(scope),
+                issued_at=access.issued_at,
+                expires_at=access.expires_at,
+            )
+        )
+        if refresh is not None:
+            connection.execute(
+                insert(refresh_tokens).values(
+                    lookup=refresh.lookup,
+                    environment=self._environment,
+                    grant_id=grant_id,
+                    generation=generation,
+                    issued_at=refresh.issued_at,
+                    expires_at=refresh.expires_at,
+                )
+            )
+
+    def find_refresh_token(self, lookup: bytes) -> RefreshTokenRecord | None:
+        query = (
+            select(
+                refresh_tokens.c.id.label("token_id"),
+                refresh_tokens.c.generation,
+                refresh_tokens.c.expires_at.label("token_expires_at"),
+                refresh_tokens.c.consumed_at,
+                grants,
+                clients,
+            )
+            .join(grants, grants.c.id == refresh_tokens.c.grant_id)
+            .join(clients, clients.c.id == grants.c.client_pk)
+            .where(refresh_tokens.c.lookup == lookup, refresh_tokens.c.environment == self._environment)
+        )
+        with self._db.read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        # The joined columns share names (id, environment, ...): read each table's by position.
+        grant_row = row._mapping
+        return RefreshTokenRecord(
+            token_id=row.token_id,
+            grant_id=grant_row[grants.c.id],
+            generation=row.generation,
+            authorization=Authorization(
+                client=_client(_Prefixed(grant_row, clients)),
+                scope=tuple(grant_row[grants.c.scope].split()),
+                grant_type=grant_row[grants.c.grant_type],
+                identity=_identity(_Prefixed(grant_row, grants)),
+            ),
+            idle_expires_at=row.token_expires_at,
+            grant_expires_at=grant_row[grants.c.expires_at],
+            consumed=row.consumed_at is not None,
+            grant_revoked=grant_row[grants.c.revoked_at] is not None,
+        )
+
+    def rotate_refresh_token(
+        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+    ) -> bool:
+        with self._db.write() as connection:
+            # The conditional update is the whole defence against two concurrent rotations:
+            # whichever transaction flips consumed_at first wins; the other sees rowcount 0.
+            won = connection.execute(
+                update(refresh_tokens)
+                .where(
+                    refresh_tokens.c.id == record.token_id,
+                    refresh_tokens.c.consumed_at.is_(None),
+                    refresh_tokens.c.grant_id.in_(
+                        select(grants.c.id).where(grants.c.id == record.grant_id, grants.c.revoked_at.is_(None))
+                    ),
+                )
+                .values(consumed_at=access.issued_at)
+            ).rowcount
+            if won != 1:
+                return False
+            self._insert_tokens(connection, record.grant_id, scope, access, refresh, record.generation + 1)
+        return True
+
+    def revoke_grant(self, grant_id: int) -> None:
+        with self._db.write() as connection:
+            connection.execute(
+                update(grants).where(grants.c.id == grant_id, grants.c.revoked_at.is_(None)).values(revoked_at=time.time())
+            )
+
+
+class _Prefixed:
+    """Attribute access to one table's columns of a joined row."""
+
+    def __init__(self, mapping, table) -> None:  # noqa: ANN001
+        self._mapping, self._table = mapping, table
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return self._mapping[self._table.c[name]]
