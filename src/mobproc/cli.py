@@ -153,6 +153,8 @@ def _log_config() -> dict:
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
             "mobproc": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            # It prints query strings verbatim, secrets included: mobproc.access replaces it.
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
         },
     }
 
@@ -232,6 +234,22 @@ def client_remove(client_id: str, database: DatabaseOption = None, environment: 
     if not _services(database, environment).clients.remove_client(client_id):
         fail(f"no client {client_id}")
     typer.echo(f"client {client_id} removed")
+
+
+@client_app.command("disable")
+def client_disable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """Stop a client from authenticating, keeping its registration (and its grants, unusable meanwhile)."""
+    if not _services(database, environment).clients.set_enabled(client_id, False):
+        fail(f"no client {client_id}")
+    typer.echo(f"client {client_id} disabled")
+
+
+@client_app.command("enable")
+def client_enable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """Let a disabled client authenticate again."""
+    if not _services(database, environment).clients.set_enabled(client_id, True):
+        fail(f"no client {client_id}")
+    typer.echo(f"client {client_id} enabled")
 
 
 @client_app.command("rotate-secret")

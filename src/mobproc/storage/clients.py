@@ -89,6 +89,13 @@ class SqlClientStore:
             result = connection.execute(delete(clients).where(self._where(), clients.c.client_id == client_id))
         return result.rowcount == 1
 
+    def set_enabled(self, client_id: str, enabled: bool) -> bool:
+        with self._db.write() as connection:
+            result = connection.execute(
+                update(clients).where(self._where(), clients.c.client_id == client_id).values(enabled=enabled)
+            )
+        return result.rowcount == 1
+
     def replace_secret(self, client_id: str, secret: str) -> bool:
         with self._db.write() as connection:
             result = connection.execute(

@@ -51,7 +51,9 @@ class RefreshTokenGrant:
         if now >= record.idle_expires_at or now >= record.grant_expires_at:
             raise InvalidGrantError(INVALID_REFRESH_TOKEN)
         scope = narrowed_scope(request.get("scope"), record.authorization.scope, client)
-        return _Checked(record, scope, request.get("scope"))
+        # An omitted scope "is treated as equal to the scope originally granted", so the
+        # answer needs no scope parameter then (RFC 6749 §5.1).
+        return _Checked(record, scope, request.get("scope") or " ".join(record.authorization.scope))
 
     def respond(self, checked: _Checked) -> dict[str, Any]:
         """RFC 6749 §6: a new access token and (RFC 9700 §4.14.2, rotation) a new refresh token."""

@@ -1,0 +1,225 @@
+"""Test fixtures: real servers over real HTTP on real databases.
+
+Every password, client secret and token the suite sends or receives is recorded in
+``SECRETS``; ``test_zz_log_hygiene`` runs last and looks for each in every server log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from mobproc.config import load_settings
+from mobproc.domain.identities import Username
+from mobproc.server.app import create_app
+from mobproc.storage.migrate import upgrade
+
+SECRETS: set[str] = set()
+LOG_FILES: list[Path] = []
+TOKEN_PATH = "/as/token.oauth2"
+MOBPROC = str(Path(sys.executable).with_name("mobproc"))  # the installed console script
+_names = itertools.count(1)
+
+
+def remember(*values: str | None) -> None:
+    SECRETS.update(value for value in values if value)
+
+
+def record_tokens(response: httpx.Response) -> None:
+    response.read()
+    if response.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = response.json()
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            remember(*(body.get(k) for k in ("access_token", "refresh_token") if isinstance(body.get(k), str)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_names)}x{secrets.token_hex(3)}"
+
+
+class Provisioning:
+    """Creates clients and accounts directly in a server's database."""
+
+    services = None  # set by subclasses
+
+    def add_client(
+        self,
+        grants: tuple[str, ...] = ("password", "refresh_token"),
+        scopes: tuple[str, ...] = ("MOBPROC",),
+        default_scopes: tuple[str, ...] | None = None,
+    ) -> tuple[str, str]:
+        client_id, secret = unique("client"), secrets.token_hex(16)
+        self.services.clients.add_client(client_id, secret, grants, scopes, default_scopes)
+        remember(secret)
+        return client_id, secret
+
+    def add_user(self, source: str = "command", tenant: str | None = "XYZ", **attributes) -> tuple[str, str]:
+        name, password = unique("user"), "pw-" + secrets.token_urlsafe(12)
+        username = Username(source, name)
+        self.services.accounts.add_account(username, self.services.hasher.hash(password), tenant=tenant, **attributes)
+        remember(password)
+        return str(username), password
+
+
+class LiveServer(Provisioning):
+    """The ASGI app on uvicorn in a thread of the test process, on a real SQLite file."""
+
+    def __init__(self, database_path: Path, *, migrate: bool = True, **settings: object) -> None:
+        self.migrate = migrate
+        settings.setdefault("database_url", f"sqlite:///{database_path}")
+        self.settings = load_settings(**settings)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        app = create_app(self.settings)
+        self.services = app.state.services
+        if self.migrate:
+            upgrade(self.services.database)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.services.database.dispose()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, event_hooks={"response": [record_tokens]})
+
+
+class ServerProcess(Provisioning):
+    """``mobproc serve`` as a separate process (several workers, or the CLI itself)."""
+
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = f"sqlite:///{workdir / 'mobproc.db'}"
+        self.env = {**os.environ, "MOBPROC_DATABASE_URL": self.database_url, **(env or {})}
+        self.args = ["serve", "--port", str(self.port), *args]
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.out_path = workdir / f"server-{self.port}.out"
+        LOG_FILES.append(self.log_path)
+
+    def __enter__(self) -> ServerProcess:
+        from mobproc.server.app import Services
+
+        self._log, self._out = self.log_path.open("wb"), self.out_path.open("wb")
+        self.process = subprocess.Popen(
+            [MOBPROC, *self.args], env=self.env, stdout=self._out, stderr=self._log
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(self.url + TOKEN_PATH, timeout=1)
+                break
+            except httpx.TransportError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"mobproc serve did not start: {self.log_path.read_text()}") from None
+                time.sleep(0.1)
+        settings = load_settings(
+            database_url=self.database_url, environment=self.env.get("MOBPROC_ENVIRONMENT", "dev")
+        )
+        self.services = Services.build(settings)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+        self._out.close()
+        self.services.database.dispose()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, event_hooks={"response": [record_tokens]})
+
+
+@pytest.fixture(scope="session")
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Everything the in-process servers log, as they would print it."""
+    path = tmp_path_factory.mktemp("logs") / "server.log"
+    LOG_FILES.append(path)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("mobproc", "uvicorn")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    yield path
+    for logger in loggers:
+        logger.removeHandler(handler)
+    handler.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, server_log: Path) -> Iterator[LiveServer]:
+    """One shared server for the tests that need no special settings."""
+    with LiveServer(tmp_path_factory.mktemp("server") / "mobproc.db") as live:
+        yield live
+
+
+@pytest.fixture
+def http(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, server_log: Path):  # noqa: ANN201
+    """A server of its own with other settings: ``with make_server(access_token_lifetime=2) as s``."""
+
+    def make(database: Path | None = None, *, migrate: bool = True, **settings: object) -> LiveServer:
+        return LiveServer(database or tmp_path / "mobproc.db", migrate=migrate, **settings)
+
+    return make
+
+
+def password_grant(http: httpx.Client, client: tuple[str, str], user: tuple[str, str], **extra: str) -> httpx.Response:
+    form = {"grant_type": "password", "client_id": client[0], "client_secret": client[1],
+            "username": user[0], "password": user[1], "scope": "MOBPROC", **extra}
+    return http.post(TOKEN_PATH, data={k: v for k, v in form.items() if v is not None})
+
+
+def refresh_grant(http: httpx.Client, client: tuple[str, str], refresh_token: str, **extra: str) -> httpx.Response:
+    form = {"grant_type": "refresh_token", "client_id": client[0], "client_secret": client[1],
+            "refresh_token": refresh_token, **extra}
+    return http.post(TOKEN_PATH, data=form)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log-hygiene check reads what every other test made the servers log: it goes last."""
+    items.sort(key=lambda item: "test_zz_log_hygiene" in item.nodeid)

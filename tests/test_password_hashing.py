@@ -1,0 +1,45 @@
+"""Passwords: argon2id, rehashed when the parameters change; unknown accounts cost the same."""
+
+from __future__ import annotations
+
+import httpx
+
+from conftest import LiveServer, password_grant, remember
+from mobproc.domain.identities import Username
+from mobproc.domain.passwords import PasswordHasher
+
+
+def test_a_hash_made_with_old_parameters_is_replaced_at_the_next_login(server: LiveServer, http: httpx.Client) -> None:
+    old = PasswordHasher(memory_kib=1024, time_cost=1, parallelism=1)
+    username, password = Username("command", "legacy-hash-user"), "legacy password 1"
+    remember(password)
+    server.services.accounts.add_account(username, old.hash(password), tenant="XYZ")
+    assert server.services.accounts.find_account("command", username.name).password_hash.startswith("$argon2id$v=19$m=1024,t=1")
+    assert password_grant(http, server.add_client(), (str(username), password)).status_code == 200
+    stored = server.services.accounts.find_account("command", username.name).password_hash
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert not server.services.hasher.needs_rehash(stored)
+
+
+class CountingArgon2:
+    def __init__(self, real) -> None:  # noqa: ANN001
+        self.real, self.verified = real, []
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.verified.append(stored)
+        return self.real.verify(stored, password)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.real, name)
+
+
+def test_an_unknown_account_is_checked_against_a_dummy_hash(server: LiveServer, monkeypatch) -> None:  # noqa: ANN001
+    hasher = server.services.hasher
+    counting = CountingArgon2(hasher._argon2)
+    monkeypatch.setattr(hasher, "_argon2", counting)
+    with server.client() as http:
+        client = server.add_client()
+        unknown = password_grant(http, client, ("command://no-such-account", "whatever"))
+        unknown_system = password_grant(http, client, ("ldap://someone", "whatever"))
+    assert unknown.json() == unknown_system.json() and unknown.json()["error"] == "invalid_grant"
+    assert counting.verified == [hasher.dummy_hash, hasher.dummy_hash]

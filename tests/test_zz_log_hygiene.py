@@ -1,0 +1,30 @@
+"""CONTRACT §7: no password, secret or token in any log line. Runs after every other test."""
+
+from __future__ import annotations
+
+import httpx
+
+from conftest import LOG_FILES, SECRETS, TOKEN_PATH, LiveServer
+
+
+def test_the_access_log_masks_credentials_sent_in_the_query_string(server: LiveServer, server_log) -> None:  # noqa: ANN001
+    client, user = server.add_client(), server.add_user()
+    query = (f"grant_type=password&client_id={client[0]}&client_secret={client[1]}&scope=MOBPROC"
+             f"&username={user[0]}&password={user[1]}&{client[1]}")
+    with server.client() as http:
+        assert http.post(f"{TOKEN_PATH}?{query}").status_code == 200
+    for handler in __import__("logging").getLogger("mobproc").handlers:
+        handler.flush()
+    lines = [line for line in server_log.read_text().splitlines() if "mobproc.access" in line]
+    assert any("?grant_type=password&client_id=***&client_secret=***&scope=***&username=***&password=***&_=***" in line
+               for line in lines), lines[-3:]
+
+
+def test_no_server_log_holds_a_password_secret_or_token_the_suite_used() -> None:
+    logs = {path: path.read_text(errors="replace") for path in LOG_FILES if path.exists()}
+    # The check can fail only if there is something to look at.
+    assert sum(text.count("mobproc.access") for text in logs.values()) > 100
+    assert len(SECRETS) > 100
+    leaks = [(path.name, secret[:6]) for path, text in logs.items() for secret in SECRETS if secret in text]
+    assert not leaks, f"secrets found in logs: {leaks[:10]}"
+
