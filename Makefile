@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-sqlite test-postgresql postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/mobproc serve --demo
 
-test: $(STAMP)
+# The whole suite on SQLite, then again on PostgreSQL (started first if it is installed).
+test: test-sqlite test-postgresql
+
+test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-postgresql: $(STAMP) postgres
+	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not sqlite_only" $(PYTEST_ARGS)
+
+postgres:
+	@scripts/postgres-up
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -28,11 +28,60 @@ from mobproc.domain.identities import Username
 from mobproc.server.app import create_app
 from mobproc.storage.migrate import upgrade
 
+# The whole suite runs once per database: `make test` runs it on SQLite, then with
+# MOBPROC_TEST_BACKEND=postgresql on the PostgreSQL server (which must be reachable:
+# a PostgreSQL run fails, never skips, without it).
+BACKEND = os.environ.get("MOBPROC_TEST_BACKEND", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get("MOBPROC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRETS: set[str] = set()
 LOG_FILES: list[Path] = []
 TOKEN_PATH = "/as/token.oauth2"
 MOBPROC = str(Path(sys.executable).with_name("mobproc"))  # the installed console script
 _names = itertools.count(1)
+
+
+def database_url(path: Path) -> str:
+    """The database of one test server: a SQLite file at ``path``, or on PostgreSQL a fresh
+    database named after ``path`` (so two servers given one path share one database)."""
+    if BACKEND == "sqlite":
+        return f"sqlite:///{path}"
+    import hashlib
+
+    import psycopg
+
+    name = "mobproc_test_" + hashlib.sha1(str(path).encode()).hexdigest()[:16]
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+            POSTGRES_DATABASES.append(name)
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+POSTGRES_DATABASES: list[str] = []
+
+
+def dump_database(url: str) -> str:
+    """Every row of every table, all columns, as text (bytes shown both raw and as hex)."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    from mobproc.storage.database import normalize_url
+
+    engine = create_engine(normalize_url(url))
+    metadata = MetaData()
+    metadata.reflect(engine)
+    lines = []
+    with engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            for row in connection.execute(select(table)):
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        value = bytes(value)
+                        lines.append(value.hex())
+                        value = value.decode("latin-1")
+                    lines.append(str(value))
+    engine.dispose()
+    return "\n".join(lines)
 
 
 def remember(*values: str | None) -> None:
@@ -89,7 +138,7 @@ class LiveServer(Provisioning):
 
     def __init__(self, database_path: Path, *, migrate: bool = True, **settings: object) -> None:
         self.migrate = migrate
-        settings.setdefault("database_url", f"sqlite:///{database_path}")
+        settings.setdefault("database_url", database_url(database_path))
         self.settings = load_settings(**settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -125,7 +174,7 @@ class ServerProcess(Provisioning):
     def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = f"sqlite:///{workdir / 'mobproc.db'}"
+        self.database_url = database_url(workdir / "mobproc.db")
         self.env = {**os.environ, "MOBPROC_DATABASE_URL": self.database_url, **(env or {})}
         self.args = ["serve", "--port", str(self.port), *args]
         self.log_path = workdir / f"server-{self.port}.log"
@@ -218,6 +267,17 @@ def refresh_grant(http: httpx.Client, client: tuple[str, str], refresh_token: st
     form = {"grant_type": "refresh_token", "client_id": client[0], "client_secret": client[1],
             "refresh_token": refresh_token, **extra}
     return http.post(TOKEN_PATH, data=form)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_databases() -> Iterator[None]:
+    yield
+    if POSTGRES_DATABASES:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            for name in POSTGRES_DATABASES:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

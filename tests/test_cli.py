@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MOBPROC, LiveServer, password_grant, refresh_grant, remember
+from conftest import MOBPROC, database_url, dump_database, password_grant, refresh_grant, remember
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cli.db'}"
+    return database_url(tmp_path / "cli.db")
 
 
 def mobproc(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -24,7 +24,7 @@ def mobproc(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> s
                           env={**os.environ, **(env or {})})
 
 
-def test_client_add_generates_a_32_character_secret_printed_once(database: str, tmp_path: Path) -> None:
+def test_client_add_generates_a_32_character_secret_printed_once(database: str) -> None:
     result = mobproc("client", "add", "app1", "--grant", "password", "--grant", "refresh_token", "--scope", "MOBPROC",
                      "--database", database)
     assert result.returncode == 0, result.stderr
@@ -33,7 +33,7 @@ def test_client_add_generates_a_32_character_secret_printed_once(database: str, 
     assert len(secret) == 32
     listing = mobproc("client", "list", "--database", database)
     assert "app1" in listing.stdout and "password,refresh_token" in listing.stdout and secret not in listing.stdout
-    assert secret.encode() not in (tmp_path / "cli.db").read_bytes()
+    assert secret not in dump_database(database)
 
 
 def test_an_imported_secret_shorter_than_32_characters_is_refused(database: str) -> None:
@@ -50,7 +50,7 @@ def test_an_unknown_grant_type_is_refused(database: str) -> None:
 
 def test_the_whole_lifecycle_through_the_cli(tmp_path: Path, make_server) -> None:  # noqa: ANN001
     database = tmp_path / "life.db"
-    url = f"sqlite:///{database}"
+    url = database_url(database)
     secret, password = "S" * 16 + "ecretSecretSecret", "correct horse battery"
     remember(secret, password)
     assert mobproc("client", "add", "life", "--grant", "password", "--grant", "refresh_token", "--scope", "MOBPROC",
@@ -59,7 +59,8 @@ def test_the_whole_lifecycle_through_the_cli(tmp_path: Path, make_server) -> Non
                     "--database", url, stdin=password + "\n")
     assert added.returncode == 0, added.stderr
     assert "rivermine://alice  tenant=ACME  multitenant=true" in mobproc("user", "list", "--database", url).stdout
-    with make_server(database) as server, server.client() as http:
+    # No client cache: the CLI's changes must show on the very next request here.
+    with make_server(database, client_cache_seconds=0) as server, server.client() as http:
         first = password_grant(http, ("life", secret), ("rivermine://alice", password))
         assert first.status_code == 200
         # The client side of the CLI: secret, then password, one a line on standard input.
@@ -94,10 +95,23 @@ def test_user_add_refuses_a_disabled_source_system(database: str) -> None:
 
 
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
-    path = tmp_path / "fresh.db"
-    assert mobproc("db", "upgrade", "--database", f"sqlite:///{path}").returncode == 0
-    tables = {row[0] for row in sqlite3.connect(path).execute("select name from sqlite_master where type='table'")}
+    from sqlalchemy import create_engine, inspect
+
+    from mobproc.storage.database import normalize_url
+
+    url = database_url(tmp_path / "fresh.db")
+    assert mobproc("db", "upgrade", "--database", url).returncode == 0
+    engine = create_engine(normalize_url(url))
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
     assert {"clients", "accounts", "grants", "access_tokens", "refresh_tokens", "alembic_version"} <= tables
+    assert mobproc("db", "upgrade", "--database", url).returncode == 0  # again: nothing to do
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    assert mobproc("db", "upgrade", "--database", f"sqlite:///{path}").returncode == 0
     assert sqlite3.connect(path).execute("pragma journal_mode").fetchone()[0] == "wal"
 
 

@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from conftest import TOKEN_PATH, password_grant
+from conftest import BACKEND, TOKEN_PATH, password_grant
 
 
-def test_a_database_locked_past_its_timeout_gives_503_with_retry_after(make_server, tmp_path: Path) -> None:  # noqa: ANN001
-    with make_server(sqlite_busy_timeout_ms=200, argon2_memory_kib=64, argon2_time_cost=1) as server, \
-            server.client() as http:
-        client, user = server.add_client(), server.add_user()
-        blocker = sqlite3.connect(tmp_path / "mobproc.db", isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock, as a stuck process would
+@contextmanager
+def write_lock_held(server) -> Iterator[None]:  # noqa: ANN001
+    """Hold the lock a token write needs, as a stuck process would."""
+    if BACKEND == "sqlite":
+        blocker = sqlite3.connect(server.services.database.url.database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
         try:
-            response = password_grant(http, client, user)
+            yield
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
+    else:
+        import psycopg
+
+        url = server.settings.database_url
+        with psycopg.connect(url) as blocker:
+            blocker.execute("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE")
+            yield
+            blocker.rollback()
+
+
+def test_a_database_locked_past_its_timeout_gives_503_with_retry_after(make_server) -> None:  # noqa: ANN001
+    with make_server(sqlite_busy_timeout_ms=200, argon2_memory_kib=64, argon2_time_cost=1) as server, \
+            server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        with write_lock_held(server):
+            response = password_grant(http, client, user)
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
         assert response.json()["error"] == "temporarily_unavailable"

@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -97,6 +98,8 @@ def serve(
     """Run the authorization server (and upgrade the schema first)."""
     import uvicorn
 
+    from .server.logs import log_config
+
     overrides = {"host": host, "port": port, "workers": workers, "database_url": database, "environment": environment}
     settings = settings_from(**overrides)
     if demo and settings.environment is not Environment.DEV:
@@ -109,6 +112,8 @@ def serve(
         if value is not None:
             os.environ[f"MOBPROC_{name.upper()}"] = str(getattr(value, "value", value))
     services.database.dispose()
+    if settings.workers > 1:
+        _share_metrics_between_workers()
     if demo:
         base = f"http://{settings.host}:{settings.port}"
         typer.echo(
@@ -125,8 +130,19 @@ def serve(
         access_log=False,  # mobproc's own access log masks secrets in query strings
         proxy_headers=False,
         server_header=False,
-        log_config=_log_config(),
+        log_config=log_config(settings.log_format),
     )
+
+
+def _share_metrics_between_workers() -> None:
+    """prometheus-client's multiprocess mode: each worker writes its metrics to files in one
+    folder, so that a scrape answered by any worker reports them all."""
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="mobproc-metrics-")
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 def _create_demo(services) -> None:  # noqa: ANN001
@@ -142,21 +158,6 @@ def _create_demo(services) -> None:  # noqa: ANN001
         services.accounts.add_account(username, services.hasher.hash(DEMO_PASSWORD), tenant="XYZ")
     except AccountExists:
         pass
-
-
-def _log_config() -> dict:
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
-        "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-            "mobproc": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-            # It prints query strings verbatim, secrets included: mobproc.access replaces it.
-            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-        },
-    }
 
 
 # --- clients -----------------------------------------------------------------------------

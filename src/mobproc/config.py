@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(9031, ge=1, le=65535)  # PingFederate's runtime port
     workers: int = Field(1, ge=1, le=256)
+    log_format: Literal["plain", "json"] = "plain"
+    # How long a process may keep using a client it looked up: the bound within which a
+    # client removed elsewhere stops working here. 0 looks it up on every request.
+    client_cache_seconds: float = Field(2.0, ge=0, le=300)
+    cleanup_interval_seconds: int = Field(300, ge=0, description="0: no housekeeping by the server")
 
     access_token_lifetime: int = Field(7200, ge=1, description="seconds")
     refresh_token_idle_timeout: int = Field(30 * 86400, ge=1, description="seconds; PingFederate's default")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,3 +52,34 @@ def check_imported_secret(secret: str) -> None:
         raise ValueError(f"a client secret must be at least {MIN_SECRET_LENGTH} characters (got {len(secret)})")
     if not secret.isprintable() or secret.strip() != secret:
         raise ValueError("a client secret must be printable, without surrounding white space")
+
+
+class CachedClientStore:
+    """A bounded, short-lived cache in front of a client store.
+
+    Each process looks a client up on every token request; the cache saves that query. A
+    client removed, disabled or given a new secret by another process keeps working here
+    for at most ``ttl`` seconds, which is the bound the README states.
+    """
+
+    def __init__(self, store: ClientStore, *, ttl: float, max_size: int = 1024) -> None:
+        self._store, self._ttl, self._max_size = store, ttl, max_size
+        self._entries: OrderedDict[str, tuple[float, Client | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def find_client(self, client_id: str) -> Client | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(client_id)
+            if entry is not None and entry[0] > now:
+                self._entries.move_to_end(client_id)
+                return entry[1]
+        client = self._store.find_client(client_id)
+        # Unknown ids are not cached: a flood of random ids must not evict real clients.
+        if client is not None:
+            with self._lock:
+                self._entries[client_id] = (now + self._ttl, client)
+                self._entries.move_to_end(client_id)
+                while len(self._entries) > self._max_size:
+                    self._entries.popitem(last=False)
+        return client

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings, load_settings
+from ..domain.clients import CachedClientStore
 from ..domain.identities import IdentitySource, StoredIdentitySource
 from ..domain.passwords import PasswordHasher
 from ..domain.tokens import OpaqueTokenStrategy, TokenFactory
@@ -23,11 +24,15 @@ from ..storage.accounts import SqlAccountStore
 from ..storage.clients import SqlClientStore
 from ..storage.database import Database
 from ..storage.tokens import SqlTokenStore
+from . import operations
 from .access_log import AccessLog
+from .metrics import RequestMetrics
 from .responses import error_response, json_response
 from .token_endpoint import token_route
 
 log = logging.getLogger("mobproc.server")
+# Endpoints answer every method themselves, so that a wrong one gets the RFC's JSON error.
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 @dataclass
@@ -65,7 +70,10 @@ class Services:
             ResourceOwnerPasswordGrant(sources, hasher, tokens, factory),
             RefreshTokenGrant(tokens, factory),
         ]
-        return cls(settings, database, clients, accounts, tokens, hasher, TokenEndpoint(clients, grants))
+        endpoint_clients = (
+            CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
+        )
+        return cls(settings, database, clients, accounts, tokens, hasher, TokenEndpoint(endpoint_clients, grants))
 
 
 class SecurityHeaders:
@@ -101,11 +109,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     token = token_route(
         services.token_endpoint, max_body_bytes=settings.max_body_bytes, retry_after=settings.retry_after_seconds
     )
-    middleware = [Middleware(SecurityHeaders)]
+    routes = [
+        Route("/as/token.oauth2", token, methods=ALL_METHODS),
+        Route("/healthz", operations.healthz),
+        Route("/readyz", operations.readyz_route(services.database, settings.retry_after_seconds)),
+        Route("/metrics", operations.metrics_endpoint),
+    ]
+    middleware = [
+        Middleware(RequestMetrics, known_paths=frozenset(route.path for route in routes)),
+        Middleware(SecurityHeaders),
+    ]
     if settings.access_log:
         middleware.insert(0, Middleware(AccessLog))
     app = Starlette(
-        routes=[Route("/as/token.oauth2", token, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])],
+        routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=None,

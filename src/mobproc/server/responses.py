@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 
 from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
 from ..storage.database import DatabaseUnavailable
+from . import metrics
 
 log = logging.getLogger("mobproc.server")
 
@@ -27,6 +28,7 @@ def error_response(error: BaseException, retry_after: int = 1) -> JSONResponse:
     as 503 with Retry-After, and anything else as a 500 whose details stay in the log."""
     if isinstance(error, DatabaseUnavailable):
         log.warning("database unavailable: %s", error)
+        metrics.DATABASE_ERRORS.inc()
         error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
     if isinstance(error, OAuth2Error):
         return json_response(error.body(), error.status_code, error.headers)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
 from ..oauth2.request import TokenRequest
+from .metrics import TOKEN_REQUESTS
 from .responses import error_response, json_response
 
 
@@ -29,7 +30,10 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+    known_grants = frozenset(endpoint.grant_types)
+
     async def token(request: Request) -> Response:
+        grant_type = "none"
         try:
             if request.method != "POST":
                 raise MethodNotAllowedError()
@@ -41,9 +45,16 @@ def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: in
                 request.headers.get("authorization"),
                 request.client.host if request.client else "",
             )
+            # A label holds only registered grant types: client input must not mint series.
+            grant_type = token_request.get("grant_type") or "none"
+            grant_type = grant_type if grant_type in known_grants else "other"
             # The grant hashes passwords and talks to the database: off the event loop.
-            return json_response(await run_in_threadpool(endpoint.handle, token_request))
+            response = json_response(await run_in_threadpool(endpoint.handle, token_request))
+            TOKEN_REQUESTS.labels(grant_type, "issued").inc()
+            return response
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
-            return error_response(error, retry_after)
+            response = error_response(error, retry_after)
+            TOKEN_REQUESTS.labels(grant_type, getattr(error, "error", "server_error")).inc()
+            return response
 
     return token

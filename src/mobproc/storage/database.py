@@ -34,7 +34,12 @@ class Database:
                 pool_size=8,
                 max_overflow=8,
                 pool_timeout=busy_timeout_ms / 1000,
-                connect_args={"connect_timeout": max(1, busy_timeout_ms // 1000)},
+                connect_args={
+                    "connect_timeout": max(1, busy_timeout_ms // 1000),
+                    # A row or table lock waited on past the timeout fails (503) instead of
+                    # holding the request: the PostgreSQL twin of SQLite's busy timeout.
+                    "options": f"-c lock_timeout={int(busy_timeout_ms)} -c statement_timeout={max(30000, 2 * int(busy_timeout_ms))}",
+                },
             )
 
     @contextmanager

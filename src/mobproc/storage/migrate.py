@@ -9,9 +9,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from sqlalchemy import text
+
 from .database import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant: the key of the PostgreSQL advisory lock that serialises migrations.
+MIGRATION_LOCK = 0x6D6F6270  # "mobp"
 
 
 def _config(connection=None) -> Config:  # noqa: ANN001
@@ -22,8 +26,15 @@ def _config(connection=None) -> Config:  # noqa: ANN001
 
 
 def upgrade(database: Database) -> None:
-    with database.engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+    """Upgrade to the newest revision. Safe from several machines at once: the migration
+    runs under a database-wide lock (an advisory lock on PostgreSQL, an exclusive
+    transaction on SQLite), so one upgrades and the others wait, then find it done."""
+    with database.engine.connect() as connection:
+        connection = connection.execution_options(sqlite_begin="EXCLUSIVE")
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            command.upgrade(_config(connection), "head")
 
 
 def is_current(database: Database) -> bool:

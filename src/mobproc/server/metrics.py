@@ -1,0 +1,67 @@
+"""Prometheus metrics. With several worker processes each writes its own file under
+``PROMETHEUS_MULTIPROC_DIR`` (set by ``mobproc serve``) and a scrape of any worker sums them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter("mobproc_http_requests_total", "HTTP requests answered", ["endpoint", "status"])
+LATENCY = Histogram(
+    "mobproc_http_request_duration_seconds",
+    "Time to answer, by endpoint",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TOKEN_REQUESTS = Counter(
+    "mobproc_token_requests_total", "Token endpoint requests by grant type and outcome", ["grant_type", "outcome"]
+)
+HASHING_IN_FLIGHT = Gauge(
+    "mobproc_password_hashing_in_flight", "Password verifications running now", multiprocess_mode="livesum"
+)
+HASHING_REFUSED = Counter("mobproc_password_hashing_refused_total", "Password grants refused by admission control")
+LOCKOUTS = Counter("mobproc_account_lockouts_total", "Accounts locked after repeated failed passwords")
+REUSE_DETECTED = Counter("mobproc_refresh_token_reuse_total", "Consumed refresh tokens presented again (grant revoked)")
+DATABASE_ERRORS = Counter("mobproc_database_errors_total", "Requests answered 503 because the database failed")
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class RequestMetrics:
+    """Counts and times every answer by route. Only known paths become label values: a
+    label made of whatever path a client sends would grow without bound."""
+
+    def __init__(self, app: ASGIApp, known_paths: frozenset[str]) -> None:
+        self.app = app
+        self.known_paths = known_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            endpoint = scope["path"] if scope["path"] in self.known_paths else "other"
+            REQUESTS.labels(endpoint, str(status)).inc()
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
