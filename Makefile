@@ -22,7 +22,7 @@ run: $(STAMP)
 test: test-sqlite test-postgresql
 
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not postgresql_only" $(PYTEST_ARGS)
 
 test-postgresql: $(STAMP) postgres
 	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not sqlite_only" $(PYTEST_ARGS)

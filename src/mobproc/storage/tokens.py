@@ -6,10 +6,11 @@ import time
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Identity, Username
 from ..domain.tokens import Authorization, IssuedToken
-from ..oauth2.grants.storage import RefreshTokenRecord
+from ..oauth2.grants.storage import GrantOwnerGone, RefreshTokenRecord
 from .clients import _client
 from .database import Database
 from .schema import access_tokens, clients, grants, refresh_tokens
@@ -35,6 +36,16 @@ class SqlTokenStore:
         self._environment = environment
 
     def create_grant(
+        self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
+    ) -> int:
+        try:
+            return self._create_grant(authorization, access, refresh, expires_at)
+        except IntegrityError:
+            # The foreign keys refused: the client or account was deleted after this request
+            # looked it up (another process, or a cached client).
+            raise GrantOwnerGone() from None
+
+    def _create_grant(
         self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
     ) -> int:
         identity = authorization.identity

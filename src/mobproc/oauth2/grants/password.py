@@ -15,7 +15,7 @@ from ..errors import InvalidGrantError
 from ..request import TokenRequest
 from ..scope import requested_scope
 from .base import bearer_response
-from .storage import GrantStorage
+from .storage import GrantOwnerGone, GrantStorage
 
 INVALID_CREDENTIALS = "Invalid resource owner credentials"
 
@@ -68,5 +68,8 @@ class ResourceOwnerPasswordGrant:
         refresh = None
         if "refresh_token" in checked.authorization.client.grant_types:
             refresh = self._tokens.refresh_token(now, grant_expires_at)
-        self._storage.create_grant(checked.authorization, access, refresh, grant_expires_at)
+        try:
+            self._storage.create_grant(checked.authorization, access, refresh, grant_expires_at)
+        except GrantOwnerGone:
+            raise InvalidGrantError("The client or account no longer exists") from None
         return bearer_response(access, refresh, checked.authorization.scope, checked.requested)

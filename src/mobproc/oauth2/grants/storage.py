@@ -8,11 +8,16 @@ from typing import Protocol
 from ...domain.tokens import Authorization, IssuedToken
 
 
+class GrantOwnerGone(Exception):
+    """The client or account was removed (by another process) while this request ran."""
+
+
 class GrantStorage(Protocol):
     def create_grant(
         self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
     ) -> int:
-        """Store a new grant with its first tokens, atomically; answer the grant's id."""
+        """Store a new grant with its first tokens, atomically; answer the grant's id.
+        Raise :class:`GrantOwnerGone` when its client or account no longer exists."""
         ...
 
 
