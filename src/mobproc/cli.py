@@ -360,6 +360,24 @@ def db_upgrade(database: DatabaseOption = None, environment: EnvironmentOption =
     typer.echo("database schema is current")
 
 
+@db_app.command("cleanup")
+def db_cleanup(
+    batch: Annotated[int, typer.Option(min=10, max=100_000, help="Rows deleted per transaction")] = 1000,
+    pause: Annotated[float, typer.Option(min=0, help="Seconds to wait between batches")] = 0.0,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Delete expired tokens and finished grants in small batches (token traffic goes on)."""
+    from .storage.housekeeping import cleanup
+
+    services = _services(database, environment)
+    cleaned = cleanup(services.database, batch=batch, pause=pause)
+    typer.echo(
+        f"deleted {cleaned.access_tokens} access tokens, {cleaned.refresh_tokens} refresh tokens, "
+        f"{cleaned.grants} grants"
+    )
+
+
 # --- token (the client side) ------------------------------------------------------------
 
 

@@ -1,0 +1,100 @@
+"""Expired tokens and grants are deleted in small batches while the server answers."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import httpx
+from sqlalchemy import func, select, text
+
+from conftest import MOBPROC, LiveServer, password_grant, refresh_grant
+from mobproc.storage.schema import access_tokens, grants, refresh_tokens
+
+
+def fill_expired_tokens(server: LiveServer, client_id: str, count: int) -> None:
+    """``count`` expired access tokens under one expired grant, generated inside the database."""
+    database = server.services.database
+    with database.write() as connection:
+        client_pk = connection.execute(text("SELECT id FROM clients WHERE client_id = :c"), {"c": client_id}).scalar()
+        grant_id = connection.execute(
+            grants.insert().values(environment="dev", client_pk=client_pk, grant_type="password", subject="bulk",
+                                   scope="MOBPROC", multitenant=False, created_at=0, expires_at=1)
+            .returning(grants.c.id)
+        ).scalar_one()
+        if database.is_sqlite:
+            rows = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+                    "SELECT randomblob(32), 'dev', :grant, 'MOBPROC', 0, 1 FROM n")
+        else:
+            rows = ("SELECT decode(md5(i::text) || md5((-i)::text), 'hex'), 'dev', :grant, 'MOBPROC', 0, 1 "
+                    "FROM generate_series(1, :count) AS i")
+        connection.execute(
+            text(f"INSERT INTO access_tokens (lookup, environment, grant_id, scope, issued_at, expires_at) {rows}"),
+            {"count": count, "grant": grant_id},
+        )
+
+
+def count(server: LiveServer, table) -> int:  # noqa: ANN001
+    with server.services.database.read() as connection:
+        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_a_million_expired_tokens_are_deleted_while_the_server_answers(make_server) -> None:  # noqa: ANN001
+    with make_server(argon2_memory_kib=64, argon2_time_cost=1) as server, server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        fill_expired_tokens(server, client[0], 1_000_000)
+        live = password_grant(http, client, user).json()
+        statuses: list[int] = []
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def traffic() -> None:
+            token = live
+            while not done.is_set():
+                started = time.perf_counter()
+                response = refresh_grant(http, client, token["refresh_token"])
+                latencies.append(time.perf_counter() - started)
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    token = response.json()
+
+        worker = threading.Thread(target=traffic)
+        worker.start()
+        try:
+            result = subprocess.run([MOBPROC, "db", "cleanup", "--database", server.settings.database_url],
+                                    capture_output=True, text=True, timeout=600)
+        finally:
+            done.set()
+            worker.join()
+        assert result.returncode == 0, result.stderr
+        assert "deleted 1000000 access tokens" in result.stdout
+        assert count(server, access_tokens) >= 1  # the live token and its successors stay
+        assert len(statuses) > 10 and set(statuses) == {200}, set(statuses)
+        print(f"\n{len(statuses)} refreshes during cleanup, slowest {max(latencies) * 1000:.0f} ms")
+
+
+def test_cleanup_keeps_what_is_live_and_consumed_refresh_tokens_until_they_expire(make_server) -> None:  # noqa: ANN001
+    from mobproc.storage.housekeeping import cleanup
+
+    with make_server(argon2_memory_kib=64, argon2_time_cost=1, access_token_lifetime=1) as server, \
+            server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        first = password_grant(http, client, user).json()
+        second = refresh_grant(http, client, first["refresh_token"]).json()
+        time.sleep(1.1)  # both access tokens expire; the refresh tokens do not
+        cleaned = cleanup(server.services.database)
+        assert cleaned.access_tokens >= 2 and cleaned.grants == 0
+        assert count(server, refresh_tokens) >= 2
+        # The consumed one is still recognised as reuse, which still revokes the grant.
+        assert refresh_grant(http, client, first["refresh_token"]).json()["error"] == "invalid_grant"
+        assert refresh_grant(http, client, second["refresh_token"]).json()["error"] == "invalid_grant"
+        # Far in the future everything has expired: nothing is left.
+        later = cleanup(server.services.database, now=time.time() + 400 * 86400)
+        assert later.refresh_tokens >= 2 and later.grants >= 1
+
+
+def test_cleanup_is_harmless_on_an_empty_database(http: httpx.Client, server: LiveServer) -> None:
+    from mobproc.storage.housekeeping import cleanup
+
+    assert cleanup(server.services.database, now=0).total == 0

@@ -1,0 +1,101 @@
+"""What operators rely on: health, readiness, metrics, structured logs, safe upgrades."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_healthz_and_readyz_answer_when_all_is_well(http: httpx.Client) -> None:
+    assert http.get("/healthz").json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+def test_readyz_is_503_while_the_schema_is_not_current(make_server) -> None:  # noqa: ANN001
+    with make_server(migrate=False) as server, server.client() as http:
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and "mobproc db upgrade" in ready.json()["reason"]
+        assert http.get("/healthz").status_code == 200  # alive all the same
+
+
+def test_readyz_is_503_while_the_database_is_unreachable(make_server) -> None:  # noqa: ANN001
+    with make_server(database_url="postgresql://mobproc@127.0.0.1:1/none", migrate=False,
+                     sqlite_busy_timeout_ms=1000) as server, server.client() as http:
+        ready = http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
+        assert ready.headers["retry-after"]
+
+
+def test_metrics_count_requests_by_endpoint_grant_and_outcome(server: LiveServer, http: httpx.Client) -> None:
+    before = samples(http.get("/metrics").text)
+    client, user = server.add_client(), server.add_user()
+    token = password_grant(http, client, user).json()
+    password_grant(http, client, (user[0], "wrong"))
+    refresh_grant(http, client, token["refresh_token"])
+    password_grant(http, client, user, grant_type="made-up")
+    response = http.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    after = samples(response.text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew("mobproc_token_requests_total", grant_type="password", outcome="issued") == 1
+    assert grew("mobproc_token_requests_total", grant_type="password", outcome="invalid_grant") == 1
+    assert grew("mobproc_token_requests_total", grant_type="refresh_token", outcome="issued") == 1
+    # Client input never becomes a label value.
+    assert grew("mobproc_token_requests_total", grant_type="other", outcome="unsupported_grant_type") == 1
+    assert grew("mobproc_http_requests_total", endpoint="/as/token.oauth2", status="200") == 2
+    assert grew("mobproc_http_request_duration_seconds_count", endpoint="/as/token.oauth2") == 4
+    names = {name for name, _ in after}
+    for family in ("mobproc_password_hashing_in_flight", "mobproc_password_hashing_refused_total",
+                   "mobproc_account_lockouts_total", "mobproc_refresh_token_reuse_total",
+                   "mobproc_database_errors_total"):
+        assert any(name.startswith(family.removesuffix("_total")) for name in names), family
+
+
+def test_metrics_of_several_workers_are_summed(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, "--workers", "2") as server, server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        for _ in range(6):  # spread over both workers by the kernel
+            with server.client() as fresh:
+                password_grant(fresh, client, user)
+        counted = samples(http.get("/metrics").text)
+    key = ("mobproc_token_requests_total", (("grant_type", "password"), ("outcome", "issued")))
+    assert counted[key] == 6
+
+
+def test_json_log_lines(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path, env={"MOBPROC_LOG_FORMAT": "json"}) as server, server.client() as http:
+        http.get("/healthz")
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "mobproc.access"]
+    assert access and {"time", "level", "logger", "message"} <= set(access[0])
+
+
+def test_db_upgrade_is_safe_from_several_processes_at_once(tmp_path: Path) -> None:
+    url = database_url(tmp_path / "race.db")
+
+    def upgrade(_: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MOBPROC, "db", "upgrade", "--database", url], capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(upgrade, range(4)))
+    assert all(result.returncode == 0 for result in results), [r.stderr for r in results]
