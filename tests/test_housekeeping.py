@@ -98,3 +98,30 @@ def test_cleanup_is_harmless_on_an_empty_database(http: httpx.Client, server: Li
     from mobproc.storage.housekeeping import cleanup
 
     assert cleanup(server.services.database, now=0).total == 0
+
+
+def test_the_server_cleans_up_on_a_timer(make_server) -> None:  # noqa: ANN001
+    with make_server(argon2_memory_kib=64, argon2_time_cost=1, access_token_lifetime=1,
+                     cleanup_interval_seconds=1) as server, server.client() as http:
+        client, user = server.add_client(grants=("password",)), server.add_user()
+        for _ in range(3):
+            password_grant(http, client, user)
+        deadline = time.monotonic() + 10
+        while count(server, access_tokens) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert count(server, access_tokens) == 0
+        assert count(server, grants) == 0
+
+
+def test_one_process_at_a_time_holds_the_housekeeping_lease(server: LiveServer) -> None:
+    from mobproc.storage.housekeeping import take_lease
+
+    database = server.services.database
+    assert take_lease(database, "test-lease", "machine-a", 60) is False  # no such lease row
+    with database.write() as connection:
+        connection.execute(text("INSERT INTO leases (name, holder, expires_at) VALUES ('test-lease', '', 0)"))
+    assert take_lease(database, "test-lease", "machine-a", 60)
+    assert not take_lease(database, "test-lease", "machine-b", 60)
+    assert take_lease(database, "test-lease", "machine-a", 60)  # renewing one's own lease
+    assert take_lease(database, "test-lease", "machine-a", -1)  # and letting it lapse
+    assert take_lease(database, "test-lease", "machine-b", 60)

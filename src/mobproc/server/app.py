@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,6 +28,7 @@ from ..oauth2.grants import RefreshTokenGrant, ResourceOwnerPasswordGrant
 from ..storage.accounts import SqlAccountStore
 from ..storage.clients import SqlClientStore
 from ..storage.database import Database
+from ..storage.housekeeping import Housekeeper
 from ..storage.tokens import SqlTokenStore
 from . import operations
 from .access_log import AccessLog
@@ -92,6 +98,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
+def _housekeeping(services: Services):  # noqa: ANN202
+    """Every process runs the timer; the database lease lets one of them work at a time."""
+    housekeeper = Housekeeper(services.database, services.settings.cleanup_interval_seconds)
+
+    async def loop() -> None:
+        while True:
+            # Jitter, so that processes started together do not all ask at the same instant.
+            await asyncio.sleep(housekeeper.interval * random.uniform(0.5, 1.0))
+            await run_in_threadpool(housekeeper.run_once)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return lifespan
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     return json_response({"error": "not_found" if error.status_code == 404 else "invalid_request",
@@ -125,7 +154,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
-        lifespan=None,
+        lifespan=_housekeeping(services) if settings.cleanup_interval_seconds else None,
     )
     app.state.services = services
     return app

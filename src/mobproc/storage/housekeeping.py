@@ -6,13 +6,19 @@ for the write lock (SQLite) or never (PostgreSQL row locks do not meet).
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select, update
 
-from .database import Database
-from .schema import access_tokens, grants, refresh_tokens
+from .database import Database, DatabaseUnavailable
+from .schema import access_tokens, grants, leases, refresh_tokens
+
+log = logging.getLogger("mobproc.housekeeping")
 
 
 @dataclass
@@ -55,3 +61,43 @@ def cleanup(database: Database, *, now: float | None = None, batch: int = 1000, 
     )
     cleaned.grants = _delete_batches(database, grants, or_(grants.c.expires_at < now, orphaned), batch, pause)
     return cleaned
+
+
+def take_lease(database: Database, name: str, holder: str, duration: float) -> bool:
+    """Hold the lease ``name`` for ``duration`` seconds if it is free (or already ours).
+
+    One conditional UPDATE decides: of several processes on several machines trying at
+    once, exactly one moves ``expires_at`` forward.
+    """
+    now = time.time()
+    with database.write() as connection:
+        taken = connection.execute(
+            update(leases)
+            .where(leases.c.name == name, or_(leases.c.expires_at <= now, leases.c.holder == holder))
+            .values(holder=holder, expires_at=now + duration)
+        ).rowcount
+    return taken == 1
+
+
+class Housekeeper:
+    """The server's timer: every ``interval`` seconds, whichever process holds the lease
+    deletes what has expired, pausing between batches so token traffic goes first."""
+
+    LEASE = "housekeeping"
+
+    def __init__(self, database: Database, interval: float, *, pause: float = 0.01) -> None:
+        self.database, self.interval, self.pause = database, interval, pause
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run_once(self) -> Cleaned | None:
+        try:
+            if not take_lease(self.database, self.LEASE, self.holder, self.interval):
+                return None
+            cleaned = cleanup(self.database, pause=self.pause)
+        except DatabaseUnavailable as error:
+            log.warning("housekeeping skipped: the database is unavailable (%s)", error)
+            return None
+        if cleaned.total:
+            log.info("housekeeping deleted %d access tokens, %d refresh tokens, %d grants",
+                     cleaned.access_tokens, cleaned.refresh_tokens, cleaned.grants)
+        return cleaned

@@ -108,5 +108,15 @@ refresh_tokens = Table(
     Column("consumed_at", Double),
 )
 
+# Background work that one process at a time may do (housekeeping): whoever moves
+# ``expires_at`` forward with a conditional UPDATE holds the lease until then.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+
 Index("ix_access_tokens_expires_at", access_tokens.c.expires_at)
 Index("ix_refresh_tokens_expires_at", refresh_tokens.c.expires_at)
