@@ -89,10 +89,11 @@ class LiveServer(Provisioning):
 
     def __init__(self, database_path: Path, *, migrate: bool = True, **settings: object) -> None:
         self.migrate = migrate
-        settings.setdefault("database_url", f"sqlite:///{database_path}")
-        self.settings = load_settings(**settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        settings.setdefault("database_url", f"sqlite:///{database_path}")
+        settings.setdefault("port", self.port)  # so that the dev issuer is this server's URL
+        self.settings = load_settings(**settings)
 
     def __enter__(self) -> LiveServer:
         app = create_app(self.settings)

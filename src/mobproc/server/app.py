@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,13 +17,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..config import Settings, load_settings
 from ..domain.identities import IdentitySource, StoredIdentitySource
 from ..domain.passwords import PasswordHasher
-from ..domain.tokens import OpaqueTokenStrategy, TokenFactory
+from ..domain.jwt_tokens import JwtTokenStrategy
+from ..domain.signing_keys import KeyEncryption, SigningKeys
+from ..domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
 from ..oauth2.endpoint import TokenEndpoint
-from ..oauth2.grants import RefreshTokenGrant, ResourceOwnerPasswordGrant
+from ..oauth2.grants import (
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    ResourceOwnerPasswordGrant,
+    ValidateBearerGrant,
+)
+from ..oauth2.rfc7009 import RevocationEndpoint
+from ..oauth2.rfc7662 import IntrospectionEndpoint
+from ..oauth2.rfc8414 import authorization_server_metadata
 from ..storage.accounts import SqlAccountStore
 from ..storage.clients import SqlClientStore
 from ..storage.database import Database
+from ..storage.signing_keys import SqlSigningKeyStore
 from ..storage.tokens import SqlTokenStore
+from . import introspection_endpoint, metadata, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
 from .responses import error_response, json_response
 from .token_endpoint import token_route
@@ -41,6 +54,9 @@ class Services:
     tokens: SqlTokenStore
     hasher: PasswordHasher
     token_endpoint: TokenEndpoint
+    keys: SigningKeys
+    introspection: IntrospectionEndpoint
+    revocation: RevocationEndpoint
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -53,8 +69,21 @@ class Services:
         sources: dict[str, IdentitySource] = {
             name: StoredIdentitySource(name, accounts, hasher) for name in settings.source_systems
         }
+        secret = settings.key_encryption_secret()
+        keys = SigningKeys(
+            SqlSigningKeyStore(database, environment),
+            algorithm=settings.signing_algorithm,
+            token_lifetime=settings.access_token_lifetime,
+            encryption=KeyEncryption(secret) if secret else None,
+        )
+        # How an access token looks is configuration; a grant never knows.
+        formats = {
+            "opaque": OpaqueTokenStrategy(settings.access_token_length),
+            "jwt": JwtTokenStrategy(keys, issuer=settings.issuer_url, audience=settings.access_token_audience),
+        }
+        access_tokens = TokenFormats(formats.values())
         factory = TokenFactory(
-            OpaqueTokenStrategy(settings.access_token_length),
+            formats[settings.access_token_format],
             access_lifetime=settings.access_token_lifetime,
             refresh_length=settings.refresh_token_length,
             refresh_idle_timeout=settings.refresh_token_idle_timeout,
@@ -64,8 +93,36 @@ class Services:
         grants = [
             ResourceOwnerPasswordGrant(sources, hasher, tokens, factory),
             RefreshTokenGrant(tokens, factory),
+            ClientCredentialsGrant(tokens, factory),
+            ValidateBearerGrant(access_tokens, tokens),
         ]
-        return cls(settings, database, clients, accounts, tokens, hasher, TokenEndpoint(clients, grants))
+        return cls(
+            settings, database, clients, accounts, tokens, hasher, TokenEndpoint(clients, grants),
+            keys=keys,
+            introspection=IntrospectionEndpoint(
+                clients, tokens, access_tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
+            ),
+            revocation=RevocationEndpoint(clients, tokens, access_tokens),
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """RFC 8414 §2, with this deployment's URLs; the scopes are those its clients may ask for."""
+        issuer = self.settings.issuer_url
+        return authorization_server_metadata(
+            issuer=issuer,
+            token_endpoint=issuer + token_endpoint.PATH,
+            introspection_endpoint=issuer + introspection_endpoint.PATH,
+            revocation_endpoint=issuer + revocation_endpoint.PATH,
+            jwks_uri=issuer + metadata.JWKS_PATH,
+            grant_types=self.token_endpoint.grant_types,
+            scopes=(scope for client in self.clients.list_clients() for scope in client.scopes),
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys; with JWT access tokens, the first key is made here if none exists."""
+        if self.settings.access_token_format == "jwt":
+            self.keys.active()
+        return self.keys.jwks()
 
 
 class SecurityHeaders:
@@ -97,15 +154,36 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; with no settings they are read from ``MOBPROC_*`` (uvicorn workers)."""
     settings = settings or load_settings()
+    settings.require_issuer()
     services = Services.build(settings)
-    token = token_route(
-        services.token_endpoint, max_body_bytes=settings.max_body_bytes, retry_after=settings.retry_after_seconds
-    )
+    limits = {"max_body_bytes": settings.max_body_bytes, "retry_after": settings.retry_after_seconds}
+    retry_after = settings.retry_after_seconds
+    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    document = metadata.document_route(services.metadata, max_age=metadata.METADATA_MAX_AGE, retry_after=retry_after)
+    routes = [
+        Route(token_endpoint.PATH, token_route(services.token_endpoint, **limits), methods=every_method),
+        Route(
+            introspection_endpoint.PATH,
+            introspection_endpoint.introspection_route(services.introspection, **limits),
+            methods=every_method,
+        ),
+        Route(
+            revocation_endpoint.PATH,
+            revocation_endpoint.revocation_route(services.revocation, **limits),
+            methods=every_method,
+        ),
+        Route(
+            metadata.JWKS_PATH,
+            metadata.document_route(services.jwks, max_age=metadata.JWKS_MAX_AGE, retry_after=retry_after),
+            methods=every_method,
+        ),
+        *(Route(path, document, methods=every_method) for path in metadata.METADATA_PATHS),
+    ]
     middleware = [Middleware(SecurityHeaders)]
     if settings.access_log:
         middleware.insert(0, Middleware(AccessLog))
     app = Starlette(
-        routes=[Route("/as/token.oauth2", token, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])],
+        routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=None,

@@ -1,6 +1,10 @@
-"""The HTTP edge of the token endpoint: ``POST /as/token.oauth2`` (PingFederate's path)."""
+"""The HTTP edge of the token endpoint: ``POST /as/token.oauth2`` (PingFederate's path), and
+of every endpoint shaped like it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -10,6 +14,8 @@ from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
 from ..oauth2.request import TokenRequest
 from .responses import error_response, json_response
+
+PATH = "/as/token.oauth2"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -28,8 +34,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
-    async def token(request: Request) -> Response:
+FormHandler = Callable[[TokenRequest], dict[str, Any]]
+
+
+def form_route(handle: FormHandler, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+    """A POST endpoint of the OAuth family (token, introspection, revocation): parameters from
+    the query string and the form body, client credentials, a JSON answer; every failure JSON."""
+
+    async def endpoint(request: Request) -> Response:
         try:
             if request.method != "POST":
                 raise MethodNotAllowedError()
@@ -41,9 +53,13 @@ def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: in
                 request.headers.get("authorization"),
                 request.client.host if request.client else "",
             )
-            # The grant hashes passwords and talks to the database: off the event loop.
-            return json_response(await run_in_threadpool(endpoint.handle, token_request))
+            # The handlers hash passwords and talk to the database: off the event loop.
+            return json_response(await run_in_threadpool(handle, token_request))
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
             return error_response(error, retry_after)
 
-    return token
+    return endpoint
+
+
+def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+    return form_route(endpoint.handle, max_body_bytes=max_body_bytes, retry_after=retry_after)
