@@ -42,7 +42,7 @@ from .domain.jwt_tokens import (
     JwtRejected,
     verify_jwt,
 )
-from .domain.signing_keys import KEY_TYPES, PublicKey, import_public_key
+from .domain.signing_keys import KEY_TYPES, AsymmetricKey, import_public_key
 
 JWKS_PATH = "/pf/JWKS"
 INTROSPECTION_PATH = "/as/introspect.oauth2"
@@ -159,7 +159,7 @@ class TokenChecker:
         self._cache = _TtlCache(cache_size)
         self._jwks_min_refresh = jwks_min_refresh_seconds
         self._http = http or httpx.Client(timeout=timeout)
-        self._keys: dict[str, tuple[str | None, PublicKey]] = {}
+        self._keys: dict[str, tuple[str | None, AsymmetricKey]] = {}
         self._keys_fetched_at = -math.inf
         self._keys_lock = threading.Lock()
 
@@ -200,7 +200,7 @@ class TokenChecker:
             return RejectedToken(MALFORMED, "The token lacks sub, client_id or scope")
         return _validated(claims, self.issuer, float(exp), token_id=claims.get("jti"))
 
-    def _key(self, kid: str) -> tuple[str | None, PublicKey] | None:
+    def _key(self, kid: str) -> tuple[str | None, AsymmetricKey] | None:
         """The key named ``kid``, from the JWKS; an unknown one makes the JWKS be fetched
         again (a rotation), but not more than once per ``jwks_min_refresh_seconds``, so that
         tokens naming made-up keys cannot make this server hammer the issuer."""
@@ -217,11 +217,11 @@ class TokenChecker:
                 raise JwtRejected(UNAVAILABLE, f"The JWKS could not be fetched ({type(error).__name__})") from None
             return self._keys.get(kid)
 
-    def _fetch_jwks(self) -> dict[str, tuple[str | None, PublicKey]]:
+    def _fetch_jwks(self) -> dict[str, tuple[str | None, AsymmetricKey]]:
         response = self._http.get(self.jwks_uri, headers={"Accept": "application/json"})
         response.raise_for_status()
         document = response.json()
-        keys: dict[str, tuple[str | None, PublicKey]] = {}
+        keys: dict[str, tuple[str | None, AsymmetricKey]] = {}
         for jwk in document.get("keys", []) if isinstance(document, dict) else []:
             if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str) or jwk.get("use", "sig") != "sig":
                 continue

@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, JoseError
 
 from . import secrets as _secrets
-from .signing_keys import KEY_TYPES, PublicKey, SigningKeys
+from .signing_keys import KEY_TYPES, AsymmetricKey, SigningKeys
 from .tokens import Authorization, IssuedToken, identity_claims
 
 # RFC 9068 §2.1: "Resource servers MUST verify that the typ header value is "at+jwt" or
@@ -37,7 +37,7 @@ UNKNOWN_KEY = "unknown_key"
 BAD_SIGNATURE = "bad_signature"
 WRONG_ISSUER = "wrong_issuer"
 
-KeyLookup = Callable[[str], "tuple[str | None, PublicKey] | None"]
+KeyLookup = Callable[[str], "tuple[str | None, AsymmetricKey] | None"]
 
 
 class JwtRejected(Exception):

@@ -11,6 +11,7 @@ the key retires: from then on it only verifies, and a copy of the database canno
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -34,7 +35,7 @@ RSA_BITS = 2048
 # read the active key just before the rotation, and for small clock differences between hosts.
 RETIREMENT_GRACE_SECONDS = 5.0
 
-PublicKey = ECKey | RSAKey
+AsymmetricKey = ECKey | RSAKey
 
 
 class SigningKeyUnavailable(Exception):
@@ -93,20 +94,27 @@ class KeyEncryption:
 
     def decrypt(self, value: str) -> dict[str, Any]:
         try:
+            header = json.loads(base64.urlsafe_b64decode(value.split(".")[0] + "=="))
+        except ValueError:
+            header = {}
+        if header.get("kid") != self.key_id:
+            raise SigningKeyUnavailable(
+                f"the private signing key is encrypted under another MOBPROC_KEY_ENCRYPTION_KEY "
+                f"(key id {header.get('kid')}; the one given has key id {self.key_id})"
+            )
+        try:
             return json.loads(jwe.decrypt_compact(value, self._key, algorithms=["dir", "A256GCM"]).plaintext)
         except (JoseError, ValueError) as error:
-            raise SigningKeyUnavailable(
-                "the private signing key was encrypted under another MOBPROC_KEY_ENCRYPTION_KEY"
-            ) from error
+            raise SigningKeyUnavailable("the private signing key cannot be decrypted: it was altered") from error
 
 
-def _generate(alg: str) -> PublicKey:
+def _generate(alg: str) -> AsymmetricKey:
     if alg == "ES256":
         return ECKey.generate_key("P-256", private=True, auto_kid=True)
     return RSAKey.generate_key(RSA_BITS, private=True, auto_kid=True)
 
 
-def import_public_key(jwk: dict[str, Any]) -> PublicKey:
+def import_public_key(jwk: dict[str, Any]) -> AsymmetricKey:
     """A public key from a JWK, refusing private parameters and key types no allowed algorithm uses."""
     kty = jwk.get("kty")
     if kty not in ("EC", "RSA"):
@@ -121,7 +129,7 @@ class SigningKey:
 
     kid: str
     alg: str
-    private: PublicKey = field(repr=False)
+    private: AsymmetricKey = field(repr=False)
 
 
 class SigningKeys:
@@ -147,7 +155,7 @@ class SigningKeys:
         self._token_lifetime = token_lifetime
         self._encryption = encryption
         self._private: dict[str, SigningKey] = {}
-        self._public: dict[str, tuple[str, PublicKey]] = {}
+        self._public: dict[str, tuple[str, AsymmetricKey]] = {}
         self._lock = threading.Lock()
 
     def active(self) -> SigningKey:
@@ -211,7 +219,7 @@ class SigningKeys:
             self._private[record.kid] = signing
         return signing
 
-    def verification_key(self, kid: str) -> tuple[str, PublicKey] | None:
+    def verification_key(self, kid: str) -> tuple[str, AsymmetricKey] | None:
         """The algorithm and public key of a key of this environment, active or retired."""
         with self._lock:
             cached = self._public.get(kid)
