@@ -118,12 +118,6 @@ class Services:
             scopes=(scope for client in self.clients.list_clients() for scope in client.scopes),
         )
 
-    def jwks(self) -> dict[str, Any]:
-        """The public keys; with JWT access tokens, the first key is made here if none exists."""
-        if self.settings.access_token_format == "jwt":
-            self.keys.active()
-        return self.keys.jwks()
-
 
 class SecurityHeaders:
     """``X-Content-Type-Options: nosniff`` on every answer: none of them is to be sniffed as HTML."""
@@ -174,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Route(
             metadata.JWKS_PATH,
-            metadata.document_route(services.jwks, max_age=metadata.JWKS_MAX_AGE, retry_after=retry_after),
+            metadata.document_route(services.keys.jwks, max_age=metadata.JWKS_MAX_AGE, retry_after=retry_after),
             methods=every_method,
         ),
         *(Route(path, document, methods=every_method) for path in metadata.METADATA_PATHS),
