@@ -138,10 +138,11 @@ class LiveServer(Provisioning):
 
     def __init__(self, database_path: Path, *, migrate: bool = True, **settings: object) -> None:
         self.migrate = migrate
-        settings.setdefault("database_url", database_url(database_path))
-        self.settings = load_settings(**settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        settings.setdefault("database_url", database_url(database_path))
+        settings.setdefault("port", self.port)  # so that the dev issuer is this server's URL
+        self.settings = load_settings(**settings)
 
     def __enter__(self) -> LiveServer:
         app = create_app(self.settings)
@@ -283,3 +284,35 @@ def _drop_postgres_databases() -> Iterator[None]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The log-hygiene check reads what every other test made the servers log: it goes last."""
     items.sort(key=lambda item: "test_zz_log_hygiene" in item.nodeid)
+
+
+# --- introspection, revocation, validation, JWT access tokens (issue 3) ------------------
+
+INTROSPECT_PATH = "/as/introspect.oauth2"
+REVOKE_PATH = "/as/revoke_token.oauth2"
+JWKS_PATH = "/pf/JWKS"
+VALIDATE_BEARER = "urn:pingidentity.com:oauth2:grant_type:validate_bearer"
+EVERY_GRANT = ("password", "refresh_token", "client_credentials", "access_token_validation")
+
+
+@pytest.fixture(scope="session")
+def jwt_server(tmp_path_factory: pytest.TempPathFactory, server_log: Path) -> Iterator[LiveServer]:
+    """One shared server issuing RFC 9068 JWT access tokens (ES256)."""
+    with LiveServer(tmp_path_factory.mktemp("jwt") / "mobproc.db", access_token_format="jwt") as live:
+        yield live
+
+
+def client_credentials_grant(http: httpx.Client, client: tuple[str, str], **extra: str) -> httpx.Response:
+    return http.post(TOKEN_PATH, data={"grant_type": "client_credentials", **extra}, auth=client)
+
+
+def introspect(http: httpx.Client, caller: tuple[str, str], token: str, **extra: str) -> httpx.Response:
+    return http.post(INTROSPECT_PATH, data={"token": token, **extra}, auth=caller)
+
+
+def revoke(http: httpx.Client, client: tuple[str, str], token: str, **extra: str) -> httpx.Response:
+    return http.post(REVOKE_PATH, data={"token": token, **extra}, auth=client)
+
+
+def validate_bearer(http: httpx.Client, caller: tuple[str, str], token: str) -> httpx.Response:
+    return http.post(TOKEN_PATH, data={"grant_type": VALIDATE_BEARER, "token": token}, auth=caller)

@@ -13,7 +13,7 @@ def test_a_dev_client_account_and_token_do_nothing_in_qa(make_server, tmp_path: 
         client, user = dev.add_client(), dev.add_user()
         token = password_grant(http, client, user).json()
         assert "access_token" in token
-    with make_server(database, environment="qa") as qa, qa.client() as http:
+    with make_server(database, environment="qa", issuer="https://oauthqa.example.com") as qa, qa.client() as http:
         assert password_grant(http, client, user).json()["error"] == "invalid_client"
         qa_client = qa.add_client()
         # The dev account is unknown in qa, and so is the dev refresh token.

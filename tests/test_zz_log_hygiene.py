@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import httpx
+
 from conftest import LOG_FILES, SECRETS, TOKEN_PATH, LiveServer
 
 

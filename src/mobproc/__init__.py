@@ -4,7 +4,11 @@ The public API is what this module exports; everything else may move.
 """
 
 from .config import Environment, Settings
+from .resource import RejectedToken, TokenChecker, ValidatedToken
 from .sdk import PRODUCTION, QA, BearerAuth, Token, TokenClient, TokenError
 
-__all__ = ["PRODUCTION", "QA", "BearerAuth", "Environment", "Settings", "Token", "TokenClient", "TokenError"]
+__all__ = [
+    "PRODUCTION", "QA", "BearerAuth", "Environment", "RejectedToken", "Settings", "Token", "TokenChecker",
+    "TokenClient", "TokenError", "ValidatedToken",
+]
 __version__ = "0.1.0"

@@ -20,9 +20,11 @@ app = typer.Typer(help="mobproc: a self-hostable OAuth 2.0 token service for the
 client_app = typer.Typer(help="Client applications (id, secret, grants, scopes).", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts of the built-in identity sources.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign JWT access tokens (published at /pf/JWKS).", no_args_is_help=True)
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 DatabaseOption = Annotated[
     str | None, typer.Option("--database", help="Database URL [env MOBPROC_DATABASE_URL]", show_default=False)
@@ -104,9 +106,15 @@ def serve(
     settings = settings_from(**overrides)
     if demo and settings.environment is not Environment.DEV:
         fail(f"--demo creates a published client and password; it is refused in {settings.environment.value}")
+    try:
+        settings.require_issuer()
+    except SettingsError as error:
+        fail(str(error), 2)
     services = _services(settings.database_url, settings.environment)
     if demo:
         _create_demo(services)
+    if settings.access_token_format == "jwt":
+        _check_signing_key(services)
     # Workers are separate processes that read their settings from the environment.
     for name, value in overrides.items():
         if value is not None:
@@ -158,6 +166,22 @@ def _create_demo(services) -> None:  # noqa: ANN001
         services.accounts.add_account(username, services.hasher.hash(DEMO_PASSWORD), tenant="XYZ")
     except AccountExists:
         pass
+
+
+def _check_signing_key(services) -> None:  # noqa: ANN001
+    """Make the first key on first start, and refuse to start with one that cannot sign."""
+    from .domain.signing_keys import SigningKeyUnavailable
+    from .storage.database import DatabaseUnavailable
+
+    try:
+        key = services.keys.active()
+        record = next(record for record in services.keys.records() if record.kid == key.kid)
+    except (SigningKeyUnavailable, DatabaseUnavailable) as error:
+        fail(f"the signing key cannot be used: {error}")
+    if not record.encrypted:
+        hint = ("run `mobproc keys rotate` to replace it with an encrypted one"
+                if services.settings.key_encryption_secret() else "set MOBPROC_KEY_ENCRYPTION_KEY")
+        typer.echo(f"mobproc: warning: the private signing key {key.kid} is stored unencrypted ({hint})", err=True)
 
 
 # --- clients -----------------------------------------------------------------------------
@@ -376,6 +400,78 @@ def db_cleanup(
         f"deleted {cleaned.access_tokens} access tokens, {cleaned.refresh_tokens} refresh tokens, "
         f"{cleaned.grants} grants"
     )
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+def _key_rows(services) -> list[dict]:  # noqa: ANN001
+    import time
+
+    now = time.time()
+    rows = []
+    for record in services.keys.records():
+        if record.retired_at is None:
+            state = "active"
+        elif record.published_at(now):
+            state = "retired"
+        else:
+            state = "expired"
+        rows.append({
+            "kid": record.kid,
+            "alg": record.alg,
+            "state": state,
+            "created_at": _iso(record.created_at),
+            "published_until": _iso(record.not_after) if record.not_after else None,
+            "private_key": "erased" if record.private_key is None else "encrypted" if record.encrypted else "unencrypted",
+        })
+    return rows
+
+
+def _iso(moment: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
+@keys_app.command("list")
+def keys_list(
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """List the signing keys of this environment: the active one, the retired ones still
+    published (until their last token expires), and the expired ones."""
+    rows = _key_rows(_services(database, environment))
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no signing key yet (one is made on first start with MOBPROC_ACCESS_TOKEN_FORMAT=jwt)")
+    for row in rows:
+        until = f"  published until {row['published_until']}" if row["state"] == "retired" else ""
+        typer.echo(f"{row['kid']}  {row['alg']}  {row['state']}  created {row['created_at']}{until}"
+                   f"  private key {row['private_key']}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """Make a new signing key active at once (MOBPROC_SIGNING_ALGORITHM); the old one keeps
+    verifying until every token it signed has expired, then leaves the JWKS."""
+    from .domain.signing_keys import SigningKeyUnavailable
+    from .storage.database import DatabaseUnavailable
+
+    services = _services(database, environment)
+    previous = next((r for r in services.keys.records() if r.retired_at is None), None)
+    try:
+        new = services.keys.rotate()
+    except (SigningKeyUnavailable, DatabaseUnavailable) as error:
+        fail(f"rotation failed: {error}")
+    typer.echo(f"signing key {new.kid} ({new.alg}) is active")
+    if previous is not None:
+        retired = next((r for r in services.keys.records() if r.kid == previous.kid), None)
+        until = _iso(retired.not_after) if retired and retired.not_after else "its tokens expire"
+        typer.echo(f"signing key {previous.kid} is retired: published until {until}, its private key erased")
 
 
 # --- token (the client side) ------------------------------------------------------------

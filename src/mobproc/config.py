@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -44,6 +46,75 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(1, ge=1, le=64)
 
     source_systems: Annotated[tuple[str, ...], NoDecode] = ("command", "rivermine", "platform")
+
+    # --- token formats, keys, issuer (issue 3)
+    # The issuer URL (RFC 8414 §2): tokens carry it and resource servers check it, so qa and
+    # production must name their public URL; dev defaults to the listen address.
+    issuer: str | None = None
+    access_token_format: Literal["opaque", "jwt"] = "opaque"
+    # RFC 9068 §3 ``aud``: the resource server the tokens are for, by name rather than by
+    # URL, so that the MOBPROC API may move without every token changing.
+    access_token_audience: str = Field("MOBPROC", min_length=1)
+    signing_algorithm: Literal["ES256", "RS256"] = "ES256"
+    key_encryption_key: SecretStr | None = None
+    key_encryption_key_file: Path | None = None
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # RFC 8414 §2: "a URL that uses the "https" scheme and has no query or fragment
+        # components" (plain http is tolerated for development and behind a TLS proxy).
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL without query or fragment, e.g. https://oauth.example.com")
+        return value.rstrip("/")
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -base64 32`)")
+        return value
+
+    @field_validator("key_encryption_key_file")
+    @classmethod
+    def _readable_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("key_encryption_key") is not None:
+            raise ValueError("set MOBPROC_KEY_ENCRYPTION_KEY or MOBPROC_KEY_ENCRYPTION_KEY_FILE, not both")
+        if value is not None:
+            try:
+                secret = value.read_text().strip()
+            except (OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"cannot read {value}: {type(error).__name__}") from None
+            if len(secret) < 32:
+                raise ValueError(f"{value} must hold at least 32 characters")
+        return value
+
+    @property
+    def issuer_url(self) -> str:
+        """MOBPROC_ISSUER, or (dev) the listen address; :meth:`require_issuer` refuses qa and
+        production without it."""
+        return self.issuer or f"http://{self.host}:{self.port}"
+
+    def require_issuer(self) -> None:
+        """Refuse to serve qa or production under a made-up issuer: resource servers would
+        check tokens against a URL that is not this server's."""
+        if self.issuer is None and self.environment is not Environment.DEV:
+            raise SettingsError(
+                f"MOBPROC_ISSUER: must be set in {self.environment.value} (the public URL of this server, "
+                "e.g. https://oauth.example.com)"
+            )
+
+    def key_encryption_secret(self) -> str | None:
+        """The secret that encrypts private signing keys at rest, from the variable or the file."""
+        if self.key_encryption_key is not None:
+            return self.key_encryption_key.get_secret_value()
+        if self.key_encryption_key_file is not None:
+            return self.key_encryption_key_file.read_text().strip()
+        return None
+    # --- end of issue 3's settings
 
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503")

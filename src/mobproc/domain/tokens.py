@@ -7,8 +7,9 @@ never knows the token format.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import secrets as _secrets
 from .clients import Client
@@ -43,11 +44,30 @@ class IssuedToken:
     expires_at: float
 
 
-class AccessTokenStrategy(Protocol):
+class TokenLookup(Protocol):
+    def lookup_key(self, token: str) -> bytes | None:
+        """What a presented token is stored by, or None when it cannot be one of ours."""
+        ...
+
+
+class AccessTokenStrategy(TokenLookup, Protocol):
     """How an access token looks, and how a presented one is found again."""
 
     def issue(self, authorization: Authorization, issued_at: float, expires_at: float) -> IssuedToken: ...
-    def lookup_key(self, token: str) -> bytes | None: ...
+
+
+def identity_claims(authorization: Authorization) -> dict[str, Any]:
+    """What a token says about its account (CONTRACT §2), as JWT claims and introspection
+    members: ``platform`` is the source system. A client acting for itself has none."""
+    identity = authorization.identity
+    if identity is None:
+        return {}
+    claims: dict[str, Any] = {"platform": identity.source_system, "multitenant": identity.multitenant}
+    if identity.tenant is not None:
+        claims["tenant"] = identity.tenant
+    if identity.domain is not None:
+        claims["domain"] = identity.domain
+    return claims
 
 
 class OpaqueTokenStrategy:
@@ -60,7 +80,26 @@ class OpaqueTokenStrategy:
         return random_issued_token(self.length, issued_at, expires_at)
 
     def lookup_key(self, token: str) -> bytes | None:
+        # Only what this strategy can have made: any other string's digest could be another
+        # format's lookup key (a JWT is stored by a digest of its jti, which its holder sees).
+        if not (token.isascii() and token.isalnum()):
+            return None
         return _secrets.digest(token)
+
+
+class TokenFormats:
+    """Finds a presented access token of any format: after MOBPROC_ACCESS_TOKEN_FORMAT changes,
+    the tokens issued in the other format stay valid until they expire."""
+
+    def __init__(self, strategies: Iterable[AccessTokenStrategy]) -> None:
+        self._strategies = tuple(strategies)
+
+    def lookup_key(self, token: str) -> bytes | None:
+        for strategy in self._strategies:
+            key = strategy.lookup_key(token)
+            if key is not None:
+                return key
+        return None
 
 
 def random_issued_token(length: int, issued_at: float, expires_at: float) -> IssuedToken:

@@ -87,7 +87,6 @@ class RequestTooLargeError(OAuth2Error):
 class MethodNotAllowedError(OAuth2Error):
     error = "invalid_request"
     status_code = 405
-    description = "The token endpoint accepts only POST"
 
-    def __init__(self) -> None:
-        super().__init__(headers={"Allow": "POST"})
+    def __init__(self, allow: str = "POST") -> None:
+        super().__init__(f"This endpoint accepts only {allow}", headers={"Allow": allow})

@@ -8,6 +8,7 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,15 +23,26 @@ from ..config import Settings, load_settings
 from ..domain.clients import CachedClientStore
 from ..domain.identities import IdentitySource, StoredIdentitySource
 from ..domain.passwords import PasswordHasher
-from ..domain.tokens import OpaqueTokenStrategy, TokenFactory
+from ..domain.jwt_tokens import JwtTokenStrategy
+from ..domain.signing_keys import KeyEncryption, SigningKeys
+from ..domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
 from ..oauth2.endpoint import TokenEndpoint
-from ..oauth2.grants import RefreshTokenGrant, ResourceOwnerPasswordGrant
+from ..oauth2.grants import (
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+    ResourceOwnerPasswordGrant,
+    ValidateBearerGrant,
+)
+from ..oauth2.rfc7009 import RevocationEndpoint
+from ..oauth2.rfc7662 import IntrospectionEndpoint
+from ..oauth2.rfc8414 import authorization_server_metadata
 from ..storage.accounts import SqlAccountStore
 from ..storage.clients import SqlClientStore
 from ..storage.database import Database
 from ..storage.housekeeping import Housekeeper
+from ..storage.signing_keys import SqlSigningKeyStore
 from ..storage.tokens import SqlTokenStore
-from . import operations
+from . import introspection_endpoint, metadata, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
 from .metrics import RequestMetrics
 from .responses import error_response, json_response
@@ -52,6 +64,9 @@ class Services:
     tokens: SqlTokenStore
     hasher: PasswordHasher
     token_endpoint: TokenEndpoint
+    keys: SigningKeys
+    introspection: IntrospectionEndpoint
+    revocation: RevocationEndpoint
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -64,8 +79,21 @@ class Services:
         sources: dict[str, IdentitySource] = {
             name: StoredIdentitySource(name, accounts, hasher) for name in settings.source_systems
         }
+        secret = settings.key_encryption_secret()
+        keys = SigningKeys(
+            SqlSigningKeyStore(database, environment),
+            algorithm=settings.signing_algorithm,
+            token_lifetime=settings.access_token_lifetime,
+            encryption=KeyEncryption(secret) if secret else None,
+        )
+        # How an access token looks is configuration; a grant never knows.
+        formats = {
+            "opaque": OpaqueTokenStrategy(settings.access_token_length),
+            "jwt": JwtTokenStrategy(keys, issuer=settings.issuer_url, audience=settings.access_token_audience),
+        }
+        access_tokens = TokenFormats(formats.values())
         factory = TokenFactory(
-            OpaqueTokenStrategy(settings.access_token_length),
+            formats[settings.access_token_format],
             access_lifetime=settings.access_token_lifetime,
             refresh_length=settings.refresh_token_length,
             refresh_idle_timeout=settings.refresh_token_idle_timeout,
@@ -75,11 +103,33 @@ class Services:
         grants = [
             ResourceOwnerPasswordGrant(sources, hasher, tokens, factory),
             RefreshTokenGrant(tokens, factory),
+            ClientCredentialsGrant(tokens, factory),
+            ValidateBearerGrant(access_tokens, tokens),
         ]
         endpoint_clients = (
             CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
         )
-        return cls(settings, database, clients, accounts, tokens, hasher, TokenEndpoint(endpoint_clients, grants))
+        return cls(
+            settings, database, clients, accounts, tokens, hasher, TokenEndpoint(endpoint_clients, grants),
+            keys=keys,
+            introspection=IntrospectionEndpoint(
+                endpoint_clients, tokens, access_tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
+            ),
+            revocation=RevocationEndpoint(endpoint_clients, tokens, access_tokens),
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """RFC 8414 §2, with this deployment's URLs; the scopes are those its clients may ask for."""
+        issuer = self.settings.issuer_url
+        return authorization_server_metadata(
+            issuer=issuer,
+            token_endpoint=issuer + token_endpoint.PATH,
+            introspection_endpoint=issuer + introspection_endpoint.PATH,
+            revocation_endpoint=issuer + revocation_endpoint.PATH,
+            jwks_uri=issuer + metadata.JWKS_PATH,
+            grant_types=self.token_endpoint.grant_types,
+            scopes=(scope for client in self.clients.list_clients() for scope in client.scopes),
+        )
 
 
 class SecurityHeaders:
@@ -134,14 +184,31 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """The application; with no settings they are read from ``MOBPROC_*`` (uvicorn workers)."""
     settings = settings or load_settings()
+    settings.require_issuer()
     services = Services.build(settings)
-    token = token_route(
-        services.token_endpoint, max_body_bytes=settings.max_body_bytes, retry_after=settings.retry_after_seconds
-    )
+    limits = {"max_body_bytes": settings.max_body_bytes, "retry_after": settings.retry_after_seconds}
+    retry_after = settings.retry_after_seconds
+    document = metadata.document_route(services.metadata, max_age=metadata.METADATA_MAX_AGE, retry_after=retry_after)
     routes = [
-        Route("/as/token.oauth2", token, methods=ALL_METHODS),
+        Route(token_endpoint.PATH, token_route(services.token_endpoint, **limits), methods=ALL_METHODS),
+        Route(
+            introspection_endpoint.PATH,
+            introspection_endpoint.introspection_route(services.introspection, **limits),
+            methods=ALL_METHODS,
+        ),
+        Route(
+            revocation_endpoint.PATH,
+            revocation_endpoint.revocation_route(services.revocation, **limits),
+            methods=ALL_METHODS,
+        ),
+        Route(
+            metadata.JWKS_PATH,
+            metadata.document_route(services.keys.jwks, max_age=metadata.JWKS_MAX_AGE, retry_after=retry_after),
+            methods=ALL_METHODS,
+        ),
+        *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
         Route("/healthz", operations.healthz),
-        Route("/readyz", operations.readyz_route(services.database, settings.retry_after_seconds)),
+        Route("/readyz", operations.readyz_route(services.database, retry_after)),
         Route("/metrics", operations.metrics_endpoint),
     ]
     middleware = [

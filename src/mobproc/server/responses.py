@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from ..domain.signing_keys import SigningKeyUnavailable
 from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
 from ..storage.database import DatabaseUnavailable
 from . import metrics
@@ -23,12 +24,21 @@ def json_response(body: dict[str, Any], status_code: int = 200, headers: dict[st
     return JSONResponse(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
 
 
+def public_json_response(body: dict[str, Any], max_age: int) -> JSONResponse:
+    """A public document (metadata, JWKS): no credential in it, so caches may keep it a while."""
+    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
 def error_response(error: BaseException, retry_after: int = 1) -> JSONResponse:
     """Map any exception to its JSON answer: an RFC error as the RFC says, a failing database
-    as 503 with Retry-After, and anything else as a 500 whose details stay in the log."""
+    (or a signing key that cannot be read) as 503 with Retry-After, and anything else as a 500
+    whose details stay in the log."""
     if isinstance(error, DatabaseUnavailable):
         log.warning("database unavailable: %s", error)
         metrics.DATABASE_ERRORS.inc()
+        error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
+    elif isinstance(error, SigningKeyUnavailable):
+        log.error("signing key unavailable: %s", error)
         error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
     if isinstance(error, OAuth2Error):
         return json_response(error.body(), error.status_code, error.headers)

@@ -1,6 +1,10 @@
-"""The HTTP edge of the token endpoint: ``POST /as/token.oauth2`` (PingFederate's path)."""
+"""The HTTP edge of the token endpoint: ``POST /as/token.oauth2`` (PingFederate's path), and
+of every endpoint shaped like it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -11,6 +15,8 @@ from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestT
 from ..oauth2.request import TokenRequest
 from .metrics import TOKEN_REQUESTS
 from .responses import error_response, json_response
+
+PATH = "/as/token.oauth2"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -29,11 +35,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
-    known_grants = frozenset(endpoint.grant_types)
+FormHandler = Callable[[TokenRequest], dict[str, Any]]
+OutcomeRecorder = Callable[[TokenRequest | None, str], None]
 
-    async def token(request: Request) -> Response:
-        grant_type = "none"
+
+def form_route(
+    handle: FormHandler, *, max_body_bytes: int, retry_after: int, record: OutcomeRecorder | None = None
+):  # noqa: ANN201
+    """A POST endpoint of the OAuth family (token, introspection, revocation): parameters from
+    the query string and the form body, client credentials, a JSON answer; every failure JSON.
+    ``record`` hears each request's outcome: ``issued`` or the RFC error code."""
+
+    async def endpoint(request: Request) -> Response:
+        token_request = None
         try:
             if request.method != "POST":
                 raise MethodNotAllowedError()
@@ -45,16 +59,25 @@ def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: in
                 request.headers.get("authorization"),
                 request.client.host if request.client else "",
             )
-            # A label holds only registered grant types: client input must not mint series.
-            grant_type = token_request.get("grant_type") or "none"
-            grant_type = grant_type if grant_type in known_grants else "other"
-            # The grant hashes passwords and talks to the database: off the event loop.
-            response = json_response(await run_in_threadpool(endpoint.handle, token_request))
-            TOKEN_REQUESTS.labels(grant_type, "issued").inc()
-            return response
+            # The handlers hash passwords and talk to the database: off the event loop.
+            response = json_response(await run_in_threadpool(handle, token_request))
+            outcome = "issued"
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
             response = error_response(error, retry_after)
-            TOKEN_REQUESTS.labels(grant_type, getattr(error, "error", "server_error")).inc()
-            return response
+            outcome = getattr(error, "error", "server_error")
+        if record is not None:
+            record(token_request, outcome)
+        return response
 
-    return token
+    return endpoint
+
+
+def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+    known_grants = frozenset(endpoint.grant_types)
+
+    def record(request: TokenRequest | None, outcome: str) -> None:
+        # A label holds only registered grant types: client input must not mint series.
+        grant_type = (request.get("grant_type") if request else None) or "none"
+        TOKEN_REQUESTS.labels(grant_type if grant_type in known_grants else "other", outcome).inc()
+
+    return form_route(endpoint.handle, max_body_bytes=max_body_bytes, retry_after=retry_after, record=record)

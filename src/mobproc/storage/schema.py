@@ -120,3 +120,28 @@ leases = Table(
 
 Index("ix_access_tokens_expires_at", access_tokens.c.expires_at)
 Index("ix_refresh_tokens_expires_at", refresh_tokens.c.expires_at)
+
+# The keys that sign JWT access tokens. One active key (retired_at NULL) per environment;
+# a retired key is published until not_after and has no private key any more.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("kid", String(128), nullable=False),
+    Column("alg", String(16), nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("private_key", Text),  # a JWK in JSON, or a JWE under MOBPROC_KEY_ENCRYPTION_KEY
+    Column("created_at", Double, nullable=False),
+    Column("retired_at", Double),
+    Column("not_after", Double),
+    UniqueConstraint("environment", "kid"),
+)
+
+Index(
+    "uq_signing_keys_active",
+    signing_keys.c.environment,
+    unique=True,
+    sqlite_where=signing_keys.c.retired_at.is_(None),
+    postgresql_where=signing_keys.c.retired_at.is_(None),
+)

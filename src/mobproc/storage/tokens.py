@@ -1,4 +1,4 @@
-"""Grants and their tokens in SQL: the storage behind the password and refresh grants."""
+"""Grants and their tokens in SQL: the storage behind the grants, introspection and revocation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Identity, Username
 from ..domain.tokens import Authorization, IssuedToken
-from ..oauth2.grants.storage import GrantOwnerGone, RefreshTokenRecord
+from ..oauth2.grants.storage import AccessTokenRecord, GrantOwnerGone, RefreshTokenRecord
 from .clients import _client
 from .database import Database
 from .schema import access_tokens, clients, grants, refresh_tokens
@@ -107,6 +107,7 @@ class SqlTokenStore:
             select(
                 refresh_tokens.c.id.label("token_id"),
                 refresh_tokens.c.generation,
+                refresh_tokens.c.issued_at.label("token_issued_at"),
                 refresh_tokens.c.expires_at.label("token_expires_at"),
                 refresh_tokens.c.consumed_at,
                 grants,
@@ -120,23 +121,55 @@ class SqlTokenStore:
             row = connection.execute(query).first()
         if row is None:
             return None
-        # The joined columns share names (id, environment, ...): read each table's by position.
         grant_row = row._mapping
         return RefreshTokenRecord(
             token_id=row.token_id,
             grant_id=grant_row[grants.c.id],
             generation=row.generation,
-            authorization=Authorization(
-                client=_client(_Prefixed(grant_row, clients)),
-                scope=tuple(grant_row[grants.c.scope].split()),
-                grant_type=grant_row[grants.c.grant_type],
-                identity=_identity(_Prefixed(grant_row, grants)),
-            ),
+            authorization=_authorization(grant_row, grant_row[grants.c.scope]),
             idle_expires_at=row.token_expires_at,
             grant_expires_at=grant_row[grants.c.expires_at],
             consumed=row.consumed_at is not None,
             grant_revoked=grant_row[grants.c.revoked_at] is not None,
+            issued_at=row.token_issued_at,
         )
+
+    def find_access_token(self, lookup: bytes) -> AccessTokenRecord | None:
+        query = (
+            select(
+                access_tokens.c.id.label("token_id"),
+                access_tokens.c.scope.label("token_scope"),
+                access_tokens.c.issued_at.label("token_issued_at"),
+                access_tokens.c.expires_at.label("token_expires_at"),
+                access_tokens.c.revoked_at.label("token_revoked_at"),
+                grants,
+                clients,
+            )
+            .join(grants, grants.c.id == access_tokens.c.grant_id)
+            .join(clients, clients.c.id == grants.c.client_pk)
+            .where(access_tokens.c.lookup == lookup, access_tokens.c.environment == self._environment)
+        )
+        with self._db.read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        grant_row = row._mapping
+        return AccessTokenRecord(
+            token_id=row.token_id,
+            grant_id=grant_row[grants.c.id],
+            authorization=_authorization(grant_row, row.token_scope),
+            issued_at=row.token_issued_at,
+            expires_at=row.token_expires_at,
+            revoked=row.token_revoked_at is not None or grant_row[grants.c.revoked_at] is not None,
+        )
+
+    def revoke_access_token(self, token_id: int) -> None:
+        with self._db.write() as connection:
+            connection.execute(
+                update(access_tokens)
+                .where(access_tokens.c.id == token_id, access_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            )
 
     def rotate_refresh_token(
         self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
@@ -165,6 +198,16 @@ class SqlTokenStore:
             connection.execute(
                 update(grants).where(grants.c.id == grant_id, grants.c.revoked_at.is_(None)).values(revoked_at=time.time())
             )
+
+
+def _authorization(grant_row, scope: str) -> Authorization:  # noqa: ANN001
+    # The joined columns share names (id, environment, ...): read each table's by position.
+    return Authorization(
+        client=_client(_Prefixed(grant_row, clients)),
+        scope=tuple(scope.split()),
+        grant_type=grant_row[grants.c.grant_type],
+        identity=_identity(_Prefixed(grant_row, grants)),
+    )
 
 
 class _Prefixed:

@@ -1,7 +1,9 @@
-"""The grants, one module each; the registry is :func:`mobproc.server.app.build_token_endpoint`."""
+"""The grants, one module each; the registry is :meth:`mobproc.server.app.Services.build`."""
 
 from .base import Grant
+from .client_credentials import ClientCredentialsGrant
 from .password import ResourceOwnerPasswordGrant
 from .refresh_token import RefreshTokenGrant
+from .validate_bearer import ValidateBearerGrant
 
-__all__ = ["Grant", "RefreshTokenGrant", "ResourceOwnerPasswordGrant"]
+__all__ = ["ClientCredentialsGrant", "Grant", "RefreshTokenGrant", "ResourceOwnerPasswordGrant", "ValidateBearerGrant"]

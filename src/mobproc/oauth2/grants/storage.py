@@ -1,4 +1,5 @@
-"""What the grants store: two small interfaces. The SQL behind them is in mobproc.storage."""
+"""What the grants (and introspection, revocation) store: small interfaces. The SQL behind
+them is in mobproc.storage."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ class RefreshTokenRecord:
     grant_expires_at: float
     consumed: bool
     grant_revoked: bool
+    issued_at: float
+
+    @property
+    def expires_at(self) -> float:
+        return min(self.idle_expires_at, self.grant_expires_at)
+
+    def is_active(self, now: float) -> bool:
+        """Usable now: not yet used, its grant not revoked, not expired, its client enabled."""
+        return (not self.consumed and not self.grant_revoked and now < self.expires_at
+                and self.authorization.client.enabled)
 
 
 class RefreshTokenStorage(Protocol):
@@ -47,4 +58,30 @@ class RefreshTokenStorage(Protocol):
 
     def revoke_grant(self, grant_id: int) -> None:
         """Revoke the grant and with it every access and refresh token descended from it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenRecord:
+    """An access token as stored, in any format; ``authorization.scope`` is this token's scope."""
+
+    token_id: int
+    grant_id: int
+    authorization: Authorization
+    issued_at: float
+    expires_at: float
+    revoked: bool  # the token itself, or its whole grant
+
+    def is_active(self, now: float) -> bool:
+        """Valid now. A disabled client's tokens are not: its grants are unusable meanwhile."""
+        return not self.revoked and now < self.expires_at and self.authorization.client.enabled
+
+
+class AccessTokenStorage(Protocol):
+    def find_access_token(self, lookup: bytes) -> AccessTokenRecord | None:
+        """The access token stored under ``lookup``, in this environment, with its grant."""
+        ...
+
+    def revoke_access_token(self, token_id: int) -> None:
+        """Revoke this one access token (a JWT stays revoked by its jti until it expires)."""
         ...

@@ -1,0 +1,12 @@
+"""The HTTP edge of RFC 7662 introspection: ``POST /as/introspect.oauth2`` (PingFederate's path)."""
+
+from __future__ import annotations
+
+from ..oauth2.rfc7662 import IntrospectionEndpoint
+from .token_endpoint import form_route
+
+PATH = "/as/introspect.oauth2"
+
+
+def introspection_route(endpoint: IntrospectionEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+    return form_route(endpoint.handle, max_body_bytes=max_body_bytes, retry_after=retry_after)

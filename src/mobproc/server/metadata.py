@@ -1,0 +1,33 @@
+"""Public documents over GET: the RFC 8414 metadata and the JWK Set (RFC 7517 §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..oauth2.errors import MethodNotAllowedError
+from .responses import error_response, public_json_response
+
+METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+JWKS_PATH = "/pf/JWKS"  # PingFederate's path
+
+# The metadata changes only with the configuration. The JWKS changes at a rotation, when a
+# token signed by the new key may arrive at once: caches must not keep the old set.
+METADATA_MAX_AGE = 300
+JWKS_MAX_AGE = 0
+
+
+def document_route(produce: Callable[[], dict[str, Any]], *, max_age: int, retry_after: int):  # noqa: ANN201
+    async def document(request: Request) -> Response:
+        try:
+            if request.method not in ("GET", "HEAD"):
+                raise MethodNotAllowedError("GET, HEAD")
+            return public_json_response(await run_in_threadpool(produce), max_age)
+        except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
+            return error_response(error, retry_after)
+
+    return document
