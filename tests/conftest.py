@@ -7,6 +7,8 @@ Every password, client secret and token the suite sends or receives is recorded 
 from __future__ import annotations
 
 import itertools
+import sqlite3
+from contextlib import contextmanager
 import logging
 import os
 import secrets
@@ -82,6 +84,27 @@ def dump_database(url: str) -> str:
                     lines.append(str(value))
     engine.dispose()
     return "\n".join(lines)
+
+
+@contextmanager
+def write_lock_held(server) -> Iterator[None]:  # noqa: ANN001
+    """Hold the lock a token write needs, as a stuck process would."""
+    if BACKEND == "sqlite":
+        blocker = sqlite3.connect(server.services.database.url.database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+    else:
+        import psycopg
+
+        url = server.settings.database_url
+        with psycopg.connect(url) as blocker:
+            blocker.execute("LOCK TABLE grants, access_tokens IN ACCESS EXCLUSIVE MODE")
+            yield
+            blocker.rollback()
 
 
 def remember(*values: str | None) -> None:

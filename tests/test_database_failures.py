@@ -2,32 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from conftest import BACKEND, TOKEN_PATH, password_grant
-
-
-@contextmanager
-def write_lock_held(server) -> Iterator[None]:  # noqa: ANN001
-    """Hold the lock a token write needs, as a stuck process would."""
-    if BACKEND == "sqlite":
-        blocker = sqlite3.connect(server.services.database.url.database, isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
-    else:
-        import psycopg
-
-        url = server.settings.database_url
-        with psycopg.connect(url) as blocker:
-            blocker.execute("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE")
-            yield
-            blocker.rollback()
+from conftest import TOKEN_PATH, password_grant, write_lock_held
 
 
 def test_a_database_locked_past_its_timeout_gives_503_with_retry_after(make_server) -> None:  # noqa: ANN001

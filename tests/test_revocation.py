@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from conftest import (
+    write_lock_held,
     EVERY_GRANT,
     REVOKE_PATH,
     LiveServer,
@@ -110,13 +110,8 @@ def test_a_failed_write_answers_503_never_200(make_server, tmp_path: Path) -> No
     with make_server(sqlite_busy_timeout_ms=200) as live, live.client() as http:
         client = live.add_client(grants=EVERY_GRANT)
         tokens = password_grant(http, client, live.add_user()).json()
-        blocker = sqlite3.connect(tmp_path / "mobproc.db", isolation_level=None)
-        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock, as a stuck process would
-        try:
+        with write_lock_held(live):
             refused = [revoke(http, client, tokens["access_token"]), revoke(http, client, tokens["refresh_token"])]
-        finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
         for response in refused:
             assert response.status_code == 503, response.text
             assert response.json()["error"] == "temporarily_unavailable" and response.headers["retry-after"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import threading
 import time
@@ -14,7 +13,12 @@ from pathlib import Path
 import jwt
 import pytest
 
-from conftest import JWKS_PATH, MOBPROC, ServerProcess, client_credentials_grant, database_url, remember
+from conftest import (
+    JWKS_PATH, MOBPROC, ServerProcess, client_credentials_grant, database_url, dump_database, remember,
+)
+from sqlalchemy import create_engine, text
+
+from mobproc.storage.database import normalize_url
 from mobproc.config import load_settings
 from mobproc.domain.signing_keys import RETIREMENT_GRACE_SECONDS
 from mobproc.server.app import Services
@@ -100,9 +104,13 @@ def test_private_keys_are_encrypted_at_rest_with_a_key_encryption_key(make_serve
         token = client_credentials_grant(http, client).json()["access_token"]
         assert verifies(token, http.get(JWKS_PATH).json(), server.url)
         private_jwk = server.services.keys.active().private.as_dict(private=True)
-    (stored,) = sqlite3.connect(database).execute("select private_key from signing_keys").fetchone()
+        url = server.settings.database_url
+    engine = create_engine(normalize_url(url))
+    with engine.connect() as connection:
+        stored = connection.execute(text("select private_key from signing_keys")).scalar_one()
+    engine.dispose()
     assert stored.count(".") == 4 and private_jwk["d"] not in stored  # a JWE, not the JWK
-    assert private_jwk["d"].encode() not in database.read_bytes()
+    assert private_jwk["d"] not in dump_database(url)
 
 
 def test_the_key_encryption_key_may_come_from_a_file(make_server, tmp_path: Path) -> None:  # noqa: ANN001
