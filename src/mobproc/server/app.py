@@ -14,14 +14,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings, load_settings
-from ..domain.identities import IdentitySource, StoredIdentitySource
+from ..domain.identities import IdentitySource, LockoutPolicy, StoredIdentitySource
 from ..domain.passwords import PasswordHasher
+from ..domain.throttling import GuessingThrottle
 from ..domain.tokens import OpaqueTokenStrategy, TokenFactory
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.grants import RefreshTokenGrant, ResourceOwnerPasswordGrant
 from ..storage.accounts import SqlAccountStore
+from ..storage.audit import SqlAuditLog
 from ..storage.clients import SqlClientStore
 from ..storage.database import Database
+from ..storage.throttle import SqlFailureBudget, forget_after
 from ..storage.tokens import SqlTokenStore
 from .access_log import AccessLog
 from .responses import error_response, json_response
@@ -41,6 +44,7 @@ class Services:
     tokens: SqlTokenStore
     hasher: PasswordHasher
     token_endpoint: TokenEndpoint
+    audit: SqlAuditLog
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -50,9 +54,20 @@ class Services:
         accounts = SqlAccountStore(database, environment)
         tokens = SqlTokenStore(database, environment)
         hasher = PasswordHasher.from_settings(settings)
+        audit = SqlAuditLog(database, environment)
+        lockout = LockoutPolicy(settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds)
         sources: dict[str, IdentitySource] = {
-            name: StoredIdentitySource(name, accounts, hasher) for name in settings.source_systems
+            name: StoredIdentitySource(name, accounts, hasher, lockout) for name in settings.source_systems
         }
+        budgets = [(settings.client_failure_burst, settings.client_failures_per_minute),
+                   (settings.address_failure_burst, settings.address_failures_per_minute)]
+        throttle = GuessingThrottle(
+            SqlFailureBudget(database, environment, forget_after=forget_after(*budgets)),
+            client_burst=settings.client_failure_burst,
+            client_per_minute=settings.client_failures_per_minute,
+            address_burst=settings.address_failure_burst,
+            address_per_minute=settings.address_failures_per_minute,
+        )
         factory = TokenFactory(
             OpaqueTokenStrategy(settings.access_token_length),
             access_lifetime=settings.access_token_lifetime,
@@ -62,23 +77,37 @@ class Services:
         )
         # The grant registry: a new grant is one module and one line here.
         grants = [
-            ResourceOwnerPasswordGrant(sources, hasher, tokens, factory),
-            RefreshTokenGrant(tokens, factory),
+            ResourceOwnerPasswordGrant(sources, hasher, tokens, factory, audit=audit, throttle=throttle),
+            RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
         ]
-        return cls(settings, database, clients, accounts, tokens, hasher, TokenEndpoint(clients, grants))
+        endpoint = TokenEndpoint(clients, grants, query_credentials=settings.query_credentials)
+        return cls(settings, database, clients, accounts, tokens, hasher, endpoint, audit)
 
 
 class SecurityHeaders:
-    """``X-Content-Type-Options: nosniff`` on every answer: none of them is to be sniffed as HTML."""
+    """Headers on every answer, errors included. Every answer is JSON for programs: none is to
+    be sniffed as HTML (nosniff), run as a page or framed (the CSP), or leak its URL, which
+    may hold the seed's query-string credentials, as a Referer. Over TLS, HSTS keeps the
+    client from ever falling back to plain HTTP. (Cache-Control: no-store is set with every
+    JSON body, in responses.py.)"""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+    HSTS = (b"strict-transport-security", b"max-age=31536000")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra = [*self.HEADERS, self.HSTS] if scope.get("scheme") == "https" else list(self.HEADERS)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-content-type-options", b"nosniff")]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
@@ -99,7 +128,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     services = Services.build(settings)
     token = token_route(
-        services.token_endpoint, max_body_bytes=settings.max_body_bytes, retry_after=settings.retry_after_seconds
+        services.token_endpoint,
+        max_body_bytes=settings.max_body_bytes,
+        retry_after=settings.retry_after_seconds,
+        trusted_proxies=settings.trusted_proxies,
     )
     middleware = [Middleware(SecurityHeaders)]
     if settings.access_log:

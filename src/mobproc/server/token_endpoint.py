@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -9,6 +11,7 @@ from starlette.responses import Response
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
 from ..oauth2.request import TokenRequest
+from .forwarded import Network, source_address
 from .responses import error_response, json_response
 
 
@@ -28,7 +31,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+def token_route(
+    endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int, trusted_proxies: Sequence[Network] = ()
+):  # noqa: ANN201
     async def token(request: Request) -> Response:
         try:
             if request.method != "POST":
@@ -39,9 +44,14 @@ def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: in
                 body,
                 request.headers.get("content-type"),
                 request.headers.get("authorization"),
-                request.client.host if request.client else "",
+                source_address(
+                    request.client.host if request.client else "",
+                    request.headers.getlist("x-forwarded-for"),
+                    trusted_proxies,
+                ),
             )
-            # The grant hashes passwords and talks to the database: off the event loop.
+            # The grant hashes passwords and talks to the database: off the event loop. argon2-cffi
+            # releases the GIL, and the hasher's admission control bounds how many threads hash.
             return json_response(await run_in_threadpool(endpoint.handle, token_request))
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
             return error_response(error, retry_after)

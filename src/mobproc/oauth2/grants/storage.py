@@ -26,6 +26,7 @@ class RefreshTokenRecord:
     grant_expires_at: float
     consumed: bool
     grant_revoked: bool
+    consumed_at: float | None = None
 
 
 class RefreshTokenStorage(Protocol):
@@ -40,6 +41,15 @@ class RefreshTokenStorage(Protocol):
         update: of two concurrent rotations of one token exactly one answers True."""
         ...
 
-    def revoke_grant(self, grant_id: int) -> None:
-        """Revoke the grant and with it every access and refresh token descended from it."""
+    def replace_successor(
+        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+    ) -> bool:
+        """The grace answer: consume the live refresh token that ``record`` was rotated into and
+        store a replacement of the same generation, in one transaction. False when there is
+        no such live token (it was used in turn, or the grant is revoked)."""
+        ...
+
+    def revoke_grant(self, grant_id: int) -> bool:
+        """Revoke the grant and with it every access and refresh token descended from it;
+        True when this call revoked it."""
         ...
