@@ -29,7 +29,7 @@ REFRESH_GRACE = "refresh_token_grace"  # a predecessor re-presented within the g
 REFRESH_REUSE = "refresh_token_reuse"  # RFC 9700 §4.14.2: the grant is revoked with it
 GRANT_REVOKED = "grant_revoked"
 # Logins:
-LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password or locked
+LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password, locked or busy
 LOGIN_THROTTLED = "login_throttled"  # reason: client or address (its failure budget is spent)
 ACCOUNT_LOCKED = "account_locked"
 ACCOUNT_UNLOCKED = "account_unlocked"

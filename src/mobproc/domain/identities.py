@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from .passwords import HashingCapacityExceeded, PasswordHasher
+from .passwords import PasswordHasher
 
 PLATFORM = "platform"
 MAX_NAME_LENGTH = 255
@@ -59,6 +59,7 @@ class Identity:
 UNKNOWN_ACCOUNT = "unknown_account"
 WRONG_PASSWORD = "wrong_password"
 LOCKED = "locked"
+BUSY = "busy"  # as many checks of the account in flight as failures allowed, for too long
 
 
 class AuthenticationFailed(Exception):
@@ -94,6 +95,7 @@ class LockoutPolicy:
     threshold: int = 5
     first: int = 60
     longest: int = 900
+    busy_wait: float = 0.5  # how long an attempt waits while the limit is all checks in flight
 
     def duration(self, lockouts: int) -> int:
         return min(self.first * 2 ** min(lockouts, 32), self.longest)
@@ -160,16 +162,13 @@ class StoredIdentitySource:
     def authenticate(self, name: str, password: str) -> Identity:
         limit, now = self._lockout.threshold, time.time()
         if limit:
-            # The attempt is claimed before the password is checked, by the database: of 200
-            # parallel guesses on any number of processes at most `limit` are ever checked.
-            account = self._accounts.claim_attempt(self.source_system, name, limit, now)
-            if account is None:
-                known = self._accounts.find_account(self.source_system, name) is not None
+            account = self._claim(name, limit, now)
+            if isinstance(account, str):
                 # A locked account costs a password check too: a fast answer would tell that
                 # the account is locked, and so that it exists. Even the right password is
                 # refused, and not counted.
                 self._hasher.verify(None, password)
-                raise AuthenticationFailed(LOCKED if known else UNKNOWN_ACCOUNT)
+                raise AuthenticationFailed(account)
         else:
             account = self._accounts.find_account(self.source_system, name)
             if account is None:
@@ -178,7 +177,7 @@ class StoredIdentitySource:
                 raise AuthenticationFailed(UNKNOWN_ACCOUNT)
         try:
             correct = self._hasher.verify(account.password_hash, password)
-        except Exception:
+        except BaseException:
             if limit:
                 self._accounts.release_attempt(account.id)  # never checked: it does not count
             raise
@@ -192,12 +191,31 @@ class StoredIdentitySource:
         if limit:
             self._accounts.record_success(account.id)
         if self._hasher.needs_rehash(account.password_hash):
-            self._rehash(account, password)
+            self._accounts.replace_password_hash(account.id, account.password_hash, self._hasher.hash(password))
         return account.identity()
 
-    def _rehash(self, account: Account, password: str) -> None:
-        try:
-            new_hash = self._hasher.hash(password)
-        except HashingCapacityExceeded:
-            return  # the login stands; the hash is upgraded at a quieter login
-        self._accounts.replace_password_hash(account.id, account.password_hash, new_hash)
+    def _claim(self, name: str, limit: int, now: float) -> Account | str:
+        """The account with an attempt claimed, or why not (``UNKNOWN_ACCOUNT``, ``LOCKED``, ``BUSY``).
+
+        The attempt is claimed before the password is checked, by the database: of 200
+        parallel guesses on any number of processes at most ``limit`` are ever checked. That
+        caps one account's checks in flight at ``limit`` too, so an attempt that finds every
+        slot taken by checks still running (not by failures) waits briefly for one to end: a
+        fleet logging in to one service account at once is not refused for it, unless the
+        checks in flight outlast ``busy_wait`` (then it is refused like a locked attempt).
+        """
+        deadline = time.monotonic() + self._lockout.busy_wait
+        account = self._accounts.claim_attempt(self.source_system, name, limit, now)
+        while account is None:
+            current = self._accounts.find_account(self.source_system, name)
+            if current is None:
+                return UNKNOWN_ACCOUNT
+            if (current.locked_until or 0) > time.time():
+                return LOCKED
+            if time.monotonic() >= deadline:
+                return BUSY
+            if current.failed_logins >= limit:
+                time.sleep(0.01)  # polling by reading: a waiting attempt takes no write lock
+                continue
+            account = self._accounts.claim_attempt(self.source_system, name, limit, time.time())
+        return account

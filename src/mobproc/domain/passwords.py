@@ -1,4 +1,4 @@
-"""Password hashing: argon2id through argon2-cffi, behind per-process admission control."""
+"""Password hashing: argon2id through argon2-cffi, and per-process admission control for it."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ class HashingCapacityExceeded(Exception):
 
 
 class HashingAdmission:
-    """At most ``concurrency`` hashes at once in this process, at most ``queue`` waiting,
-    none waiting longer than ``wait`` seconds.
+    """At most ``concurrency`` password checks at once in this process, at most ``queue``
+    waiting, none waiting longer than ``wait`` seconds.
 
     argon2id at OWASP's cost takes tens of milliseconds of a core and releases the GIL, so
     without a bound a burst of password grants takes every core and every worker thread,
@@ -27,6 +27,17 @@ class HashingAdmission:
     beyond capacity is refused at once (a fast 503 the client may retry) instead of queueing
     until every request is slow. It is per process by nature: it shares out this process's
     cores and threads.
+
+    The slot covers a whole password check, its database writes (failure budget, lockout
+    claim) as well as the hash: a refused request then has spent nothing and waited for
+    nothing, and no more password checks than slots contend for the database's write lock.
+
+    >>> admission = HashingAdmission(concurrency=1, queue=0, wait=0)
+    >>> with admission.slot():
+    ...     with admission.slot():
+    ...         pass
+    Traceback (most recent call last):
+    mobproc.domain.passwords.HashingCapacityExceeded
     """
 
     def __init__(self, concurrency: int, queue: int, wait: float) -> None:
@@ -56,7 +67,9 @@ class HashingAdmission:
             self._slots.release()
 
 
-UNBOUNDED = HashingAdmission(1 << 30, 0, 0)
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HashingAdmission:
+        return cls(settings.hashing_concurrency, settings.hashing_queue, settings.hashing_wait_ms / 1000)
 
 
 class PasswordHasher:
@@ -66,32 +79,22 @@ class PasswordHasher:
     as a wrong password on a known one: the answer time must not tell which accounts exist.
     """
 
-    def __init__(
-        self, memory_kib: int, time_cost: int, parallelism: int, *, admission: HashingAdmission = UNBOUNDED
-    ) -> None:
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
         self._argon2 = _Argon2(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
         self.dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
-        self.admission = admission
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasher:
-        admission = HashingAdmission(
-            settings.hashing_concurrency, settings.hashing_queue, settings.hashing_wait_ms / 1000
-        )
-        return cls(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism,
-                   admission=admission)
+        return cls(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
 
     def hash(self, password: str) -> str:
-        with self.admission.slot():
-            return self._argon2.hash(password)
+        return self._argon2.hash(password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
-        """Raises :class:`HashingCapacityExceeded` when no slot frees up in time."""
-        with self.admission.slot():
-            try:
-                return self._argon2.verify(stored_hash or self.dummy_hash, password) and stored_hash is not None
-            except (VerificationError, InvalidHashError):
-                return False
+        try:
+            return self._argon2.verify(stored_hash or self.dummy_hash, password) and stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """True when the hash was made with other parameters: it is replaced on the next login."""

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings, load_settings
 from ..domain.identities import IdentitySource, LockoutPolicy, StoredIdentitySource
-from ..domain.passwords import PasswordHasher
+from ..domain.passwords import HashingAdmission, PasswordHasher
 from ..domain.throttling import GuessingThrottle
 from ..domain.tokens import OpaqueTokenStrategy, TokenFactory
 from ..oauth2.endpoint import TokenEndpoint
@@ -77,7 +77,10 @@ class Services:
         )
         # The grant registry: a new grant is one module and one line here.
         grants = [
-            ResourceOwnerPasswordGrant(sources, hasher, tokens, factory, audit=audit, throttle=throttle),
+            ResourceOwnerPasswordGrant(
+                sources, hasher, tokens, factory,
+                audit=audit, throttle=throttle, admission=HashingAdmission.from_settings(settings),
+            ),
             RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
         ]
         endpoint = TokenEndpoint(clients, grants, query_credentials=settings.query_credentials)

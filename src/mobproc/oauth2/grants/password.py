@@ -10,8 +10,8 @@ from typing import Any
 from ...domain import audit
 from ...domain.audit import AuditEvent, AuditLog, LoggedAuditLog, unknown_username
 from ...domain.clients import Client
-from ...domain.identities import UNKNOWN_ACCOUNT, AuthenticationFailed, IdentitySource, Username
-from ...domain.passwords import HashingCapacityExceeded, PasswordHasher
+from ...domain.identities import UNKNOWN_ACCOUNT, AuthenticationFailed, Identity, IdentitySource, Username
+from ...domain.passwords import HashingAdmission, PasswordHasher
 from ...domain.secrets import short_id
 from ...domain.throttling import GuessingThrottle, Throttled
 from ...domain.tokens import Authorization, TokenFactory
@@ -44,6 +44,7 @@ class ResourceOwnerPasswordGrant:
         *,
         audit: AuditLog | None = None,
         throttle: GuessingThrottle | None = None,
+        admission: HashingAdmission | None = None,
     ) -> None:
         self._sources = sources
         self._hasher = hasher
@@ -51,6 +52,7 @@ class ResourceOwnerPasswordGrant:
         self._tokens = tokens
         self._audit = audit or LoggedAuditLog()
         self._throttle = throttle
+        self._admission = admission or HashingAdmission(1 << 16, 0, 0)
 
     def check(self, request: TokenRequest, client: Client) -> _Checked:
         """RFC 6749 §4.3.2: ``username`` and ``password`` REQUIRED, ``scope`` OPTIONAL;
@@ -59,13 +61,19 @@ class ResourceOwnerPasswordGrant:
         username, password = request.require("username"), request.require("password")
         scope = requested_scope(request.get("scope"), client)
         address = request.source_address
+        # Admission first: beyond this process's capacity the answer is a fast 503 that has
+        # spent nothing (HashingCapacityExceeded, mapped in mobproc.server.responses).
+        with self._admission.slot():
+            identity = self._authenticate(username, password, client, address)
+        return _Checked(Authorization(client, scope, self.grant_type, identity), request.get("scope"), address)
+
+    def _authenticate(self, username: str, password: str, client: Client, address: str) -> Identity:
         try:
             parsed: Username | None = Username.parse(username)
             source = self._sources.get(parsed.source_system)
         except ValueError:
             parsed, source = None, None
         event = {"client_id": client.client_id, "source_address": address or None, "grant_type": self.grant_type}
-
         # Spraying one password over many accounts is slowed before any password is checked:
         # a spent budget costs a database row, not an argon2id hash.
         now = time.time()
@@ -78,7 +86,6 @@ class ResourceOwnerPasswordGrant:
                 audit.LOGIN_THROTTLED, subject=unknown_username(username), reason=throttled.bucket.kind, **event
             ))
             raise SlowDownError(throttled.retry_after) from None
-
         try:
             if source is None or parsed is None:
                 # An unknown source system costs a password check too: no answer or timing
@@ -94,13 +101,9 @@ class ResourceOwnerPasswordGrant:
                 seconds = round(failure.locked_until - now)
                 self._audit.record(AuditEvent(audit.ACCOUNT_LOCKED, subject=subject, detail=f"{seconds} s", **event))
             raise InvalidGrantError(INVALID_CREDENTIALS) from None
-        except HashingCapacityExceeded:
-            if self._throttle:
-                self._throttle.give_back(buckets, now)  # no password was checked: no failure
-            raise
         if self._throttle:
             self._throttle.give_back(buckets, now)  # only failures spend the budget
-        return _Checked(Authorization(client, scope, self.grant_type, identity), request.get("scope"), address)
+        return identity
 
     def respond(self, checked: _Checked) -> dict[str, Any]:
         """RFC 6749 §4.3.3: an access token and, for a client allowed to refresh, a refresh token."""
