@@ -99,7 +99,10 @@ class LiveServer(Provisioning):
         self.services = app.state.services
         if self.migrate:
             upgrade(self.services.database)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="off")
+        # As `mobproc serve` runs it: uvicorn must not rewrite the peer address from
+        # X-Forwarded-For itself (mobproc decides whom to believe, MOBPROC_TRUSTED_PROXIES).
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
+                                lifespan="off", proxy_headers=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -122,9 +125,11 @@ class LiveServer(Provisioning):
 class ServerProcess(Provisioning):
     """``mobproc serve`` as a separate process (several workers, or the CLI itself)."""
 
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None, verify: str | bool = True) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # --tls-cert: HTTPS, checked against ``verify`` (the test's own CA or certificate).
+        self.verify = verify
+        self.url = f"{'https' if '--tls-cert' in args else 'http'}://127.0.0.1:{self.port}"
         self.database_url = f"sqlite:///{workdir / 'mobproc.db'}"
         self.env = {**os.environ, "MOBPROC_DATABASE_URL": self.database_url, **(env or {})}
         self.args = ["serve", "--port", str(self.port), *args]
@@ -142,7 +147,7 @@ class ServerProcess(Provisioning):
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.post(self.url + TOKEN_PATH, timeout=1)
+                httpx.post(self.url + TOKEN_PATH, timeout=1, verify=False)  # any answer: it is up
                 break
             except httpx.TransportError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -165,7 +170,7 @@ class ServerProcess(Provisioning):
         self.services.database.dispose()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, event_hooks={"response": [record_tokens]})
+        return httpx.Client(base_url=self.url, timeout=60, verify=self.verify, event_hooks={"response": [record_tokens]})
 
 
 @pytest.fixture(scope="session")
