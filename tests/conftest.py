@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -125,9 +126,9 @@ class LiveServer(Provisioning):
 class ServerProcess(Provisioning):
     """``mobproc serve`` as a separate process (several workers, or the CLI itself)."""
 
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None, verify: str | bool = True) -> None:
+    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None, verify: ssl.SSLContext | bool = True) -> None:
         self.port = free_port()
-        # --tls-cert: HTTPS, checked against ``verify`` (the test's own CA or certificate).
+        # --tls-cert: HTTPS, checked against ``verify`` (a context trusting the test's certificate).
         self.verify = verify
         self.url = f"{'https' if '--tls-cert' in args else 'http'}://127.0.0.1:{self.port}"
         self.database_url = f"sqlite:///{workdir / 'mobproc.db'}"

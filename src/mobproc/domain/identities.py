@@ -123,10 +123,11 @@ class AccountStore(Protocol):
     def find_account(self, source_system: str, name: str) -> Account | None: ...
     def replace_password_hash(self, account_id: int, old_hash: str, new_hash: str) -> None: ...
 
-    def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> Account | None:
+    def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> tuple[Account | None, bool]:
         """Count one attempt against the account, in one conditional update, only while its
-        streak is under ``limit`` and it is not locked; answer it with its counters after the
-        claim, or None (no such account, or it may not be tried now)."""
+        streak is under ``limit`` and it is not locked. Answer the account (None if there is
+        none) with its counters after the claim, and whether the attempt was claimed; one
+        transaction either way, so that a refusal costs what a claim costs."""
         ...
 
     def release_attempt(self, account_id: int) -> None:
@@ -205,17 +206,18 @@ class StoredIdentitySource:
         checks in flight outlast ``busy_wait`` (then it is refused like a locked attempt).
         """
         deadline = time.monotonic() + self._lockout.busy_wait
-        account = self._accounts.claim_attempt(self.source_system, name, limit, now)
-        while account is None:
-            current = self._accounts.find_account(self.source_system, name)
-            if current is None:
+        account, claimed = self._accounts.claim_attempt(self.source_system, name, limit, now)
+        while not claimed:
+            if account is None:
                 return UNKNOWN_ACCOUNT
-            if (current.locked_until or 0) > time.time():
+            if (account.locked_until or 0) > time.time():
                 return LOCKED
             if time.monotonic() >= deadline:
                 return BUSY
-            if current.failed_logins >= limit:
+            if account.failed_logins >= limit:
                 time.sleep(0.01)  # polling by reading: a waiting attempt takes no write lock
+                account = self._accounts.find_account(self.source_system, name)
                 continue
-            account = self._accounts.claim_attempt(self.source_system, name, limit, time.time())
+            account, claimed = self._accounts.claim_attempt(self.source_system, name, limit, time.time())
+        assert account is not None
         return account

@@ -50,7 +50,8 @@ class SqlAccountStore:
                 .values(password_hash=new_hash)
             )
 
-    def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> Account | None:
+    def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> tuple[Account | None, bool]:
+        where = self._where(Username(source_system, name))
         with self._db.write() as connection:
             # One conditional UPDATE is the whole lockout check: the database serializes it on
             # the row, so however many processes race, at most `limit` attempts pass
@@ -58,14 +59,19 @@ class SqlAccountStore:
             row = connection.execute(
                 update(accounts)
                 .where(
-                    self._where(Username(source_system, name)),
+                    where,
                     accounts.c.failed_logins < limit,
                     or_(accounts.c.locked_until.is_(None), accounts.c.locked_until <= now),
                 )
                 .values(failed_logins=accounts.c.failed_logins + 1)
                 .returning(*accounts.c)
             ).first()
-        return _account(row) if row else None
+            if row is not None:
+                return _account(row), True
+            # Refused: why, in the same transaction, so that an unknown or locked account
+            # costs the same time as a claim (no second round trip to tell them apart).
+            row = connection.execute(select(accounts).where(where)).first()
+        return (_account(row) if row else None), False
 
     def release_attempt(self, account_id: int) -> None:
         with self._db.write() as connection:
