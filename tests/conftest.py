@@ -126,7 +126,9 @@ class LiveServer(Provisioning):
 class ServerProcess(Provisioning):
     """``mobproc serve`` as a separate process (several workers, or the CLI itself)."""
 
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None, verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(
+        self, workdir: Path, *args: str, env: dict[str, str] | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.port = free_port()
         # --tls-cert: HTTPS, checked against ``verify`` (a context trusting the test's certificate).
         self.verify = verify
@@ -171,7 +173,8 @@ class ServerProcess(Provisioning):
         self.services.database.dispose()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, verify=self.verify, event_hooks={"response": [record_tokens]})
+        hooks = {"response": [record_tokens]}
+        return httpx.Client(base_url=self.url, timeout=60, verify=self.verify, event_hooks=hooks)
 
 
 @pytest.fixture(scope="session")

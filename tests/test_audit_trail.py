@@ -80,7 +80,8 @@ def test_command_line_changes_are_recorded_and_mobproc_audit_reads_them(tmp_path
     assert mobproc("audit", "--since", "2000-01-01", "--json", "--database", url).stdout == listing.stdout
     assert json.loads(mobproc("audit", "--since", "2999-01-01T00:00Z", "--json", "--database", url).stdout) == []
     text = mobproc("audit", "--since", "1h", "--database", url).stdout.splitlines()
-    assert len(text) == 8 and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ event=client_added client_id=audited ", text[0])
+    assert len(text) == 8
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ event=client_added client_id=audited ", text[0])
     assert password not in listing.stdout and "r" * 40 not in listing.stdout
 
 

@@ -73,7 +73,8 @@ def test_a_password_burst_beyond_capacity_gets_fast_503s_while_refreshes_keep_su
     slowest = max(refreshes["burst"]) * 1000
     fast = statistics.median(seconds for _, seconds in refused) * 1000
     print(f"\nburst of {BURST} password grants against 1 hashing slot: {len(served)} served "
-          f"(median {statistics.median(served) * 1000:.0f} ms), {len(refused)} refused with 503 (median {fast:.0f} ms); "
+          f"(median {statistics.median(served) * 1000:.0f} ms), "
+          f"{len(refused)} refused with 503 (median {fast:.0f} ms); "
           f"refresh median alone {alone:.1f} ms, during the burst {during:.1f} ms, slowest {slowest:.0f} ms "
           f"({len(refreshes['burst'])} refreshes)")
     # Without admission control the same burst keeps every worker thread hashing for seconds

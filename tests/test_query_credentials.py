@@ -25,7 +25,8 @@ def test_reject_refuses_credentials_in_the_url_and_says_where_they_belong(make_s
         assert http.post(f"{TOKEN_PATH}?grant_type=password&password=x", data=form).status_code == 400
         # Identifiers may stay in the URL; the secrets come in the body.
         query = urlencode({"grant_type": "password", "client_id": client[0], "username": username, "scope": "MOBPROC"})
-        assert http.post(f"{TOKEN_PATH}?{query}", data={"client_secret": client[1], "password": password}).status_code == 200
+        secrets_in_body = {"client_secret": client[1], "password": password}
+        assert http.post(f"{TOKEN_PATH}?{query}", data=secrets_in_body).status_code == 200
         assert password_grant(http, client, (username, password)).status_code == 200
     for handler in logging.getLogger("mobproc").handlers:
         handler.flush()

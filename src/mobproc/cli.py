@@ -109,7 +109,9 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port [env MOBPROC_PORT]")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [env MOBPROC_WORKERS]")] = None,
     demo: Annotated[bool, typer.Option(help="dev only: create the seed's example client and user")] = False,
-    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS: certificate chain (PEM) [env MOBPROC_TLS_CERT]")] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS: certificate chain (PEM) [env MOBPROC_TLS_CERT]")
+    ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="Serve HTTPS: private key (PEM) [env MOBPROC_TLS_KEY]")] = None,
     behind_proxy: Annotated[
         bool | None, typer.Option("--behind-proxy", help="TLS ends at a proxy in front [env MOBPROC_BEHIND_PROXY]")
@@ -366,7 +368,8 @@ def user_list(
         return
     for row in rows:
         locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
-        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={str(row['multitenant']).lower()}{locked}")
+        multitenant = str(row["multitenant"]).lower()
+        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={multitenant}{locked}")
 
 
 @user_app.command("remove")
@@ -431,7 +434,7 @@ def _since(value: str) -> float:
 def audit_trail(
     since: Annotated[str | None, typer.Option(help="Only events since then: 30m, 12h, 7d, or an ISO 8601 time")] = None,
     subject: Annotated[str | None, typer.Option(help="Only events about this subject (username or client id)")] = None,
-    event: Annotated[str | None, typer.Option(help="Only events of this kind (token_issued, login_failed, ...)")] = None,
+    event: Annotated[str | None, typer.Option(help="Only events of this kind (token_issued, login_failed…)")] = None,
     limit: Annotated[int, typer.Option(help="At most this many of the latest events", min=1)] = 1000,
     json_output: Annotated[bool, typer.Option("--json")] = False,
     database: DatabaseOption = None,

@@ -102,3 +102,15 @@ class GuessingThrottle:
     def give_back(self, buckets: Sequence[Bucket], now: float) -> None:
         if buckets:
             self._budget.give_back(buckets, now)
+
+
+class _NoBudget:
+    def take(self, buckets: Sequence[Bucket], now: float) -> tuple[Bucket, float] | None:
+        return None
+
+    def give_back(self, buckets: Sequence[Bucket], now: float) -> None:
+        pass
+
+
+# Both budgets off: what a grant built without a throttle uses.
+NO_THROTTLE = GuessingThrottle(_NoBudget(), client_burst=0, client_per_minute=1, address_burst=0, address_per_minute=1)

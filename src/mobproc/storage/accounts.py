@@ -17,6 +17,9 @@ class AccountExists(Exception):
     pass
 
 
+_NO_LOCKOUT = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
+
+
 def _account(row: Row) -> Account:
     return Account(
         row.id, row.source_system, row.name, row.password_hash, row.tenant, row.multitenant, row.domain,
@@ -92,15 +95,13 @@ class SqlAccountStore:
 
     def record_success(self, account_id: int) -> None:
         with self._db.write() as connection:
-            connection.execute(
-                update(accounts).where(accounts.c.id == account_id).values(failed_logins=0, lockouts=0, locked_until=None)
-            )
+            connection.execute(update(accounts).where(accounts.c.id == account_id).values(**_NO_LOCKOUT))
 
     def unlock(self, username: Username) -> bool:
         """``mobproc user unlock``: end a lockout and forget the failure streak."""
         with self._db.write() as connection:
             result = connection.execute(
-                update(accounts).where(self._where(username)).values(failed_logins=0, lockouts=0, locked_until=None)
+                update(accounts).where(self._where(username)).values(**_NO_LOCKOUT)
             )
         return result.rowcount == 1
 

@@ -183,7 +183,9 @@ class SqlTokenStore:
         """True when this call revoked it (False: it was revoked already)."""
         with self._db.write() as connection:
             revoked = connection.execute(
-                update(grants).where(grants.c.id == grant_id, grants.c.revoked_at.is_(None)).values(revoked_at=time.time())
+                update(grants)
+                .where(grants.c.id == grant_id, grants.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
             ).rowcount
         return revoked == 1
 

@@ -13,7 +13,7 @@ from ...domain.clients import Client
 from ...domain.identities import UNKNOWN_ACCOUNT, AuthenticationFailed, Identity, IdentitySource, Username
 from ...domain.passwords import HashingAdmission, PasswordHasher
 from ...domain.secrets import short_id
-from ...domain.throttling import GuessingThrottle, Throttled
+from ...domain.throttling import NO_THROTTLE, GuessingThrottle, Throttled
 from ...domain.tokens import Authorization, TokenFactory
 from ..errors import InvalidGrantError, SlowDownError
 from ..request import TokenRequest
@@ -51,7 +51,7 @@ class ResourceOwnerPasswordGrant:
         self._storage = storage
         self._tokens = tokens
         self._audit = audit or LoggedAuditLog()
-        self._throttle = throttle
+        self._throttle = throttle or NO_THROTTLE
         self._admission = admission or HashingAdmission(1 << 16, 0, 0)
 
     def check(self, request: TokenRequest, client: Client) -> _Checked:
@@ -77,10 +77,9 @@ class ResourceOwnerPasswordGrant:
         # Spraying one password over many accounts is slowed before any password is checked:
         # a spent budget costs a database row, not an argon2id hash.
         now = time.time()
-        buckets = self._throttle.buckets(client.id, address) if self._throttle else []
+        buckets = self._throttle.buckets(client.id, address)
         try:
-            if self._throttle:
-                self._throttle.take(buckets, now)
+            self._throttle.take(buckets, now)
         except Throttled as throttled:
             self._audit.record(AuditEvent(
                 audit.LOGIN_THROTTLED, subject=unknown_username(username), reason=throttled.bucket.kind, **event
@@ -101,8 +100,7 @@ class ResourceOwnerPasswordGrant:
                 seconds = round(failure.locked_until - now)
                 self._audit.record(AuditEvent(audit.ACCOUNT_LOCKED, subject=subject, detail=f"{seconds} s", **event))
             raise InvalidGrantError(INVALID_CREDENTIALS) from None
-        if self._throttle:
-            self._throttle.give_back(buckets, now)  # only failures spend the budget
+        self._throttle.give_back(buckets, now)  # only failures spend the budget
         return identity
 
     def respond(self, checked: _Checked) -> dict[str, Any]:
