@@ -63,12 +63,15 @@ class SqlFailureBudget:
         if taken:
             return
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        # A new bucket starts full, less this token. RETURNING, not rowcount, tells whether
+        # the row was made: psycopg answers -1 for an INSERT's rowcount.
         created = connection.execute(
             dialect.insert(throttle)
             .values(environment=self._environment, bucket=bucket.name, tokens=bucket.capacity - 1.0, updated_at=now)
             .on_conflict_do_nothing()
-        ).rowcount
-        if created:
+            .returning(throttle.c.bucket)
+        ).first()
+        if created is not None:
             return
         left = connection.execute(select(level).where(self._where(bucket))).scalar() or 0.0
         raise _Empty(bucket, max(0.0, 1 - left) / bucket.per_second)
