@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -64,7 +65,8 @@ POSTGRES_DATABASES: list[str] = []
 
 
 def dump_database(url: str) -> str:
-    """Every row of every table, all columns, as text (bytes shown both raw and as hex)."""
+    """Every row of every table, all columns, as text: ``table: cell | cell``, bytes both as
+    hex and as Latin-1 (so a secret stored raw shows as itself)."""
     from sqlalchemy import MetaData, create_engine, select
 
     from mobproc.storage.database import normalize_url
@@ -76,12 +78,11 @@ def dump_database(url: str) -> str:
     with engine.connect() as connection:
         for table in metadata.sorted_tables:
             for row in connection.execute(select(table)):
-                for value in row:
-                    if isinstance(value, bytes | memoryview):
-                        value = bytes(value)
-                        lines.append(value.hex())
-                        value = value.decode("latin-1")
-                    lines.append(str(value))
+                cells = [
+                    f"{bytes(v).hex()} {bytes(v).decode('latin-1')}" if isinstance(v, bytes | memoryview) else str(v)
+                    for v in row
+                ]
+                lines.append(f"{table.name}: " + " | ".join(cells))
     engine.dispose()
     return "\n".join(lines)
 
@@ -105,6 +106,20 @@ def write_lock_held(server) -> Iterator[None]:  # noqa: ANN001
             blocker.execute("LOCK TABLE grants, access_tokens IN ACCESS EXCLUSIVE MODE")
             yield
             blocker.rollback()
+
+
+def query(url: str, statement: str, **params: object) -> list[tuple]:
+    """Run one SQL statement on a test database (either kind) and answer its rows."""
+    from sqlalchemy import create_engine, text
+
+    from mobproc.storage.database import normalize_url
+
+    engine = create_engine(normalize_url(url))
+    with engine.begin() as connection:
+        result = connection.execute(text(statement), params)
+        rows = [tuple(row) for row in result] if result.returns_rows else []
+    engine.dispose()
+    return rows
 
 
 def remember(*values: str | None) -> None:
@@ -172,7 +187,10 @@ class LiveServer(Provisioning):
         self.services = app.state.services
         if self.migrate:
             upgrade(self.services.database)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on")
+        # As `mobproc serve` runs it: uvicorn must not rewrite the peer address from
+        # X-Forwarded-For itself (mobproc decides whom to believe, MOBPROC_TRUSTED_PROXIES).
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
+                                lifespan="on", proxy_headers=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -195,9 +213,13 @@ class LiveServer(Provisioning):
 class ServerProcess(Provisioning):
     """``mobproc serve`` as a separate process (several workers, or the CLI itself)."""
 
-    def __init__(self, workdir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *args: str, env: dict[str, str] | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # --tls-cert: HTTPS, checked against ``verify`` (a context trusting the test's certificate).
+        self.verify = verify
+        self.url = f"{'https' if '--tls-cert' in args else 'http'}://127.0.0.1:{self.port}"
         self.database_url = database_url(workdir / "mobproc.db")
         self.env = {**os.environ, "MOBPROC_DATABASE_URL": self.database_url, **(env or {})}
         self.args = ["serve", "--port", str(self.port), *args]
@@ -215,7 +237,7 @@ class ServerProcess(Provisioning):
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.post(self.url + TOKEN_PATH, timeout=1)
+                httpx.post(self.url + TOKEN_PATH, timeout=1, verify=False)  # any answer: it is up
                 break
             except httpx.TransportError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
@@ -238,7 +260,8 @@ class ServerProcess(Provisioning):
         self.services.database.dispose()
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, event_hooks={"response": [record_tokens]})
+        hooks = {"response": [record_tokens]}
+        return httpx.Client(base_url=self.url, timeout=60, verify=self.verify, event_hooks=hooks)
 
 
 @pytest.fixture(scope="session")

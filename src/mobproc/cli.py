@@ -6,12 +6,17 @@ import getpass
 import json
 import os
 import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
 from .config import Environment, Settings, SettingsError, load_settings
+from .domain import audit
+from .domain.audit import AuditEvent, format_line
 from .domain.clients import GRANT_TYPES, check_imported_secret, generate_secret
 from .domain.identities import Username
 from .domain.passwords import PasswordHasher
@@ -78,6 +83,18 @@ def _services(database: str | None, environment: Environment | None):  # noqa: A
     return services
 
 
+def _actor() -> str:
+    """Who made a change from the command line, for the audit trail."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid {os.getuid()}"
+
+
+def _record(services, event: str, **fields: object) -> None:  # noqa: ANN001
+    services.audit.record(AuditEvent(event, actor=_actor(), **fields))
+
+
 def _username(value: str) -> Username:
     try:
         return Username.parse(value)
@@ -94,6 +111,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port [env MOBPROC_PORT]")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [env MOBPROC_WORKERS]")] = None,
     demo: Annotated[bool, typer.Option(help="dev only: create the seed's example client and user")] = False,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS: certificate chain (PEM) [env MOBPROC_TLS_CERT]")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Serve HTTPS: private key (PEM) [env MOBPROC_TLS_KEY]")] = None,
+    behind_proxy: Annotated[
+        bool | None, typer.Option("--behind-proxy", help="TLS ends at a proxy in front [env MOBPROC_BEHIND_PROXY]")
+    ] = None,
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -101,8 +125,10 @@ def serve(
     import uvicorn
 
     from .server.logs import log_config
+    from .server.transport import plain_http_refusal, tls_problem
 
-    overrides = {"host": host, "port": port, "workers": workers, "database_url": database, "environment": environment}
+    overrides = {"host": host, "port": port, "workers": workers, "database_url": database, "environment": environment,
+                 "tls_cert": tls_cert, "tls_key": tls_key, "behind_proxy": behind_proxy}
     settings = settings_from(**overrides)
     if demo and settings.environment is not Environment.DEV:
         fail(f"--demo creates a published client and password; it is refused in {settings.environment.value}")
@@ -110,6 +136,9 @@ def serve(
         settings.require_issuer()
     except SettingsError as error:
         fail(str(error), 2)
+    refusal = plain_http_refusal(settings) or tls_problem(settings)
+    if refusal:
+        fail(refusal, 2)
     services = _services(settings.database_url, settings.environment)
     if demo:
         _create_demo(services)
@@ -123,7 +152,7 @@ def serve(
     if settings.workers > 1:
         _share_metrics_between_workers()
     if demo:
-        base = f"http://{settings.host}:{settings.port}"
+        base = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
         typer.echo(
             "mobproc demo: the seed's request works against this server:\n"
             f"  curl -X POST '{base}/as/token.oauth2?grant_type=password&client_id={DEMO_CLIENT_ID}"
@@ -139,6 +168,8 @@ def serve(
         proxy_headers=False,
         server_header=False,
         log_config=log_config(settings.log_format),
+        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
+        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
 
 
@@ -223,6 +254,8 @@ def client_add(
         services.clients.add_client(client_id, secret, grant, scopes, default_scope)
     except ClientExists:
         fail(f"client {client_id} exists already")
+    _record(services, audit.CLIENT_ADDED, client_id=client_id,
+            detail=f"grants={','.join(grant)} scopes={','.join(scopes)}")
     typer.echo(f"client {client_id} added")
     if not secret_stdin:
         typer.echo(f"client_secret: {secret}\n(shown once: only its digest is stored)")
@@ -256,24 +289,30 @@ def client_list(
 @client_app.command("remove")
 def client_remove(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Remove a client; every grant and token it holds ends with it."""
-    if not _services(database, environment).clients.remove_client(client_id):
+    services = _services(database, environment)
+    if not services.clients.remove_client(client_id):
         fail(f"no client {client_id}")
+    _record(services, audit.CLIENT_REMOVED, client_id=client_id, detail="its grants and tokens removed")
     typer.echo(f"client {client_id} removed")
 
 
 @client_app.command("disable")
 def client_disable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Stop a client from authenticating, keeping its registration (and its grants, unusable meanwhile)."""
-    if not _services(database, environment).clients.set_enabled(client_id, False):
+    services = _services(database, environment)
+    if not services.clients.set_enabled(client_id, False):
         fail(f"no client {client_id}")
+    _record(services, audit.CLIENT_DISABLED, client_id=client_id)
     typer.echo(f"client {client_id} disabled")
 
 
 @client_app.command("enable")
 def client_enable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Let a disabled client authenticate again."""
-    if not _services(database, environment).clients.set_enabled(client_id, True):
+    services = _services(database, environment)
+    if not services.clients.set_enabled(client_id, True):
         fail(f"no client {client_id}")
+    _record(services, audit.CLIENT_ENABLED, client_id=client_id)
     typer.echo(f"client {client_id} enabled")
 
 
@@ -291,8 +330,10 @@ def client_rotate_secret(
             check_imported_secret(secret)
         except ValueError as error:
             fail(str(error), 2)
-    if not _services(database, environment).clients.replace_secret(client_id, secret):
+    services = _services(database, environment)
+    if not services.clients.replace_secret(client_id, secret):
         fail(f"no client {client_id}")
+    _record(services, audit.CLIENT_SECRET_ROTATED, client_id=client_id)
     typer.echo(f"client {client_id}: secret replaced")
     if not secret_stdin:
         typer.echo(f"client_secret: {secret}\n(shown once: only its digest is stored)")
@@ -326,6 +367,8 @@ def user_add(
         )
     except AccountExists:
         fail(f"account {parsed} exists already")
+    _record(services, audit.ACCOUNT_ADDED, subject=str(parsed),
+            detail=f"tenant={tenant or '-'} multitenant={str(multitenant).lower()}")
     typer.echo(f"account {parsed} added")
 
 
@@ -339,22 +382,26 @@ def user_list(
     accounts = _services(database, environment).accounts.list_accounts()
     rows = [
         {"username": str(Username(a.source_system, a.name)), "tenant": a.tenant, "multitenant": a.multitenant,
-         "domain": a.domain}
+         "domain": a.domain, "locked_until": _iso(a.locked_until) if (a.locked_until or 0) > time.time() else None}
         for a in accounts
     ]
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={str(row['multitenant']).lower()}")
+        locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
+        multitenant = str(row["multitenant"]).lower()
+        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={multitenant}{locked}")
 
 
 @user_app.command("remove")
 def user_remove(username: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Remove an account; every grant and token it holds ends with it."""
     parsed = _username(username)
-    if not _services(database, environment).accounts.remove_account(parsed):
+    services = _services(database, environment)
+    if not services.accounts.remove_account(parsed):
         fail(f"no account {parsed}")
+    _record(services, audit.ACCOUNT_REMOVED, subject=str(parsed), detail="its grants and tokens removed")
     typer.echo(f"account {parsed} removed")
 
 
@@ -371,7 +418,59 @@ def user_set_password(
     services = _services(database, environment)
     if not services.accounts.set_password_hash(parsed, services.hasher.hash(password)):
         fail(f"no account {parsed}")
+    _record(services, audit.PASSWORD_SET, subject=str(parsed), detail="its grants revoked")
     typer.echo(f"account {parsed}: password set, its grants revoked")
+
+
+@user_app.command("unlock")
+def user_unlock(username: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
+    """End a lockout now and forget the account's failed logins."""
+    parsed = _username(username)
+    services = _services(database, environment)
+    if not services.accounts.unlock(parsed):
+        fail(f"no account {parsed}")
+    _record(services, audit.ACCOUNT_UNLOCKED, subject=str(parsed))
+    typer.echo(f"account {parsed} unlocked")
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _since(value: str) -> float:
+    """``90s``, ``30m``, ``12h``, ``7d`` ago, or an ISO 8601 date or time (UTC unless it says)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isdigit():
+        return time.time() - int(value[:-1]) * units[value[-1]]
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--since {value!r}: give a duration (30m, 12h, 7d) or an ISO 8601 time (2026-05-01T12:00)", 2)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@app.command("audit")
+def audit_trail(
+    since: Annotated[str | None, typer.Option(help="Only events since then: 30m, 12h, 7d, or an ISO 8601 time")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only events about this subject (username or client id)")] = None,
+    event: Annotated[str | None, typer.Option(help="Only events of this kind (token_issued, login_failed…)")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many of the latest events", min=1)] = 1000,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Read the audit trail, oldest first. It holds no secret: tokens appear as digest prefixes."""
+    start = _since(since) if since else None
+    events = _services(database, environment).audit.events(since=start, subject=subject, event=event, limit=limit)
+    if json_output:
+        rows = [{"at": _iso(e.at), **{k: v for k, v in asdict(e).items() if k != "at"}} for e in events]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for e in events:
+        typer.echo(f"{_iso(e.at)} {format_line(e)}")
 
 
 # --- db ----------------------------------------------------------------------------------
@@ -426,12 +525,6 @@ def _key_rows(services) -> list[dict]:  # noqa: ANN001
             "private_key": "erased" if record.private_key is None else "encrypted" if record.encrypted else "unencrypted",
         })
     return rows
-
-
-def _iso(moment: float) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
 
 
 @keys_app.command("list")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -121,6 +123,32 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     access_log: bool = True
 
+    # --- defences of the password grant (issue 4)
+    # RFC 6749 §4.3.2: a server offering the password grant "MUST protect the endpoint
+    # against brute force attacks". Lockout: 5 consecutive failures lock an account for 60 s,
+    # doubling with each further streak up to 15 minutes; 0 turns lockout off.
+    lockout_threshold: int = Field(5, ge=0, le=1000)
+    lockout_seconds: int = Field(60, ge=1)
+    lockout_max_seconds: int = Field(900, ge=1)
+    # Failure budgets (token buckets) against spraying one password over many accounts:
+    # a burst of failures, then so many a minute; a burst of 0 turns the budget off.
+    client_failure_burst: int = Field(100, ge=0)
+    client_failures_per_minute: float = Field(60, gt=0)
+    address_failure_burst: int = Field(20, ge=0)
+    address_failures_per_minute: float = Field(10, gt=0)
+    # Peers whose X-Forwarded-For is believed (addresses or networks); nobody's by default.
+    trusted_proxies: Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode] = ()
+    # Admission control for argon2id, per process: so many hashes at once, so many waiting,
+    # each waiting at most so long before a 503.
+    hashing_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    hashing_queue: int = Field(16, ge=0, le=4096)
+    hashing_wait_ms: int = Field(200, ge=0, le=60_000)
+    query_credentials: Literal["accept", "reject"] = "accept"
+    tls_cert: Path | None = None
+    tls_key: Path | None = Field(None, validate_default=True)
+    behind_proxy: bool = False
+    refresh_grace_seconds: int = Field(0, ge=0, le=300)
+
     @field_validator("source_systems", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -136,6 +164,32 @@ class Settings(BaseSettings):
         for name in value:
             if not name.isidentifier() or name != name.lower():
                 raise ValueError(f"{name!r} is not a source-system name (lower-case letters, digits, _)")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split() if part]
+        if isinstance(value, (list, tuple)):
+            try:
+                return tuple(ipaddress.ip_network(str(part), strict=False) for part in value)
+            except ValueError as error:
+                raise ValueError(f"not an address or network: {error}") from None
+        return value
+
+    @field_validator("tls_key")
+    @classmethod
+    def _tls_pair(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (value is None) != (info.data.get("tls_cert") is None):
+            raise ValueError("TLS needs both a certificate (MOBPROC_TLS_CERT) and a key (MOBPROC_TLS_KEY)")
+        return value
+
+    @field_validator("lockout_max_seconds")
+    @classmethod
+    def _longest_lockout(cls, value: int, info: ValidationInfo) -> int:
+        if value < info.data.get("lockout_seconds", 0):
+            raise ValueError("must not be below MOBPROC_LOCKOUT_SECONDS")
         return value
 
     @field_validator("database_url")

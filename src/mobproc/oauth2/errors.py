@@ -6,6 +6,8 @@ They are raised anywhere in the protocol and domain layers and turned into the R
 
 from __future__ import annotations
 
+import math
+
 
 class OAuth2Error(Exception):
     """RFC 6749 §5.2: ``{"error": ..., "error_description": ...}``."""
@@ -76,6 +78,22 @@ class TemporarilyUnavailableError(OAuth2Error):
     error = "temporarily_unavailable"
     status_code = 503
     description = "The service is temporarily unavailable; retry later"
+
+
+class SlowDownError(OAuth2Error):
+    """Too many failed logins from this client or source address: 429 + Retry-After.
+
+    ``slow_down`` is the token endpoint's registered code for "poll less often" (RFC 8628
+    §3.5); it says the same here: this caller, not the server, must back off. (A busy server
+    is ``temporarily_unavailable``, 503.)
+    """
+
+    error = "slow_down"
+    status_code = 429
+    description = "Too many failed login attempts; retry later"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
 
 
 class RequestTooLargeError(OAuth2Error):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings, load_settings
 from ..domain.clients import CachedClientStore
-from ..domain.identities import IdentitySource, StoredIdentitySource
-from ..domain.passwords import PasswordHasher
+from ..domain.identities import IdentitySource, LockoutPolicy, StoredIdentitySource
 from ..domain.jwt_tokens import JwtTokenStrategy
+from ..domain.passwords import HashingAdmission, PasswordHasher
 from ..domain.signing_keys import KeyEncryption, SigningKeys
+from ..domain.throttling import GuessingThrottle
 from ..domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.grants import (
@@ -37,10 +38,12 @@ from ..oauth2.rfc7009 import RevocationEndpoint
 from ..oauth2.rfc7662 import IntrospectionEndpoint
 from ..oauth2.rfc8414 import authorization_server_metadata
 from ..storage.accounts import SqlAccountStore
+from ..storage.audit import SqlAuditLog
 from ..storage.clients import SqlClientStore
 from ..storage.database import Database
 from ..storage.housekeeping import Housekeeper
 from ..storage.signing_keys import SqlSigningKeyStore
+from ..storage.throttle import SqlFailureBudget, forget_after
 from ..storage.tokens import SqlTokenStore
 from . import introspection_endpoint, metadata, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
@@ -67,6 +70,7 @@ class Services:
     keys: SigningKeys
     introspection: IntrospectionEndpoint
     revocation: RevocationEndpoint
+    audit: SqlAuditLog
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -76,8 +80,10 @@ class Services:
         accounts = SqlAccountStore(database, environment)
         tokens = SqlTokenStore(database, environment)
         hasher = PasswordHasher.from_settings(settings)
+        audit = SqlAuditLog(database, environment)
+        lockout = LockoutPolicy(settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds)
         sources: dict[str, IdentitySource] = {
-            name: StoredIdentitySource(name, accounts, hasher) for name in settings.source_systems
+            name: StoredIdentitySource(name, accounts, hasher, lockout) for name in settings.source_systems
         }
         secret = settings.key_encryption_secret()
         keys = SigningKeys(
@@ -92,6 +98,15 @@ class Services:
             "jwt": JwtTokenStrategy(keys, issuer=settings.issuer_url, audience=settings.access_token_audience),
         }
         access_tokens = TokenFormats(formats.values())
+        budgets = [(settings.client_failure_burst, settings.client_failures_per_minute),
+                   (settings.address_failure_burst, settings.address_failures_per_minute)]
+        throttle = GuessingThrottle(
+            SqlFailureBudget(database, environment, forget_after=forget_after(*budgets)),
+            client_burst=settings.client_failure_burst,
+            client_per_minute=settings.client_failures_per_minute,
+            address_burst=settings.address_failure_burst,
+            address_per_minute=settings.address_failures_per_minute,
+        )
         factory = TokenFactory(
             formats[settings.access_token_format],
             access_lifetime=settings.access_token_lifetime,
@@ -101,8 +116,11 @@ class Services:
         )
         # The grant registry: a new grant is one module and one line here.
         grants = [
-            ResourceOwnerPasswordGrant(sources, hasher, tokens, factory),
-            RefreshTokenGrant(tokens, factory),
+            ResourceOwnerPasswordGrant(
+                sources, hasher, tokens, factory,
+                audit=audit, throttle=throttle, admission=HashingAdmission.from_settings(settings),
+            ),
+            RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
             ClientCredentialsGrant(tokens, factory),
             ValidateBearerGrant(access_tokens, tokens),
         ]
@@ -110,12 +128,14 @@ class Services:
             CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
         )
         return cls(
-            settings, database, clients, accounts, tokens, hasher, TokenEndpoint(endpoint_clients, grants),
+            settings, database, clients, accounts, tokens, hasher,
+            TokenEndpoint(endpoint_clients, grants, query_credentials=settings.query_credentials),
             keys=keys,
             introspection=IntrospectionEndpoint(
                 endpoint_clients, tokens, access_tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
             ),
             revocation=RevocationEndpoint(endpoint_clients, tokens, access_tokens),
+            audit=audit,
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -133,16 +153,29 @@ class Services:
 
 
 class SecurityHeaders:
-    """``X-Content-Type-Options: nosniff`` on every answer: none of them is to be sniffed as HTML."""
+    """Headers on every answer, errors included. Every answer is JSON for programs: none is to
+    be sniffed as HTML (nosniff), run as a page or framed (the CSP), or leak its URL, which
+    may hold the seed's query-string credentials, as a Referer. Over TLS, HSTS keeps the
+    client from ever falling back to plain HTTP. (Cache-Control: no-store is set with every
+    JSON body, in responses.py.)"""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+    HSTS = (b"strict-transport-security", b"max-age=31536000")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra = [*self.HEADERS, self.HSTS] if scope.get("scheme") == "https" else list(self.HEADERS)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-content-type-options", b"nosniff")]
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
@@ -155,7 +188,7 @@ def _housekeeping(services: Services):  # noqa: ANN202
     async def loop() -> None:
         while True:
             # Jitter, so that processes started together do not all ask at the same instant.
-            await asyncio.sleep(housekeeper.interval * random.uniform(0.5, 1.0))
+            await asyncio.sleep(housekeeper.interval * (0.5 + secrets.randbelow(500) / 1000))
             await run_in_threadpool(housekeeper.run_once)
 
     @contextlib.asynccontextmanager
@@ -190,7 +223,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     retry_after = settings.retry_after_seconds
     document = metadata.document_route(services.metadata, max_age=metadata.METADATA_MAX_AGE, retry_after=retry_after)
     routes = [
-        Route(token_endpoint.PATH, token_route(services.token_endpoint, **limits), methods=ALL_METHODS),
+        Route(
+            token_endpoint.PATH,
+            token_route(services.token_endpoint, **limits, trusted_proxies=settings.trusted_proxies),
+            methods=ALL_METHODS,
+        ),
         Route(
             introspection_endpoint.PATH,
             introspection_endpoint.introspection_route(services.introspection, **limits),

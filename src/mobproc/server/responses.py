@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from ..domain.signing_keys import SigningKeyUnavailable
+from ..domain.passwords import HashingCapacityExceeded
 from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
 from ..storage.database import DatabaseUnavailable
 from . import metrics
@@ -40,6 +41,12 @@ def error_response(error: BaseException, retry_after: int = 1) -> JSONResponse:
     elif isinstance(error, SigningKeyUnavailable):
         log.error("signing key unavailable: %s", error)
         error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
+    elif isinstance(error, HashingCapacityExceeded):
+        # Admission control refused to queue more password checks: a fast answer that the
+        # client may retry, instead of a slow one for everybody.
+        error = TemporarilyUnavailableError(
+            "Too many password checks in progress; retry later", headers={"Retry-After": str(retry_after)}
+        )
     if isinstance(error, OAuth2Error):
         return json_response(error.body(), error.status_code, error.headers)
     log.error("unexpected error: %s", type(error).__name__, exc_info=error)

@@ -3,7 +3,7 @@ of every endpoint shaped like it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
 from ..oauth2.request import TokenRequest
+from .forwarded import Network, source_address
 from .metrics import TOKEN_REQUESTS
 from .responses import error_response, json_response
 
@@ -40,7 +41,12 @@ OutcomeRecorder = Callable[[TokenRequest | None, str], None]
 
 
 def form_route(
-    handle: FormHandler, *, max_body_bytes: int, retry_after: int, record: OutcomeRecorder | None = None
+    handle: FormHandler,
+    *,
+    max_body_bytes: int,
+    retry_after: int,
+    trusted_proxies: Sequence[Network] = (),
+    record: OutcomeRecorder | None = None,
 ):  # noqa: ANN201
     """A POST endpoint of the OAuth family (token, introspection, revocation): parameters from
     the query string and the form body, client credentials, a JSON answer; every failure JSON.
@@ -57,9 +63,14 @@ def form_route(
                 body,
                 request.headers.get("content-type"),
                 request.headers.get("authorization"),
-                request.client.host if request.client else "",
+                source_address(
+                    request.client.host if request.client else "",
+                    request.headers.getlist("x-forwarded-for"),
+                    trusted_proxies,
+                ),
             )
-            # The handlers hash passwords and talk to the database: off the event loop.
+            # The handlers hash passwords and talk to the database: off the event loop. argon2-cffi
+            # releases the GIL, and the hasher's admission control bounds how many threads hash.
             response = json_response(await run_in_threadpool(handle, token_request))
             outcome = "issued"
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
@@ -72,7 +83,9 @@ def form_route(
     return endpoint
 
 
-def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
+def token_route(
+    endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int, trusted_proxies: Sequence[Network] = ()
+):  # noqa: ANN201
     known_grants = frozenset(endpoint.grant_types)
 
     def record(request: TokenRequest | None, outcome: str) -> None:
@@ -80,4 +93,10 @@ def token_route(endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: in
         grant_type = (request.get("grant_type") if request else None) or "none"
         TOKEN_REQUESTS.labels(grant_type if grant_type in known_grants else "other", outcome).inc()
 
-    return form_route(endpoint.handle, max_body_bytes=max_body_bytes, retry_after=retry_after, record=record)
+    return form_route(
+        endpoint.handle,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
+        trusted_proxies=trusted_proxies,
+        record=record,
+    )

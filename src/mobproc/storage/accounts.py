@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -17,8 +17,14 @@ class AccountExists(Exception):
     pass
 
 
+_NO_LOCKOUT = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
+
+
 def _account(row: Row) -> Account:
-    return Account(row.id, row.source_system, row.name, row.password_hash, row.tenant, row.multitenant, row.domain)
+    return Account(
+        row.id, row.source_system, row.name, row.password_hash, row.tenant, row.multitenant, row.domain,
+        row.failed_logins, row.lockouts, row.locked_until,
+    )
 
 
 class SqlAccountStore:
@@ -46,6 +52,58 @@ class SqlAccountStore:
                 .where(accounts.c.id == account_id, accounts.c.password_hash == old_hash)
                 .values(password_hash=new_hash)
             )
+
+    def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> tuple[Account | None, bool]:
+        where = self._where(Username(source_system, name))
+        with self._db.write() as connection:
+            # One conditional UPDATE is the whole lockout check: the database serializes it on
+            # the row, so however many processes race, at most `limit` attempts pass
+            # between two lockouts. Counting before the check (not after) is what makes it so.
+            row = connection.execute(
+                update(accounts)
+                .where(
+                    where,
+                    accounts.c.failed_logins < limit,
+                    or_(accounts.c.locked_until.is_(None), accounts.c.locked_until <= now),
+                )
+                .values(failed_logins=accounts.c.failed_logins + 1)
+                .returning(*accounts.c)
+            ).first()
+            if row is not None:
+                return _account(row), True
+            # Refused: why, in the same transaction, so that an unknown or locked account
+            # costs the same time as a claim (no second round trip to tell them apart).
+            row = connection.execute(select(accounts).where(where)).first()
+        return (_account(row) if row else None), False
+
+    def release_attempt(self, account_id: int) -> None:
+        with self._db.write() as connection:
+            connection.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id, accounts.c.failed_logins > 0)
+                .values(failed_logins=accounts.c.failed_logins - 1)
+            )
+
+    def lock_account(self, account_id: int, limit: int, until: float) -> bool:
+        with self._db.write() as connection:
+            locked = connection.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id, accounts.c.failed_logins >= limit)
+                .values(locked_until=until, lockouts=accounts.c.lockouts + 1, failed_logins=0)
+            ).rowcount
+        return locked == 1
+
+    def record_success(self, account_id: int) -> None:
+        with self._db.write() as connection:
+            connection.execute(update(accounts).where(accounts.c.id == account_id).values(**_NO_LOCKOUT))
+
+    def unlock(self, username: Username) -> bool:
+        """``mobproc user unlock``: end a lockout and forget the failure streak."""
+        with self._db.write() as connection:
+            result = connection.execute(
+                update(accounts).where(self._where(username)).values(**_NO_LOCKOUT)
+            )
+        return result.rowcount == 1
 
     def add_account(
         self,

@@ -58,6 +58,12 @@ accounts = Table(
     Column("multitenant", Boolean, nullable=False),
     Column("domain", String(255)),
     Column("created_at", Double, nullable=False),
+    # Lockout (RFC 6749 §4.3.2), kept on the row so that every process and machine shares it:
+    # failed_logins counts the attempts of the current streak (claimed before the password is
+    # checked), lockouts the lockouts since the last success (each one twice as long).
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("lockouts", Integer, nullable=False, server_default="0"),
+    Column("locked_until", Double),
     UniqueConstraint("environment", "source_system", "name"),
 )
 
@@ -144,4 +150,39 @@ Index(
     unique=True,
     sqlite_where=signing_keys.c.retired_at.is_(None),
     postgresql_where=signing_keys.c.retired_at.is_(None),
+)
+
+# The audit trail: one row per security event. Never a secret: a token is named by a short
+# digest prefix, and an unknown username by one too (people type passwords into it).
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("actor", String(255)),
+    Column("client_id", String(255)),
+    Column("subject", String(320)),
+    Column("source_address", String(64)),
+    Column("grant_type", String(128)),
+    Column("grant_id", Integer),
+    Column("token", String(16)),
+    Column("refresh_token", String(16)),
+    Column("reason", String(64)),
+    Column("detail", Text),
+)
+
+Index("ix_audit_events_environment_at", audit_events.c.environment, audit_events.c.at)
+Index("ix_audit_events_environment_subject", audit_events.c.environment, audit_events.c.subject)
+
+# Failure budgets (token buckets) for password guessing, shared by every process: ``tokens``
+# is what was left at ``updated_at``; the refill since is computed in the claiming UPDATE.
+throttle = Table(
+    "throttle",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("bucket", String(128), primary_key=True),
+    Column("tokens", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
 )

@@ -132,6 +132,7 @@ class SqlTokenStore:
             consumed=row.consumed_at is not None,
             grant_revoked=grant_row[grants.c.revoked_at] is not None,
             issued_at=row.token_issued_at,
+            consumed_at=row.consumed_at,
         )
 
     def find_access_token(self, lookup: bytes) -> AccessTokenRecord | None:
@@ -193,11 +194,44 @@ class SqlTokenStore:
             self._insert_tokens(connection, record.grant_id, scope, access, refresh, record.generation + 1)
         return True
 
-    def revoke_grant(self, grant_id: int) -> None:
+    def replace_successor(
+        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+    ) -> bool:
+        successor = record.generation + 1
         with self._db.write() as connection:
-            connection.execute(
-                update(grants).where(grants.c.id == grant_id, grants.c.revoked_at.is_(None)).values(revoked_at=time.time())
-            )
+            live = connection.execute(
+                select(refresh_tokens.c.id).where(
+                    refresh_tokens.c.grant_id == record.grant_id,
+                    refresh_tokens.c.generation == successor,
+                    refresh_tokens.c.consumed_at.is_(None),
+                    refresh_tokens.c.grant_id.in_(
+                        select(grants.c.id).where(grants.c.id == record.grant_id, grants.c.revoked_at.is_(None))
+                    ),
+                )
+            ).scalar()
+            if live is None:
+                return False
+            # Conditional for the same reason as a rotation: of two concurrent grace answers
+            # each replaces the live token of its moment, never both the same one.
+            won = connection.execute(
+                update(refresh_tokens)
+                .where(refresh_tokens.c.id == live, refresh_tokens.c.consumed_at.is_(None))
+                .values(consumed_at=access.issued_at)
+            ).rowcount
+            if won != 1:
+                return False
+            self._insert_tokens(connection, record.grant_id, scope, access, refresh, successor)
+        return True
+
+    def revoke_grant(self, grant_id: int) -> bool:
+        """True when this call revoked it (False: it was revoked already)."""
+        with self._db.write() as connection:
+            revoked = connection.execute(
+                update(grants)
+                .where(grants.c.id == grant_id, grants.c.revoked_at.is_(None))
+                .values(revoked_at=time.time())
+            ).rowcount
+        return revoked == 1
 
 
 def _authorization(grant_row, scope: str) -> Authorization:  # noqa: ANN001

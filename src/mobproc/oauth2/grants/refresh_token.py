@@ -6,7 +6,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...domain import secrets
+from ...domain import audit, secrets
+from ...domain.audit import AuditEvent, AuditLog, LoggedAuditLog
 from ...domain.clients import Client
 from ...domain.tokens import TokenFactory
 from ..errors import InvalidGrantError
@@ -23,37 +24,63 @@ class _Checked:
     record: RefreshTokenRecord
     scope: tuple[str, ...]
     requested: str | None
+    presented: str = ""  # short_id of the refresh token presented, for the audit trail
+    source_address: str = ""
+    grace: bool = False
 
 
 class RefreshTokenGrant:
+    """Rotation with an optional grace period.
+
+    With ``grace_seconds`` > 0, the immediate predecessor of the live refresh token presented
+    again within that many seconds of its first use is taken for a retry (a response lost on
+    the way, two threads of one client racing), not for theft. The answer is a fresh pair
+    that *replaces* the live token: the live one dies, the new one takes its generation. So
+    a grant never has two live refresh tokens, the window does not move with each retry, and
+    whichever holder did not get the last pair presents a dead sibling next time, which
+    revokes the grant as before. Older generations, or the predecessor after the window,
+    revoke it at once. The price is RFC 9700 §4.14.2's detection delayed by up to the window.
+    """
+
     grant_type = "refresh_token"
     client_grant = "refresh_token"
 
-    def __init__(self, storage: RefreshTokenStorage, tokens: TokenFactory) -> None:
+    def __init__(
+        self,
+        storage: RefreshTokenStorage,
+        tokens: TokenFactory,
+        *,
+        audit: AuditLog | None = None,
+        grace_seconds: float = 0,
+    ) -> None:
         self._storage = storage
         self._tokens = tokens
+        self._audit = audit or LoggedAuditLog()
+        self._grace = grace_seconds
 
     def check(self, request: TokenRequest, client: Client) -> _Checked:
         """RFC 6749 §6: "validate the refresh token" and "ensure that the refresh token was
         issued to the authenticated client"."""
-        record = self._storage.find_refresh_token(secrets.digest(request.require("refresh_token")))
+        presented = request.require("refresh_token")
+        record = self._storage.find_refresh_token(secrets.digest(presented))
         # Another client's token is simply unknown to this one: revoking on its word would
         # let any client end any grant whose refresh token it saw.
         if record is None or record.authorization.client.id != client.id or record.grant_revoked:
             raise InvalidGrantError(INVALID_REFRESH_TOKEN)
-        if record.consumed:
+        now = time.time()
+        grace = record.consumed and self._within_grace(record, now)
+        if record.consumed and not grace:
             # RFC 9700 §4.14.2: a rotated-out refresh token presented again means that two
             # parties hold it, and the server cannot tell the thief from the victim; so the
             # whole grant goes.
-            self._storage.revoke_grant(record.grant_id)
-            raise InvalidGrantError(INVALID_REFRESH_TOKEN)
-        now = time.time()
+            self._revoke_for_reuse(record, secrets.short_id(presented), request.source_address)
         if now >= record.idle_expires_at or now >= record.grant_expires_at:
             raise InvalidGrantError(INVALID_REFRESH_TOKEN)
         scope = narrowed_scope(request.get("scope"), record.authorization.scope, client)
         # An omitted scope "is treated as equal to the scope originally granted", so the
         # answer needs no scope parameter then (RFC 6749 §5.1).
-        return _Checked(record, scope, request.get("scope") or " ".join(record.authorization.scope))
+        requested = request.get("scope") or " ".join(record.authorization.scope)
+        return _Checked(record, scope, requested, secrets.short_id(presented), request.source_address, grace)
 
     def respond(self, checked: _Checked) -> dict[str, Any]:
         """RFC 6749 §6: a new access token and (RFC 9700 §4.14.2, rotation) a new refresh token."""
@@ -61,8 +88,48 @@ class RefreshTokenGrant:
         authorization = record.authorization
         access = self._tokens.access_token(replace(authorization, scope=checked.scope), now)
         refresh = self._tokens.refresh_token(now, record.grant_expires_at)
-        if not self._storage.rotate_refresh_token(record, checked.scope, access, refresh):
-            # Lost the race to a concurrent use of the same token: that is reuse too.
-            self._storage.revoke_grant(record.grant_id)
-            raise InvalidGrantError(INVALID_REFRESH_TOKEN)
+        event = audit.REFRESH_GRACE if checked.grace else audit.TOKEN_REFRESHED
+        if checked.grace:
+            rotated = self._storage.replace_successor(record, checked.scope, access, refresh)
+        else:
+            rotated = self._storage.rotate_refresh_token(record, checked.scope, access, refresh)
+            if not rotated and self._grace:
+                # Lost the race to a concurrent use of the same token, a moment ago: with a
+                # grace period, that is the retry it exists for.
+                event = audit.REFRESH_GRACE
+                rotated = self._storage.replace_successor(record, checked.scope, access, refresh)
+        if not rotated:
+            # The successor was used in turn (so this token is older than its predecessor), or
+            # a concurrent use won without grace: reuse either way.
+            self._revoke_for_reuse(record, checked.presented, checked.source_address)
+        self._audit.record(AuditEvent(
+            event,
+            client_id=authorization.client.client_id,
+            subject=authorization.subject,
+            source_address=checked.source_address or None,
+            grant_type=self.grant_type,
+            grant_id=record.grant_id,
+            token=secrets.short_id(access.value),
+            refresh_token=secrets.short_id(refresh.value),
+            detail=f"presented {checked.presented} (generation {record.generation})",
+        ))
         return bearer_response(access, refresh, checked.scope, checked.requested)
+
+    def _within_grace(self, record: RefreshTokenRecord, now: float) -> bool:
+        return self._grace > 0 and record.consumed_at is not None and now - record.consumed_at <= self._grace
+
+    def _revoke_for_reuse(self, record: RefreshTokenRecord, presented: str, address: str) -> None:
+        revoked = self._storage.revoke_grant(record.grant_id)
+        common = {
+            "client_id": record.authorization.client.client_id,
+            "subject": record.authorization.subject,
+            "source_address": address or None,
+            "grant_type": self.grant_type,
+            "grant_id": record.grant_id,
+        }
+        self._audit.record(AuditEvent(
+            audit.REFRESH_REUSE, token=presented, detail=f"generation {record.generation}", **common
+        ))
+        if revoked:  # once, however many concurrent uses found the reuse
+            self._audit.record(AuditEvent(audit.GRANT_REVOKED, reason=audit.REFRESH_REUSE, **common))
+        raise InvalidGrantError(INVALID_REFRESH_TOKEN)

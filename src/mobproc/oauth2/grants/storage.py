@@ -33,6 +33,7 @@ class RefreshTokenRecord:
     consumed: bool
     grant_revoked: bool
     issued_at: float
+    consumed_at: float | None = None
 
     @property
     def expires_at(self) -> float:
@@ -56,8 +57,17 @@ class RefreshTokenStorage(Protocol):
         update: of two concurrent rotations of one token exactly one answers True."""
         ...
 
-    def revoke_grant(self, grant_id: int) -> None:
-        """Revoke the grant and with it every access and refresh token descended from it."""
+    def replace_successor(
+        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+    ) -> bool:
+        """The grace answer: consume the live refresh token that ``record`` was rotated into and
+        store a replacement of the same generation, in one transaction. False when there is
+        no such live token (it was used in turn, or the grant is revoked)."""
+        ...
+
+    def revoke_grant(self, grant_id: int) -> bool:
+        """Revoke the grant and with it every access and refresh token descended from it;
+        True when this call revoked it."""
         ...
 
 

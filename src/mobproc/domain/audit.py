@@ -1,0 +1,93 @@
+"""The audit trail: one record per security event, as a table row and a log line.
+
+What it may hold is the point of it. Never a password, secret or token: a token is named by
+:func:`mobproc.domain.secrets.short_id` (a digest prefix, enough to find it again in the
+trail, useless to present), and a username that matches no account by one too, because
+people type their password into the username field. Failure reasons (unknown account,
+wrong password, locked) live only here: the client always gets one ``invalid_grant``.
+
+>>> format_line(AuditEvent(TOKEN_ISSUED, client_id="app", subject="command://alice", grant_type="password"))
+'event=token_issued client_id=app subject=command://alice grant_type=password'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field, fields
+from typing import Protocol
+
+from . import secrets
+
+log = logging.getLogger("mobproc.audit")
+
+# What happened. Grants:
+TOKEN_ISSUED = "token_issued"
+TOKEN_REFRESHED = "token_refreshed"
+REFRESH_GRACE = "refresh_token_grace"  # a predecessor re-presented within the grace period
+REFRESH_REUSE = "refresh_token_reuse"  # RFC 9700 §4.14.2: the grant is revoked with it
+GRANT_REVOKED = "grant_revoked"
+# Logins:
+LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password, locked or busy
+LOGIN_THROTTLED = "login_throttled"  # reason: client or address (its failure budget is spent)
+ACCOUNT_LOCKED = "account_locked"
+ACCOUNT_UNLOCKED = "account_unlocked"
+# Changes through the command line:
+CLIENT_ADDED = "client_added"
+CLIENT_REMOVED = "client_removed"
+CLIENT_DISABLED = "client_disabled"
+CLIENT_ENABLED = "client_enabled"
+CLIENT_SECRET_ROTATED = "client_secret_rotated"
+ACCOUNT_ADDED = "account_added"
+ACCOUNT_REMOVED = "account_removed"
+PASSWORD_SET = "password_set"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    event: str
+    client_id: str | None = None
+    subject: str | None = None
+    source_address: str | None = None
+    grant_type: str | None = None
+    grant_id: int | None = None
+    token: str | None = None  # short_id of the access token issued, or of the token presented
+    refresh_token: str | None = None  # short_id of the refresh token issued
+    reason: str | None = None
+    detail: str | None = None
+    actor: str | None = None  # who changed something outside HTTP: "cli:<os user>"
+    at: float = field(default_factory=time.time)
+
+
+def unknown_username(username: str) -> str:
+    """How a username that matches no account is named: by digest, since it may be a password."""
+    return "#" + secrets.short_id(username)
+
+
+def format_line(event: AuditEvent) -> str:
+    """``key=value`` pairs; values with spaces, quotes or ``=`` are JSON-quoted, so that a
+    crafted username cannot forge another pair or line."""
+    parts = []
+    for name in (f.name for f in fields(event)):
+        value = getattr(event, name)
+        if name == "at" or value is None:
+            continue
+        text = str(value)
+        if not text or any(c in text for c in ' "=\\') or not text.isprintable():
+            text = json.dumps(text)
+        parts.append(f"{name}={text}")
+    return " ".join(parts)
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> None:
+        """Keep the event (and log its line); a failure to store it never fails the request."""
+        ...
+
+
+class LoggedAuditLog:
+    """The log line alone: for tests and tools without a database."""
+
+    def record(self, event: AuditEvent) -> None:
+        log.info("%s", format_line(event))

@@ -1,0 +1,90 @@
+"""The audit trail: a row and a log line for every security event, never a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import MOBPROC, database_url, password_grant, refresh_grant, remember
+from mobproc.domain import audit, secrets
+from mobproc.domain.audit import AuditEvent, format_line
+
+
+def mobproc(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MOBPROC, *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_a_session_of_grants_leaves_its_trail(make_server, server_log: Path) -> None:  # noqa: ANN001
+    with make_server(lockout_threshold=2) as server, server.client() as http:
+        client, (username, password) = server.add_client(), server.add_user()
+        first = password_grant(http, client, (username, password)).json()
+        second = refresh_grant(http, client, first["refresh_token"]).json()
+        refresh_grant(http, client, first["refresh_token"])  # reuse: the grant is revoked
+        password_grant(http, client, ("command://nobody-" + password, password))  # a password as username
+        password_grant(http, client, (username, "wrong 1"))
+        password_grant(http, client, (username, "wrong 2"))  # the second failure locks
+        password_grant(http, client, (username, password))  # locked
+        events = server.services.audit.events()
+
+    kinds = [e.event for e in events]
+    assert kinds == ["token_issued", "token_refreshed", "refresh_token_reuse", "grant_revoked", "login_failed",
+                     "login_failed", "login_failed", "account_locked", "login_failed"]
+    issued, refreshed, reuse, revoked = events[:4]
+    assert (issued.grant_type, issued.client_id, issued.subject, issued.source_address) == (
+        "password", client[0], username, "127.0.0.1")
+    # Tokens are named by a digest prefix: enough to find them in the trail, useless to present.
+    assert issued.token == secrets.short_id(first["access_token"]) and len(issued.token) == 12
+    assert issued.refresh_token == secrets.short_id(first["refresh_token"])
+    assert refreshed.token == secrets.short_id(second["access_token"])
+    assert refreshed.grant_id == issued.grant_id == revoked.grant_id
+    assert reuse.token == secrets.short_id(first["refresh_token"]) and revoked.reason == "refresh_token_reuse"
+    reasons = [(e.subject, e.reason) for e in events if e.event == audit.LOGIN_FAILED]
+    unknown = "#" + secrets.short_id("command://nobody-" + password)
+    assert reasons == [(unknown, "unknown_account"), (username, "wrong_password"), (username, "wrong_password"),
+                       (username, "locked")]
+    # The same events, as lines on the mobproc.audit logger.
+    for handler in logging.getLogger("mobproc").handlers:
+        handler.flush()
+    lines = [line for line in server_log.read_text().splitlines() if "mobproc.audit:" in line]
+    assert any(format_line(issued) in line for line in lines)
+    assert any(f"event=login_failed client_id={client[0]} subject={unknown}" in line for line in lines)
+
+
+def test_command_line_changes_are_recorded_and_mobproc_audit_reads_them(tmp_path: Path) -> None:
+    url = database_url(tmp_path / "cli.db")
+    password = "audit trail password"
+    remember(password)
+    added = mobproc("client", "add", "audited", "--grant", "password", "--scope", "MOBPROC", "--database", url)
+    remember(re.search(r"client_secret: (\S+)", added.stdout).group(1))
+    mobproc("client", "rotate-secret", "audited", "--secret-stdin", "--database", url, stdin="r" * 40 + "\n")
+    remember("r" * 40)
+    mobproc("client", "disable", "audited", "--database", url)
+    mobproc("user", "add", "command://carol", "--password-stdin", "--database", url, stdin=password + "\n")
+    mobproc("user", "set-password", "command://carol", "--password-stdin", "--database", url, stdin=password + "\n")
+    mobproc("user", "unlock", "command://carol", "--database", url)
+    mobproc("user", "remove", "command://carol", "--database", url)
+    mobproc("client", "remove", "audited", "--database", url)
+
+    listing = mobproc("audit", "--json", "--database", url)
+    assert listing.returncode == 0, listing.stderr
+    rows = json.loads(listing.stdout)
+    assert [row["event"] for row in rows] == [
+        "client_added", "client_secret_rotated", "client_disabled", "account_added", "password_set",
+        "account_unlocked", "account_removed", "client_removed"]
+    assert all(row["actor"].startswith("cli:") and row["at"].endswith("Z") for row in rows)
+    carol = json.loads(mobproc("audit", "--json", "--subject", "command://carol", "--database", url).stdout)
+    assert [row["event"] for row in carol] == ["account_added", "password_set", "account_unlocked", "account_removed"]
+    assert mobproc("audit", "--since", "2000-01-01", "--json", "--database", url).stdout == listing.stdout
+    assert json.loads(mobproc("audit", "--since", "2999-01-01T00:00Z", "--json", "--database", url).stdout) == []
+    text = mobproc("audit", "--since", "1h", "--database", url).stdout.splitlines()
+    assert len(text) == 8
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ event=client_added client_id=audited ", text[0])
+    assert password not in listing.stdout and "r" * 40 not in listing.stdout
+
+
+def test_a_crafted_value_cannot_forge_fields_or_lines() -> None:
+    line = format_line(AuditEvent("login_failed", subject='x reason=ok\nevent=token_issued', client_id="a b"))
+    assert line == r'event=login_failed client_id="a b" subject="x reason=ok\nevent=token_issued"'

@@ -1,0 +1,121 @@
+"""Admission control for argon2id: a burst of password grants beyond capacity gets fast 503s
+while other grants keep their latency."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ServerProcess, password_grant, record_tokens, refresh_grant
+from mobproc.domain.passwords import HashingAdmission, HashingCapacityExceeded
+
+BURST = 100  # password grants at once, against one hashing slot and a queue of two
+
+
+def timed(call) -> tuple[httpx.Response, float]:  # noqa: ANN001
+    started = time.perf_counter()
+    response = call()
+    return response, time.perf_counter() - started
+
+
+def test_a_password_burst_beyond_capacity_gets_fast_503s_while_refreshes_keep_succeeding(tmp_path: Path) -> None:
+    env = {
+        "MOBPROC_HASHING_CONCURRENCY": "1", "MOBPROC_HASHING_QUEUE": "2", "MOBPROC_HASHING_WAIT_MS": "50",
+        "MOBPROC_CLIENT_FAILURE_BURST": "0", "MOBPROC_ADDRESS_FAILURE_BURST": "0", "MOBPROC_ACCESS_LOG": "false",
+    }
+    with ServerProcess(tmp_path, env=env) as server, server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        refresh_token = password_grant(http, client, user).json()["refresh_token"]
+        refreshes: dict[str, list[float]] = {"alone": [], "burst": []}
+
+        def refresh(during: str) -> None:
+            nonlocal refresh_token
+            response, seconds = timed(lambda: refresh_grant(http, client, refresh_token))
+            assert response.status_code == 200, response.text
+            refresh_token = response.json()["refresh_token"]
+            refreshes[during].append(seconds)
+
+        for _ in range(30):
+            refresh("alone")
+        start = threading.Barrier(BURST + 1)
+        grants: list[tuple[httpx.Response, float]] = []
+        burst = httpx.Client(base_url=server.url, timeout=60, limits=httpx.Limits(max_connections=BURST),
+                             event_hooks={"response": [record_tokens]})
+
+        def login() -> None:
+            start.wait()
+            grants.append(timed(lambda: password_grant(burst, client, user)))
+
+        threads = [threading.Thread(target=login) for _ in range(BURST)]
+        with burst:
+            for thread in threads:
+                thread.start()
+            start.wait()
+            while any(thread.is_alive() for thread in threads):  # a stream of refreshes meanwhile
+                refresh("burst")
+            for thread in threads:
+                thread.join()
+
+    served = [seconds for response, seconds in grants if response.status_code == 200]
+    refused = [(response, seconds) for response, seconds in grants if response.status_code == 503]
+    assert len(served) + len(refused) == BURST
+    assert served and refused, (len(served), len(refused))
+    for response, _ in refused:
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert response.headers["retry-after"] == "1"
+    alone = statistics.median(refreshes["alone"]) * 1000
+    during = statistics.median(refreshes["burst"]) * 1000
+    slowest = max(refreshes["burst"]) * 1000
+    fast = statistics.median(seconds for _, seconds in refused) * 1000
+    print(f"\nburst of {BURST} password grants against 1 hashing slot: {len(served)} served "
+          f"(median {statistics.median(served) * 1000:.0f} ms), "
+          f"{len(refused)} refused with 503 (median {fast:.0f} ms); "
+          f"refresh median alone {alone:.1f} ms, during the burst {during:.1f} ms, slowest {slowest:.0f} ms "
+          f"({len(refreshes['burst'])} refreshes)")
+    # Without admission control the same burst keeps every worker thread hashing for seconds
+    # (100 x ~25 ms of argon2id on 2 cores): refreshes then stall for 1.5-3 s on this machine.
+    assert fast < 1000
+    assert slowest < 1000
+    assert during < alone + 100
+
+
+def test_beyond_the_queue_a_request_is_refused_at_once_and_a_waiter_after_its_wait() -> None:
+    admission = HashingAdmission(concurrency=1, queue=1, wait=0.1)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with admission.slot():
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    outcomes: list[float] = []
+
+    def wait_in_queue() -> None:
+        started = time.perf_counter()
+        with pytest.raises(HashingCapacityExceeded):
+            with admission.slot():
+                pass
+        outcomes.append(time.perf_counter() - started)
+
+    waiter = threading.Thread(target=wait_in_queue)
+    waiter.start()
+    time.sleep(0.02)
+    started = time.perf_counter()
+    with pytest.raises(HashingCapacityExceeded):  # the queue (one place) is taken
+        with admission.slot():
+            pass
+    assert time.perf_counter() - started < 0.05
+    waiter.join()
+    assert 0.09 <= outcomes[0] < 1
+    release.set()
+    holder.join()
+    with admission.slot():  # free again
+        pass
