@@ -1,0 +1,739 @@
+#!/usr/bin/env python3
+"""mobproc's benchmark harness.
+
+Each server runs as a real process pinned to core 0 and is driven by wrk pinned
+to core 1 (this harness also keeps to core 1). Every server gets a fresh temp
+dir and SQLite database, one client and USERS users, a readiness wait, a sanity
+check of every case, then per case a warm-up and RUNS timed wrk runs (median
+reported). Writes bench/results.json, bench/results/results.md and
+bench/results/chart.png.
+
+    bench/.venv-peers/bin/python bench/run.py                 # everything
+    bench/.venv-peers/bin/python bench/run.py --only peers,ceilings
+    QUICK=1 bench/.venv-peers/bin/python bench/run.py         # under 5 minutes
+
+mobproc is --mobproc or $MOBPROC_BIN, by default the repo's .venv/bin/mobproc.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+PEERS = BENCH / "peers"
+WRK = BENCH / "wrk"
+PY = sys.executable  # the peers' venv: setup.sh makes it, the Makefile runs us with it
+SERVER_CORE, LOAD_CORE = "0", "1"
+CASES = ["password", "refresh", "client_credentials", "introspect"]
+USERS = 8
+CLIENT_ID = "bench-client"
+# Fresh per run; they only guard loopback servers that live for one benchmark.
+CLIENT_SECRET = secrets.token_urlsafe(24)
+PASSWORD = "pw-" + secrets.token_urlsafe(12)
+
+
+# ----------------------------------------------------------------- mobproc hook
+
+def mobproc_insert_live_tokens(env: dict, db_path: Path, count: int, client_id: str,
+                               username: str) -> None:
+    """HOOK, for the mobproc developer to fill in (growth case).
+
+    Insert `count` live grants -- each an access + refresh token pair, as one
+    password login of `username` by `client_id` leaves them -- straight into
+    mobproc's SQLite database at `db_path` (`env` holds MOBPROC_DATABASE_URL and
+    MOBPROC_ENVIRONMENT). The server is stopped while this runs. The tokens need
+    not be known to anyone: they only make the tables as big as a busy
+    deployment's. Use one transaction and executemany (or mobproc's own bulk
+    path) so that 10**6 takes well under a minute. Until it is filled in, the
+    growth case is skipped for mobproc and results say so.
+    """
+    raise NotImplementedError("mobproc_insert_live_tokens: hook not filled in yet")
+
+
+# ------------------------------------------------------------------- targets
+
+@dataclass
+class Target:
+    name: str                      # row label
+    group: str                     # "peer", "ceiling" or "mobproc"
+    token_path: str = "/oauth/token"
+    introspect_path: str = "/oauth/introspect"
+    prefix: str = "user"           # username = prefix + index
+    cc_client: str = CLIENT_ID     # DOT needs a second application for client_credentials
+    cases: tuple = tuple(CASES)
+    growth: bool = False           # also run the growth case
+    provision: Callable = None     # (workdir, env) -> None
+    command: Callable = None       # (workdir, port) -> argv
+    env: Callable = lambda w: {}   # workdir -> extra environment
+    bulk: Callable = None          # (workdir, env, count) -> None
+    cwd: Path = BENCH
+    notes: str = ""
+
+    def environ(self, workdir):
+        e = dict(os.environ, BENCH_DB=str(workdir / "db.sqlite"), **self.env(workdir))
+        e.pop("DJANGO_SETTINGS_MODULE", None)
+        return e
+
+
+def run_quiet(argv, env, cwd=None, stdin=None):
+    """Run a setup command; raise with its output when it fails."""
+    p = subprocess.run(argv, env=env, cwd=cwd, input=stdin, capture_output=True, text=True,
+                       timeout=600)
+    if p.returncode:
+        raise RuntimeError(f"{' '.join(map(str, argv[:3]))}… failed: {p.stderr[-2000:]}")
+    return p.stdout
+
+
+def flask_targets():
+    d = PEERS / "flask_authlib"
+    common = dict(
+        cwd=d,
+        provision=lambda w, e: run_quiet(
+            [PY, "app.py", "provision", "--db", w / "db.sqlite", "--client-id", CLIENT_ID,
+             "--client-secret", CLIENT_SECRET, "--users", str(USERS), "--password", PASSWORD], e, d),
+        bulk=lambda w, e, n: run_quiet([PY, "app.py", "tokens", "--db", w / "db.sqlite",
+                                        "--count", str(n)], e, d),
+    )
+    gunicorn = str(Path(PY).parent / "gunicorn")
+    return [
+        Target("flask-authlib shipped", "peer", notes="flask run (Werkzeug), SQLite defaults",
+               command=lambda w, p: [str(Path(PY).parent / "flask"), "--app", "app:create_app",
+                                     "run", "--host", "127.0.0.1", "--port", str(p)], **common),
+        # gunicorn's documented worker count, (2 x cores) + 1, for one core.
+        Target("flask-authlib tuned", "peer", growth=True, env=lambda w: {"BENCH_WAL": "1"},
+               notes="gunicorn -w 3 (sync), SQLite WAL",
+               command=lambda w, p: [gunicorn, "-w", "3", "-b", f"127.0.0.1:{p}",
+                                     "app:create_app()"], **common),
+    ]
+
+
+def dot_targets(run_dir):
+    d = PEERS / "django_oauth_toolkit"
+    manage = [PY, "manage.py"]
+    template = run_dir / "dot-migrated.sqlite"
+
+    def provision(hash_secret):
+        def f(w, e):
+            # `migrate` as documented, once per harness run; each server gets a copy.
+            if not template.exists():
+                run_quiet(manage + ["migrate", "-v0"], dict(e, BENCH_DB=str(template)), d)
+            shutil.copy(template, w / "db.sqlite")
+            run_quiet(manage + ["bench_provision", "--client-id", CLIENT_ID,
+                                "--client-secret", CLIENT_SECRET, "--users", str(USERS),
+                                "--password", PASSWORD]
+                      + ([] if hash_secret else ["--no-hash-client-secret"]), e, d)
+        return f
+
+    bulk = lambda w, e, n: run_quiet(manage + ["bench_tokens", "--count", str(n)], e, d)
+    gunicorn = lambda w, p: [str(Path(PY).parent / "gunicorn"), "-w", "3", "-b",
+                             f"127.0.0.1:{p}", "benchsite.wsgi"]
+    common = dict(token_path="/o/token/", introspect_path="/o/introspect/",
+                  cc_client=CLIENT_ID + "-cc", bulk=bulk, cwd=d)
+    return [
+        Target("django-oauth-toolkit shipped", "peer", provision=provision(True),
+               notes="manage.py runserver, DEBUG on, SQLite defaults, client secrets hashed",
+               command=lambda w, p: manage + ["runserver", f"127.0.0.1:{p}"], **common),
+        Target("django-oauth-toolkit tuned", "peer", provision=provision(True),
+               env=lambda w: {"BENCH_TUNED": "1"}, command=gunicorn,
+               notes="gunicorn -w 3 (sync), DEBUG off, SQLite WAL, client secrets hashed", **common),
+        # Growth runs here: with hashing on, argon2 on every client hides the database.
+        Target("django-oauth-toolkit tuned, secret hashing off", "peer", growth=True,
+               provision=provision(False), env=lambda w: {"BENCH_TUNED": "1"}, command=gunicorn,
+               notes="as tuned, hash_client_secret=False", **common),
+    ]
+
+
+def node_targets():
+    d = PEERS / "node_oauth2_server"
+    server = ["node", str(d / "server.js")]
+    common = dict(
+        cwd=d,
+        provision=lambda w, e: run_quiet(
+            server + ["provision", "--db", w / "db.sqlite", "--client-id", CLIENT_ID,
+                      "--client-secret", CLIENT_SECRET, "--users", str(USERS),
+                      "--password", PASSWORD], e, d),
+        bulk=lambda w, e, n: run_quiet(server + ["tokens", "--db", w / "db.sqlite",
+                                                 "--count", str(n)], e, d),
+    )
+    serve = lambda w, p: server + ["serve", "--db", str(w / "db.sqlite"), "--port", str(p)]
+    return [
+        Target("node-oauth2-server shipped", "peer", command=serve,
+               notes="node http, SQLite defaults", **common),
+        Target("node-oauth2-server tuned", "peer", growth=True, env=lambda w: {"NODE_ENV": "production"},
+               command=lambda w, p: serve(w, p) + ["--wal"],
+               notes="NODE_ENV=production, SQLite WAL", **common),
+    ]
+
+
+def ceiling_target(python):
+    return Target(
+        "ceiling: bare Starlette on uvicorn", "ceiling", cases=("refresh", "client_credentials",
+                                                                "introspect"),
+        token_path="/as/token.oauth2", introspect_path="/as/introspect.oauth2",
+        provision=lambda w, e: None,
+        command=lambda w, p: [python, "-m", "uvicorn", "bare_starlette:app", "--host",
+                              "127.0.0.1", "--port", str(p), "--no-access-log",
+                              "--log-level", "warning", "--app-dir", str(BENCH)],
+        notes=f"parses the form, answers a token-sized JSON body; {python}")
+
+
+def mobproc_target(exe):
+    def provision(w, e):
+        run_quiet([exe, "db", "upgrade"], e)
+        run_quiet([exe, "client", "add", CLIENT_ID, "--grant", "password", "--grant",
+                   "refresh_token", "--grant", "client_credentials", "--grant",
+                   "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], e,
+                  stdin=CLIENT_SECRET)
+        for i in range(USERS):
+            run_quiet([exe, "user", "add", f"command://user{i}", "--password-stdin",
+                       "--tenant", "XYZ"], e, stdin=PASSWORD)
+
+    return Target(
+        "mobproc", "mobproc", token_path="/as/token.oauth2",
+        introspect_path="/as/introspect.oauth2", prefix="command://user", growth=True,
+        provision=provision,
+        command=lambda w, p: [exe, "serve", "--host", "127.0.0.1", "--port", str(p),
+                              "--workers", "1"],
+        bulk=lambda w, e, n: mobproc_insert_live_tokens(
+            e, w / "db.sqlite", n, CLIENT_ID, "command://user0"),
+        # w is absolute, so this is the sqlite:////abs/path form
+        env=lambda w: {"MOBPROC_DATABASE_URL": f"sqlite:///{w / 'db.sqlite'}",
+                       "MOBPROC_ENVIRONMENT": "dev"},
+        notes="mobproc serve --workers 1")
+
+
+# ------------------------------------------------------------------- running
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server process pinned to SERVER_CORE, in its own process group."""
+
+    def __init__(self, target, workdir, env):
+        self.t, self.workdir, self.port = target, workdir, free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(workdir / "server.log", "ab")
+        argv = ["taskset", "-c", SERVER_CORE, *map(str, target.command(workdir, self.port))]
+        self.proc = subprocess.Popen(argv, cwd=target.cwd, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.tail()}")
+            try:
+                httpx.post(self.base + self.t.token_path, data={}, timeout=2)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError(f"server not answering after {timeout}s: {self.tail()}")
+
+    def cpu_ticks(self):
+        """CPU time used so far by the server's process group, in clock ticks."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                f = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(f[2]) == self.proc.pid:  # f[2] is the process group
+                total += int(f[11]) + int(f[12])  # utime + stime
+        return total
+
+    def wait_idle(self, timeout=15.0, window=0.2):
+        """Until the server uses under a fifth of its core."""
+        hz = os.sysconf("SC_CLK_TCK")
+        end = time.monotonic() + timeout
+        before = self.cpu_ticks()
+        while time.monotonic() < end:
+            time.sleep(window)
+            now = self.cpu_ticks()
+            if (now - before) / hz < window / 5:
+                return
+            before = now
+
+    def tail(self):
+        self.log.flush()
+        return (self.workdir / "server.log").read_text(errors="replace")[-1500:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # our own group: runserver's reloader child too
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        # Workers may outlive their parent; the next server must have the core alone.
+        for _ in range(50):
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+class Client:
+    """The few real requests the harness makes itself: sanity checks and seeds."""
+
+    def __init__(self, target, base):
+        self.t, self.http = target, httpx.Client(base_url=base, timeout=30)
+
+    def _post(self, path, data, expect):
+        r = self.http.post(path, data=data)
+        body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        if r.status_code != 200 or expect not in body:
+            raise RuntimeError(f"POST {path} {data.get('grant_type', '')}: {r.status_code} {r.text[:300]}")
+        return body
+
+    def password(self, i=0):
+        return self._post(self.t.token_path, {
+            "grant_type": "password", "username": f"{self.t.prefix}{i}", "password": PASSWORD,
+            "scope": "MOBPROC", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            "refresh_token")
+
+    def refresh(self, token):
+        return self._post(self.t.token_path, {
+            "grant_type": "refresh_token", "refresh_token": token, "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET}, "refresh_token")
+
+    def client_credentials(self):
+        return self._post(self.t.token_path, {
+            "grant_type": "client_credentials", "scope": "MOBPROC", "client_id": self.t.cc_client,
+            "client_secret": CLIENT_SECRET}, "access_token")
+
+    def introspect(self, token):
+        body = self._post(self.t.introspect_path, {
+            "token": token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, "active")
+        if body["active"] is not True:
+            raise RuntimeError(f"introspection says inactive: {body}")
+        return body
+
+    def seeds(self, n):
+        """n fresh refresh tokens, by real password grants."""
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            return list(ex.map(lambda i: self.password(i % USERS)["refresh_token"], range(n)))
+
+
+def wrk(script, url, args, duration, connections):
+    argv = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
+            "--timeout", "10s", "-s", str(WRK / script), url, "--",
+            *(f"{k}={v}" for k, v in args.items())]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60).stdout
+    line = next((l for l in out.splitlines() if l.startswith("JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary: {out[-1000:]}")
+    r = json.loads(line[5:])
+    e = r["errors"]
+    return {"rps": r["rps"], "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3,
+            "requests": r["requests"],
+            # "bad" covers non-200 answers and 200s with the wrong body.
+            "errors": e["connect"] + e["read"] + e["write"] + e["timeout"] + e["bad"]}
+
+
+def summarize(runs):
+    return {"rps": statistics.median(r["rps"] for r in runs),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "errors": sum(r["errors"] for r in runs), "runs": runs}
+
+
+def measure_case(case, target, client, server, workdir, cfg, introspect_token):
+    auth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    url = server.base + (target.introspect_path if case == "introspect" else target.token_path)
+
+    def once(duration):
+        if case == "password":
+            return wrk("password.lua", url, dict(auth, password=PASSWORD, users=USERS,
+                                                 prefix=target.prefix), duration, cfg.connections)
+        if case == "refresh":
+            seeds = workdir / "seeds.txt"
+            n = cfg.connections + 4  # one per connection, a few spare
+            tokens = (client.seeds(n) if target.group != "ceiling"
+                      else [secrets.token_urlsafe(31) for _ in range(n)])
+            seeds.write_text("\n".join(tokens) + "\n")
+            return wrk("refresh.lua", url, dict(auth, tokens=seeds), duration, cfg.connections)
+        if case == "client_credentials":
+            return wrk("client_credentials.lua", url, dict(auth, client_id=target.cc_client),
+                       duration, cfg.connections)
+        return wrk("introspect.lua", url, dict(auth, token=introspect_token), duration,
+                   cfg.connections)
+
+    def drained(r):
+        # wrk leaves up to one request per connection queued in the server; let
+        # it finish them so that they do not eat into the next run.
+        server.wait_idle()
+        return r
+
+    if cfg.warmup:
+        drained(once(cfg.warmup))
+    # At 32 connections a password grant waits about a second in the queue; a run
+    # must be several times that long for its latencies to mean anything.
+    duration = max(cfg.duration, 5) if case == "password" else cfg.duration
+    return summarize([drained(once(duration)) for _ in range(cfg.runs)])
+
+
+def run_target(target, cfg, cases, bulk_count=0):
+    """Fresh workdir and database, provision, serve, sanity-check, measure."""
+    workdir = Path(tempfile.mkdtemp(dir=cfg.run_dir))
+    env = target.environ(workdir)
+    server = None
+    try:
+        # Provision once per target; its later (growth) servers start from a copy.
+        template = cfg.run_dir / (target.name.replace(" ", "_").replace(",", "") + ".sqlite")
+        if not template.exists():
+            target.provision(workdir, env)
+            with closing(sqlite3.connect(workdir / "db.sqlite")) as con:
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the one file
+            shutil.copy(workdir / "db.sqlite", template)
+        else:
+            shutil.copy(template, workdir / "db.sqlite")
+        if bulk_count:
+            t0 = time.monotonic()
+            target.bulk(workdir, env, bulk_count)
+            print(f"    inserted {bulk_count} live tokens in {time.monotonic() - t0:.1f}s", flush=True)
+        server = Server(target, workdir, env)
+        server.wait_ready()
+        client = Client(target, server.base)
+        checks = {  # each case must work once before it is timed
+            "password": lambda: client.password(),
+            "refresh": lambda: client.refresh(client.password()["refresh_token"]),
+            "client_credentials": lambda: client.client_credentials(),
+            "introspect": lambda: client.introspect(token),
+        }
+        token = (secrets.token_urlsafe(21) if target.group == "ceiling"
+                 else client.password(1)["access_token"])
+        results = {}
+        for case in cases:
+            try:
+                if target.group != "ceiling":
+                    checks[case]()
+            except Exception as e:  # a case not built yet must not cost the others
+                results[case] = {"error": str(e)[:300]}
+                print(f"    {case:<19} FAILED its check: {e}", flush=True)
+                continue
+            results[case] = r = measure_case(case, target, client, server, workdir, cfg, token)
+            print(f"    {case:<19} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
+                  f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
+        return results
+    except Exception:
+        if server:
+            print(server.tail(), file=sys.stderr)
+        raise
+    finally:
+        if server:
+            server.stop()
+        if not cfg.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_argon2(cfg):
+    runs = []
+    for _ in range(cfg.runs):
+        out = run_quiet(["taskset", "-c", SERVER_CORE, PY, BENCH / "bare_argon2.py",
+                         "--seconds", str(cfg.duration), "--warmup", str(cfg.warmup)], os.environ)
+        r = json.loads(out)
+        runs.append({k: r[k] for k in ("rps", "p50_ms", "p99_ms", "requests", "errors")})
+    r = summarize(runs)
+    print(f"    {'password':<19} {r['rps']:9.1f} verifications/s (single verify p50 {r['p50_ms']:.1f} ms)")
+    return {"password": r}
+
+
+# ------------------------------------------------------------------- reports
+
+def versions():
+    v = {"python": platform.python_version()}
+    for pkg in ("Flask", "Authlib", "Flask-SQLAlchemy", "SQLAlchemy", "Django",
+                "django-oauth-toolkit", "oauthlib", "argon2-cffi", "gunicorn", "uvicorn",
+                "starlette"):
+        try:
+            v[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    node_dir = PEERS / "node_oauth2_server"
+    for pkg in ("@node-oauth/oauth2-server", "better-sqlite3", "argon2"):
+        pj = node_dir / "node_modules" / pkg / "package.json"
+        if pj.exists():
+            v[pkg] = json.loads(pj.read_text())["version"]
+    for name, argv in (("node", ["node", "--version"]), ("wrk", ["wrk", "--version"])):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            words = (out.stdout or out.stderr).split()  # "v20.20.2"; "wrk debian/4.1.0 …"
+            v[name] = words[1] if name == "wrk" else words[0]
+        except OSError:
+            pass
+    return v
+
+
+def cpu_model():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def fmt(x, digits=1):
+    return "—" if x is None else f"{x:,.{digits}f}"
+
+
+def write_markdown(results, path):
+    meta, targets = results["meta"], results["targets"]
+    mob = next((t for t in targets if t["group"] == "mobproc" and "cases" in t), None)
+    mob_rps = lambda case: mob and mob["cases"].get(case, {}).get("rps")
+    ceil_rps = lambda case: next((t["cases"][case]["rps"] for t in targets
+                                  if t["group"] == "ceiling" and case in t.get("cases", {})), None)
+    ratio = lambda a, b: None if not a or not b else a / b
+    lines = [
+        "# mobproc benchmarks", "",
+        f"{meta['date']} · {meta['cpu']} · server on core {SERVER_CORE}, wrk on core {LOAD_CORE}"
+        f" · {meta['connections']} connections · {meta['runs']} run(s) of {meta['duration_s']} s"
+        f" (password grant: at least 5 s)"
+        f" after {meta['warmup_s']} s warm-up (median){' · QUICK' if meta['quick'] else ''}", "",
+    ]
+    if max(meta["loadavg_1min"].values()) > 2.5:
+        load = ", ".join(f"{k} {v:.1f}" for k, v in meta["loadavg_1min"].items())
+        lines += [f"**Warning: load average ({load}) says other work shared the cores: "
+                  "these figures are suspect.**", ""]
+    lines += [
+        "Password hashing everywhere: argon2id, m=19456 KiB, t=2, p=1. "
+        "Ceilings: password = bare argon2id verification loop (verifications/s; its latencies are "
+        "of one verification, not at 32 connections); other grants = bare Starlette on uvicorn.", "",
+        "## Summary: mobproc ÷ tuned peer and ÷ ceiling (throughput)", "",
+    ]
+    tuned = [t for t in targets if t["group"] == "peer" and "tuned" in t["name"]]
+    row = lambda cells: "| " + " | ".join(cells) + " |"
+    lines.append(row(["case", "mobproc req/s", *(f"÷ {t['name']}" for t in tuned), "÷ ceiling"]))
+    lines.append(row(["---"] + ["---:"] * (len(tuned) + 2)))
+    for case in CASES:
+        lines.append(row([case, fmt(mob_rps(case)),
+                          *(fmt(ratio(mob_rps(case), t.get("cases", {}).get(case, {}).get("rps")), 2)
+                            for t in tuned),
+                          fmt(ratio(mob_rps(case), ceil_rps(case)), 2)]))
+    if not mob:
+        lines += ["", "_mobproc was not measured in this run (ratios need it)._"]
+
+    for case in CASES:
+        lines += ["", f"## {case}", "",
+                  "| server | req/s | p50 ms | p99 ms | errors | mobproc ÷ this |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for t in targets:
+            r = t.get("cases", {}).get(case)
+            if r and "error" in r:
+                lines.append(f"| {t['name']} | not measured: {r['error'][:120]} | | | | |")
+            elif r:
+                lines.append(f"| {t['name']} | {fmt(r['rps'])} | {fmt(r['p50_ms'])} | "
+                             f"{fmt(r['p99_ms'])} | {r['errors']} | "
+                             f"{fmt(ratio(mob_rps(case), r['rps']), 2)} |")
+
+    growth = [t for t in targets if t.get("growth")]
+    if growth:
+        lines += ["", "## Growth: live tokens already in the database", "",
+                  "| server | live tokens | refresh req/s | refresh p99 ms | introspect req/s |"
+                  " introspect p99 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for t in growth:
+            for n, g in t["growth"].items():
+                if "error" in g:
+                    lines.append(f"| {t['name']} | {int(n):,} | {g['error']} | | | | |")
+                    continue
+                rf, it = g.get("refresh", {}), g.get("introspect", {})
+                lines.append(f"| {t['name']} | {int(n):,} | {fmt(rf.get('rps'))} | "
+                             f"{fmt(rf.get('p99_ms'))} | {fmt(it.get('rps'))} | "
+                             f"{fmt(it.get('p99_ms'))} | "
+                             f"{rf.get('errors', 0) + it.get('errors', 0)} |")
+
+    failed = [t for t in targets if "error" in t]
+    if failed:
+        lines += ["", "## Not measured", ""] + [f"- {t['name']}: {t['error']}" for t in failed]
+    lines += ["", "## Servers", ""] + [f"- **{t['name']}**: {t['notes']}" for t in targets]
+    lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
+    path.write_text("\n".join(lines))
+
+
+def write_chart(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = [t for t in results["targets"] if "cases" in t]
+    growth = [t for t in results["targets"] if t.get("growth")]
+    fig, axes = plt.subplots(1, 2 if growth else 1, figsize=(15 if growth else 10, 6),
+                             gridspec_kw={"width_ratios": [2, 1]} if growth else None)
+    ax = axes[0] if growth else axes
+    width = 0.8 / max(1, len(targets))
+    for i, t in enumerate(targets):
+        xs = [c + (i - (len(targets) - 1) / 2) * width for c in range(len(CASES))]
+        ys = [t["cases"].get(case, {}).get("rps", 0) for case in CASES]
+        ax.bar(xs, ys, width, label=t["name"],
+               edgecolor="black" if t["group"] == "mobproc" else None,
+               hatch="//" if t["group"] == "ceiling" else None)
+    ax.set_xticks(range(len(CASES)), CASES)
+    ax.set_yscale("log")
+    ax.set_ylabel("requests per second (log)")
+    ax.set_title(f"Throughput at {results['meta']['connections']} connections, one core")
+    ax.legend(fontsize=7)
+    if growth:
+        g_ax = axes[1]
+        for t in growth:
+            for case, style in (("refresh", "-o"), ("introspect", "--s")):
+                pts = sorted((int(n), g[case]["rps"]) for n, g in t["growth"].items()
+                             if "rps" in g.get(case, {}))
+                if pts:
+                    g_ax.plot(*zip(*pts), style, label=f"{t['name']} {case}")
+        g_ax.set_xscale("log")
+        g_ax.set_yscale("log")
+        g_ax.set_xlabel("live tokens in the database")
+        g_ax.set_ylabel("requests per second (log)")
+        g_ax.set_title("Growth")
+        if g_ax.lines:
+            g_ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# ------------------------------------------------------------------- main
+
+def main():
+    quick = os.environ.get("QUICK", "") not in ("", "0")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", default="peers,ceilings,mobproc",
+                    help="comma list of groups: peers, ceilings, mobproc")
+    ap.add_argument("--servers", default="", help="only targets whose name contains one of these")
+    ap.add_argument("--duration", type=int, default=2 if quick else 10, help="s per timed run")
+    ap.add_argument("--warmup", type=int, default=0 if quick else 3,
+                    help="s of warm-up per case (0: none, the sanity checks only)")
+    ap.add_argument("--runs", type=int, default=1 if quick else 3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--growth", default="1000,100000" if quick else "1000,1000000",
+                    help="live-token counts for the growth case ('' to skip)")
+    ap.add_argument("--mobproc", default=os.environ.get(
+        "MOBPROC_BIN", str(BENCH.parent / ".venv" / "bin" / "mobproc")))
+    ap.add_argument("--out", default=str(BENCH))
+    ap.add_argument("--keep", action="store_true", help="keep the temp dirs")
+    cfg = ap.parse_args()
+    groups = set(cfg.only.split(","))
+    cfg.run_dir = Path(tempfile.mkdtemp(prefix="mobproc-bench-"))
+    os.sched_setaffinity(0, {int(LOAD_CORE)})  # keep the harness off the server's core
+
+    for tool in ("wrk", "taskset", "node"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: run bench/setup.sh")
+
+    targets = []
+    if "peers" in groups:
+        targets += flask_targets() + dot_targets(cfg.run_dir) + node_targets()
+    if "ceilings" in groups:
+        # Same server stack as mobproc: its venv's uvicorn when there is one.
+        mob_py = Path(cfg.mobproc).parent / "python"
+        has_stack = mob_py.exists() and subprocess.run(
+            [mob_py, "-c", "import starlette, uvicorn"], capture_output=True).returncode == 0
+        targets.append(ceiling_target(str(mob_py) if has_stack else PY))
+    if "mobproc" in groups:
+        if not os.access(cfg.mobproc, os.X_OK):
+            sys.exit(f"mobproc not found at {cfg.mobproc} (use --mobproc, or --only peers,ceilings)")
+        targets.append(mobproc_target(cfg.mobproc))
+    if cfg.servers:
+        targets = [t for t in targets if any(s in t.name for s in cfg.servers.split(","))]
+    sizes = [int(float(n)) for n in cfg.growth.split(",") if n]
+
+    t_start, load_start = time.monotonic(), os.getloadavg()[0]
+    out = []
+    if "ceilings" in groups and (not cfg.servers or "argon2" in cfg.servers):
+        print("ceiling: argon2id verification loop", flush=True)
+        out.append({"name": "ceiling: argon2id verify loop", "group": "ceiling",
+                    "notes": "argon2-cffi verify, m=19456 KiB t=2 p=1, one core",
+                    "cases": run_argon2(cfg)})
+    for t in targets:
+        print(f"{t.name}  [{time.monotonic() - t_start:.0f} s]", flush=True)
+        row = {"name": t.name, "group": t.group, "notes": t.notes}
+        try:
+            row["cases"] = run_target(t, cfg, t.cases)
+        except Exception as e:  # one broken server must not cost the others' figures
+            row["error"] = str(e)[:500]
+            print(f"    FAILED: {e}", file=sys.stderr, flush=True)
+        if t.growth and sizes and "cases" in row:
+            row["growth"] = {}
+            for n in sizes:
+                print(f"  growth {n:,} live tokens", flush=True)
+                try:
+                    row["growth"][str(n)] = run_target(t, cfg, ("refresh", "introspect"), n)
+                except NotImplementedError as e:
+                    row["growth"][str(n)] = {"error": f"skipped: {e}"}
+                    print(f"    skipped: {e}", flush=True)
+                    break
+                except Exception as e:
+                    row["growth"][str(n)] = {"error": str(e)[:500]}
+                    print(f"    FAILED: {e}", file=sys.stderr, flush=True)
+        out.append(row)
+
+    if cfg.keep:
+        print(f"kept {cfg.run_dir}")
+    else:
+        shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    results = {
+        "meta": {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpu": cpu_model(),
+                 "quick": quick, "duration_s": cfg.duration, "warmup_s": cfg.warmup,
+                 "runs": cfg.runs, "connections": cfg.connections, "users": USERS,
+                 "argon2id": {"memory_kib": 19456, "time_cost": 2, "parallelism": 1},
+                 "growth_sizes": sizes, "elapsed_s": round(time.monotonic() - t_start, 1),
+                 # The harness and servers alone keep this near 2; more means
+                 # something else shared the cores and the figures are suspect.
+                 "loadavg_1min": {"start": load_start, "end": os.getloadavg()[0]},
+                 "versions": versions()},
+        "targets": out,
+    }
+    outdir = Path(cfg.out)
+    (outdir / "results").mkdir(parents=True, exist_ok=True)
+    (outdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_markdown(results, outdir / "results" / "results.md")
+    write_chart(results, outdir / "results" / "chart.png")
+    print(f"wrote {outdir / 'results.json'}, results/results.md, results/chart.png"
+          f" in {results['meta']['elapsed_s']} s")
+    def errors(t):
+        return sum(r.get("errors", 0) for r in t.get("cases", {}).values()) + sum(
+            r.get("errors", 0) for g in t.get("growth", {}).values()
+            for r in g.values() if isinstance(r, dict))
+
+    for t in out:
+        if errors(t):
+            print(f"warning: {t['name']}: {errors(t)} request errors", file=sys.stderr)
+    failed = [t["name"] for t in out if "error" in t] + [
+        f"{t['name']} growth {n}" for t in out for n, g in t.get("growth", {}).items()
+        if "error" in g and not g["error"].startswith("skipped")] + [
+        f"{t['name']} {c}" for t in out for c, r in t.get("cases", {}).items() if "error" in r]
+    # A peer's errors are a finding about that peer (results.md shows them);
+    # mobproc's or a ceiling's are a failure, as is a server that could not be measured.
+    ours = sum(errors(t) for t in out if t["group"] != "peer")
+    if ours or failed:
+        sys.exit(f"benchmark not clean: {ours} request errors, failed: {failed}")
+
+
+if __name__ == "__main__":
+    main()
