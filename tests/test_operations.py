@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,3 +100,31 @@ def test_db_upgrade_is_safe_from_several_processes_at_once(tmp_path: Path) -> No
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(upgrade, range(4)))
     assert all(result.returncode == 0 for result in results), [r.stderr for r in results]
+
+
+def test_lockouts_reuse_and_refused_hashing_are_counted(make_server) -> None:  # noqa: ANN001
+    settings = {"lockout_threshold": 2, "client_failure_burst": 0, "address_failure_burst": 0,
+                "hashing_concurrency": 1, "hashing_queue": 0, "hashing_wait_ms": 0}
+    with make_server(**settings) as server, server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        before = samples(http.get("/metrics").text)
+        token = password_grant(http, client, user).json()
+        refresh_grant(http, client, token["refresh_token"])
+        refresh_grant(http, client, token["refresh_token"])  # reuse
+        for _ in range(2):
+            password_grant(http, client, (user[0], "wrong"))  # the second locks the account
+        with server.client() as a, server.client() as b:  # one slot, no queue: one of two is refused
+            threads = [threading.Thread(target=password_grant, args=(h, client, user)) for h in (a, b, a, b)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        after = samples(http.get("/metrics").text)
+
+    def grew(name: str) -> float:
+        return after.get((name, ()), 0) - before.get((name, ()), 0)
+
+    assert grew("mobproc_refresh_token_reuse_total") == 1
+    assert grew("mobproc_account_lockouts_total") == 1
+    assert grew("mobproc_password_hashing_refused_total") >= 1
+    assert after[("mobproc_password_hashing_in_flight", ())] == 0

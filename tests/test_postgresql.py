@@ -12,7 +12,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
-from conftest import ServerProcess, database_url, password_grant, record_tokens, refresh_grant
+from conftest import (
+    EVERY_GRANT, ServerProcess, database_url, introspect, password_grant, record_tokens, refresh_grant, revoke,
+)
+from mobproc.domain import audit
 from mobproc.domain import secrets
 from mobproc.storage.database import normalize_url
 from mobproc.storage.schema import access_tokens, grants
@@ -30,6 +33,48 @@ def test_two_servers_on_one_database_share_every_token(tmp_path: Path) -> None:
         reused = refresh_grant(b, client, first["refresh_token"])  # reuse seen by the other process
         assert reused.json()["error"] == "invalid_grant"
         assert refresh_grant(a, client, second.json()["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_a_token_issued_by_one_server_is_introspected_and_revoked_through_the_other(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path) as one, ServerProcess(tmp_path) as two, one.client() as a, two.client() as b:
+        client, user = one.add_client(grants=EVERY_GRANT), one.add_user()
+        token = password_grant(a, client, user).json()
+        assert introspect(b, client, token["access_token"]).json()["active"] is True
+        assert revoke(a, client, token["refresh_token"]).status_code == 200  # the whole grant, on one
+        assert introspect(b, client, token["access_token"]).json() == {"active": False}  # seen on the other
+        assert introspect(b, client, token["refresh_token"]).json() == {"active": False}
+
+
+def test_two_hundred_parallel_guesses_spread_over_two_servers_check_at_most_five_passwords(tmp_path: Path) -> None:
+    env = {
+        "MOBPROC_CLIENT_FAILURE_BURST": "0", "MOBPROC_ADDRESS_FAILURE_BURST": "0",
+        "MOBPROC_HASHING_CONCURRENCY": "16", "MOBPROC_HASHING_QUEUE": "1000", "MOBPROC_HASHING_WAIT_MS": "60000",
+        "MOBPROC_ARGON2_MEMORY_KIB": "1024", "MOBPROC_ARGON2_TIME_COST": "1",
+    }
+    with ServerProcess(tmp_path, env=env) as one, ServerProcess(tmp_path, env=env) as two:
+        client, (username, password) = one.add_client(), one.add_user()
+        start = threading.Barrier(200)
+        statuses: list[int] = []
+        shared = [httpx.Client(base_url=server.url, timeout=120, limits=httpx.Limits(max_connections=100))
+                  for server in (one, two)]
+
+        def guess(n: int) -> None:
+            start.wait()
+            statuses.append(password_grant(shared[n % 2], client, (username, f"guess-{n}")).status_code)
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(200)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for http in shared:
+            http.close()
+        assert Counter(statuses) == Counter({400: 200})
+        counted = Counter(e.reason for e in one.services.audit.events(subject=username, event=audit.LOGIN_FAILED))
+        assert counted["wrong_password"] == 5, counted
+        assert counted["locked"] + counted["busy"] == 195
+        with one.client() as http:
+            assert password_grant(http, client, (username, password)).status_code == 400  # locked everywhere
 
 
 def test_fifty_concurrent_refreshes_over_two_servers_give_exactly_one_winner(tmp_path: Path) -> None:
@@ -80,7 +125,7 @@ def test_postgresql_gone_under_load_gives_503_never_500_and_service_resumes_by_i
     try:
         with make_server(database_url=through_proxy, argon2_memory_kib=64, argon2_time_cost=1,
                          sqlite_busy_timeout_ms=1000) as server, server.client() as http:
-            client, user = server.add_client(), server.add_user()
+            client, user = server.add_client(grants=EVERY_GRANT), server.add_user()
             answers: list[tuple[float, int, dict]] = []
             stop = time.monotonic() + 9
             events = {}
@@ -99,6 +144,9 @@ def test_postgresql_gone_under_load_gives_503_never_500_and_service_resumes_by_i
             proxy.restore()
             events["restored"] = time.monotonic()
             worker.join()
+            # Every token whose 200 reached the client introspects active now.
+            issued = [body["access_token"] for _, status, body in answers if status == 200]
+            assert all(introspect(http, client, token).json()["active"] is True for token in issued)
         statuses = Counter(status for _, status, _ in answers)
         assert set(statuses) <= {200, 503}, statuses
         assert statuses[503] > 0 and statuses[200] > 0

@@ -23,7 +23,7 @@ from ..config import Settings, load_settings
 from ..domain.clients import CachedClientStore
 from ..domain.identities import IdentitySource, LockoutPolicy, StoredIdentitySource
 from ..domain.jwt_tokens import JwtTokenStrategy
-from ..domain.passwords import HashingAdmission, PasswordHasher
+from ..domain.passwords import PasswordHasher
 from ..domain.signing_keys import KeyEncryption, SigningKeys
 from ..domain.throttling import GuessingThrottle
 from ..domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
@@ -47,7 +47,7 @@ from ..storage.throttle import SqlFailureBudget, forget_after
 from ..storage.tokens import SqlTokenStore
 from . import introspection_endpoint, metadata, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
-from .metrics import RequestMetrics
+from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
 from .responses import error_response, json_response
 from .token_endpoint import token_route
 
@@ -70,7 +70,7 @@ class Services:
     keys: SigningKeys
     introspection: IntrospectionEndpoint
     revocation: RevocationEndpoint
-    audit: SqlAuditLog
+    audit: MeteredAuditLog
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -80,7 +80,7 @@ class Services:
         accounts = SqlAccountStore(database, environment)
         tokens = SqlTokenStore(database, environment)
         hasher = PasswordHasher.from_settings(settings)
-        audit = SqlAuditLog(database, environment)
+        audit = MeteredAuditLog(SqlAuditLog(database, environment))
         lockout = LockoutPolicy(settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds)
         sources: dict[str, IdentitySource] = {
             name: StoredIdentitySource(name, accounts, hasher, lockout) for name in settings.source_systems
@@ -118,7 +118,7 @@ class Services:
         grants = [
             ResourceOwnerPasswordGrant(
                 sources, hasher, tokens, factory,
-                audit=audit, throttle=throttle, admission=HashingAdmission.from_settings(settings),
+                audit=audit, throttle=throttle, admission=MeteredHashingAdmission.from_settings(settings),
             ),
             RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
             ClientCredentialsGrant(tokens, factory),

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..domain import audit
+from ..domain.audit import AuditEvent, AuditLog
+from ..domain.passwords import HashingAdmission, HashingCapacityExceeded
 
 REQUESTS = Counter("mobproc_http_requests_total", "HTTP requests answered", ["endpoint", "status"])
 LATENCY = Histogram(
@@ -65,3 +72,38 @@ class RequestMetrics:
             endpoint = scope["path"] if scope["path"] in self.known_paths else "other"
             REQUESTS.labels(endpoint, str(status)).inc()
             LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+
+
+class MeteredAuditLog:
+    """The audit trail, counting the events operators alert on as they are recorded."""
+
+    COUNTED = {audit.ACCOUNT_LOCKED: LOCKOUTS, audit.REFRESH_REUSE: REUSE_DETECTED}
+
+    def __init__(self, trail: AuditLog) -> None:
+        self._trail = trail
+
+    def record(self, event: AuditEvent) -> None:
+        counter = self.COUNTED.get(event.event)
+        if counter is not None:
+            counter.inc()
+        self._trail.record(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trail, name)  # reading the trail (``events``) is the trail's
+
+
+class MeteredHashingAdmission(HashingAdmission):
+    """Admission control for password hashing, with its load and its refusals as metrics."""
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        try:
+            with super().slot():
+                HASHING_IN_FLIGHT.inc()
+                try:
+                    yield
+                finally:
+                    HASHING_IN_FLIGHT.dec()
+        except HashingCapacityExceeded:
+            HASHING_REFUSED.inc()
+            raise
