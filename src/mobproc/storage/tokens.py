@@ -30,6 +30,10 @@ def _identity(row: Row) -> Identity | None:
     )
 
 
+# How often a grace answer may lose the race for the live token and look again (PostgreSQL).
+MAX_GRACE_ATTEMPTS = 16
+
+
 class SqlTokenStore:
     def __init__(self, database: Database, environment: str) -> None:
         self._db = database
@@ -198,30 +202,33 @@ class SqlTokenStore:
         self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
     ) -> bool:
         successor = record.generation + 1
+        live_successor = select(refresh_tokens.c.id).where(
+            refresh_tokens.c.grant_id == record.grant_id,
+            refresh_tokens.c.generation == successor,
+            refresh_tokens.c.consumed_at.is_(None),
+            refresh_tokens.c.grant_id.in_(
+                select(grants.c.id).where(grants.c.id == record.grant_id, grants.c.revoked_at.is_(None))
+            ),
+        )
         with self._db.write() as connection:
-            live = connection.execute(
-                select(refresh_tokens.c.id).where(
-                    refresh_tokens.c.grant_id == record.grant_id,
-                    refresh_tokens.c.generation == successor,
-                    refresh_tokens.c.consumed_at.is_(None),
-                    refresh_tokens.c.grant_id.in_(
-                        select(grants.c.id).where(grants.c.id == record.grant_id, grants.c.revoked_at.is_(None))
-                    ),
-                )
-            ).scalar()
-            if live is None:
-                return False
             # Conditional for the same reason as a rotation: of two concurrent grace answers
-            # each replaces the live token of its moment, never both the same one.
-            won = connection.execute(
-                update(refresh_tokens)
-                .where(refresh_tokens.c.id == live, refresh_tokens.c.consumed_at.is_(None))
-                .values(consumed_at=access.issued_at)
-            ).rowcount
-            if won != 1:
-                return False
-            self._insert_tokens(connection, record.grant_id, scope, access, refresh, successor)
-        return True
+            # each replaces the live token of its moment, never both the same one. On
+            # PostgreSQL (READ COMMITTED) the loser of that race looks again: each statement
+            # sees the newest committed rows, so it finds the winner's token and replaces that.
+            # SQLite serialises writers, so there the first look is the last.
+            for _ in range(MAX_GRACE_ATTEMPTS):
+                live = connection.execute(live_successor).scalar()
+                if live is None:
+                    return False
+                won = connection.execute(
+                    update(refresh_tokens)
+                    .where(refresh_tokens.c.id == live, refresh_tokens.c.consumed_at.is_(None))
+                    .values(consumed_at=access.issued_at)
+                ).rowcount
+                if won == 1:
+                    self._insert_tokens(connection, record.grant_id, scope, access, refresh, successor)
+                    return True
+        return False
 
     def revoke_grant(self, grant_id: int) -> bool:
         """True when this call revoked it (False: it was revoked already)."""
