@@ -299,21 +299,21 @@ def client_remove(client_id: str, database: DatabaseOption = None, environment: 
 @client_app.command("disable")
 def client_disable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Stop a client from authenticating, keeping its registration (and its grants, unusable meanwhile)."""
-    services = _services(database, environment)
-    if not services.clients.set_enabled(client_id, False):
-        fail(f"no client {client_id}")
-    _record(services, audit.CLIENT_DISABLED, client_id=client_id)
-    typer.echo(f"client {client_id} disabled")
+    _set_enabled(client_id, False, database, environment)
 
 
 @client_app.command("enable")
 def client_enable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Let a disabled client authenticate again."""
+    _set_enabled(client_id, True, database, environment)
+
+
+def _set_enabled(client_id: str, enabled: bool, database: str | None, environment: Environment | None) -> None:
     services = _services(database, environment)
-    if not services.clients.set_enabled(client_id, True):
+    if not services.clients.set_enabled(client_id, enabled):
         fail(f"no client {client_id}")
-    _record(services, audit.CLIENT_ENABLED, client_id=client_id)
-    typer.echo(f"client {client_id} enabled")
+    _record(services, audit.CLIENT_ENABLED if enabled else audit.CLIENT_DISABLED, client_id=client_id)
+    typer.echo(f"client {client_id} {'enabled' if enabled else 'disabled'}")
 
 
 @client_app.command("rotate-secret")

@@ -10,10 +10,11 @@ authentication has said that they are what they claim.
 from __future__ import annotations
 
 import logging
-import time
 from urllib.parse import parse_qsl, quote
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
+
+from .observing import AnswerObserver
 
 log = logging.getLogger("mobproc.access")
 SHOWN_VALUES = frozenset({
@@ -41,33 +42,19 @@ def redacted_target(path: str, query: bytes) -> str:
     return f"{quote(path, safe='/:@')}?{shown}"
 
 
-class AccessLog:
+class AccessLog(AnswerObserver):
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         # uvicorn's own access log prints the query string verbatim, secrets and all.
         logging.getLogger("uvicorn.access").disabled = True
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            client = scope.get("client") or ("-", 0)
-            log.info(
-                '%s "%s %s" %d %.1fms',
-                client[0],
-                scope["method"],
-                redacted_target(scope["path"], scope.get("query_string", b"")),
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        client = scope.get("client") or ("-", 0)
+        log.info(
+            '%s "%s %s" %d %.1fms',
+            client[0],
+            scope["method"],
+            redacted_target(scope["path"], scope.get("query_string", b"")),
+            status,
+            seconds * 1000,
+        )

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from ..domain import audit
 from ..domain.audit import AuditEvent, AuditLog
 from ..domain.passwords import HashingAdmission, HashingCapacityExceeded
+from .observing import AnswerObserver
 
 REQUESTS = Counter("mobproc_http_requests_total", "HTTP requests answered", ["endpoint", "status"])
 LATENCY = Histogram(
@@ -46,32 +46,18 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-class RequestMetrics:
+class RequestMetrics(AnswerObserver):
     """Counts and times every answer by route. Only known paths become label values: a
     label made of whatever path a client sends would grow without bound."""
 
     def __init__(self, app: ASGIApp, known_paths: frozenset[str]) -> None:
-        self.app = app
+        super().__init__(app)
         self.known_paths = known_paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = time.perf_counter(), 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            endpoint = scope["path"] if scope["path"] in self.known_paths else "other"
-            REQUESTS.labels(endpoint, str(status)).inc()
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        endpoint = scope["path"] if scope["path"] in self.known_paths else "other"
+        REQUESTS.labels(endpoint, str(status)).inc()
+        LATENCY.labels(endpoint).observe(seconds)
 
 
 class MeteredAuditLog:
