@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -27,6 +28,14 @@ HASHING_REFUSED = Counter("mobproc_password_hashing_refused_total", "Password gr
 LOCKOUTS = Counter("mobproc_account_lockouts_total", "Accounts locked after repeated failed passwords")
 REUSE_DETECTED = Counter("mobproc_refresh_token_reuse_total", "Consumed refresh tokens presented again (grant revoked)")
 DATABASE_ERRORS = Counter("mobproc_database_errors_total", "Requests answered 503 because the database failed")
+
+
+@functools.lru_cache(maxsize=1024)
+def labelled(metric, *values: str):  # noqa: ANN001, ANN201
+    """``metric.labels(*values)``, remembered: labels() validates, converts and takes a lock on
+    every call, a measurable part of a fast request; the values here come from small fixed
+    sets (known paths, statuses, grant types), so the cache stays small."""
+    return metric.labels(*values)
 
 
 def render() -> tuple[bytes, str]:
@@ -63,5 +72,5 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             endpoint = scope["path"] if scope["path"] in self.known_paths else "other"
-            REQUESTS.labels(endpoint, str(status)).inc()
-            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            labelled(REQUESTS, endpoint, str(status)).inc()
+            labelled(LATENCY, endpoint).observe(time.perf_counter() - started)
