@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError as PoolTimeoutError
 
 
 class DatabaseUnavailable(Exception):
@@ -83,6 +84,9 @@ class Database:
         self.engine.dispose()
 
 
+_BEGIN = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
+
+
 def _sqlite_engine(url, busy_timeout_ms: int) -> Engine:  # noqa: ANN001
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
 
@@ -103,6 +107,12 @@ def _sqlite_engine(url, busy_timeout_ms: int) -> Engine:  # noqa: ANN001
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "")
-        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        # Straight to the driver: BEGIN needs no result, and SQLAlchemy's whole execution
+        # path (events, result set-up) costs more than SQLite's BEGIN itself. Its failure (the
+        # file locked past the busy timeout) is translated as SQLAlchemy would.
+        try:
+            connection.connection.driver_connection.execute(_BEGIN[mode])
+        except sqlite3.Error as error:
+            raise OperationalError(_BEGIN[mode], None, error) from error
 
     return engine
