@@ -47,7 +47,7 @@ CASES = ["password", "refresh", "client_credentials", "introspect"]
 USERS = 8
 CLIENT_ID = "bench-client"
 # Fresh per run; they only guard loopback servers that live for one benchmark.
-CLIENT_SECRET = secrets.token_urlsafe(24)
+CLIENT_SECRET = "s" + secrets.token_urlsafe(24)  # never "-…", which argparse takes for an option
 PASSWORD = "pw-" + secrets.token_urlsafe(12)
 
 
