@@ -47,7 +47,7 @@ CASES = ["password", "refresh", "client_credentials", "introspect"]
 USERS = 8
 CLIENT_ID = "bench-client"
 # Fresh per run; they only guard loopback servers that live for one benchmark.
-CLIENT_SECRET = secrets.token_urlsafe(24)
+CLIENT_SECRET = "s" + secrets.token_urlsafe(24)  # never "-…", which argparse takes for an option
 PASSWORD = "pw-" + secrets.token_urlsafe(12)
 
 
@@ -55,18 +55,54 @@ PASSWORD = "pw-" + secrets.token_urlsafe(12)
 
 def mobproc_insert_live_tokens(env: dict, db_path: Path, count: int, client_id: str,
                                username: str) -> None:
-    """HOOK, for the mobproc developer to fill in (growth case).
-
-    Insert `count` live grants -- each an access + refresh token pair, as one
-    password login of `username` by `client_id` leaves them -- straight into
-    mobproc's SQLite database at `db_path` (`env` holds MOBPROC_DATABASE_URL and
-    MOBPROC_ENVIRONMENT). The server is stopped while this runs. The tokens need
-    not be known to anyone: they only make the tables as big as a busy
-    deployment's. Use one transaction and executemany (or mobproc's own bulk
-    path) so that 10**6 takes well under a minute. Until it is filled in, the
-    growth case is skipped for mobproc and results say so.
+    """Insert `count` live grants -- each an access + refresh token pair, as one password
+    login of `username` by `client_id` leaves them -- straight into mobproc's SQLite
+    database at `db_path` (the server is stopped). Rows match src/mobproc/storage/schema.py
+    and what storage/tokens.py writes: a token is stored as the SHA-256 of its value
+    (`lookup`), every token hangs off a grant row carrying the account's attributes. One
+    transaction, executemany in chunks, ids assigned here (no RETURNING per row).
     """
-    raise NotImplementedError("mobproc_insert_live_tokens: hook not filled in yet")
+    import hashlib
+
+    environment = env["MOBPROC_ENVIRONMENT"]
+    source_system, name = username.split("://", 1) if "://" in username else ("", username)
+    now = time.time()
+    access_expires, refresh_expires, grant_expires = now + 7200, now + 30 * 86400, now + 30 * 86400
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as con:
+        con.execute("PRAGMA synchronous = OFF")
+        # The unique lookup indexes take random keys: keep their pages in memory, not in the WAL.
+        con.execute("PRAGMA cache_size = -1000000")
+        (client_pk,) = con.execute("SELECT id FROM clients WHERE environment = ? AND client_id = ?",
+                                   (environment, client_id)).fetchone()
+        account_id, tenant, multitenant, domain = con.execute(
+            "SELECT id, tenant, multitenant, domain FROM accounts WHERE environment = ? AND"
+            " source_system = ? AND name = ?", (environment, source_system, name)).fetchone()
+        con.execute("BEGIN")
+        first = {t: (con.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0] + 1)
+                 for t in ("grants", "access_tokens", "refresh_tokens")}
+        sha = hashlib.sha256
+        chunk = 50_000
+        for start in range(0, count, chunk):
+            n = min(chunk, count - start)
+            ids = range(first["grants"] + start, first["grants"] + start + n)
+            con.executemany(
+                "INSERT INTO grants (id, environment, client_pk, account_id, grant_type, subject,"
+                " scope, source_system, tenant, multitenant, domain, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, 'password', ?, 'MOBPROC', ?, ?, ?, ?, ?, ?)",
+                ((g, environment, client_pk, account_id, username, source_system, tenant,
+                  multitenant, domain, now, grant_expires) for g in ids))
+            con.executemany(
+                "INSERT INTO access_tokens (id, lookup, environment, grant_id, scope, issued_at,"
+                " expires_at) VALUES (?, ?, ?, ?, 'MOBPROC', ?, ?)",
+                ((first["access_tokens"] + g - first["grants"], sha(os.urandom(21)).digest(),
+                  environment, g, now, access_expires) for g in ids))
+            con.executemany(
+                "INSERT INTO refresh_tokens (id, lookup, environment, grant_id, generation,"
+                " issued_at, expires_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
+                ((first["refresh_tokens"] + g - first["grants"], sha(os.urandom(32)).digest(),
+                  environment, g, now, refresh_expires) for g in ids))
+        con.execute("COMMIT")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 # ------------------------------------------------------------------- targets
@@ -196,6 +232,13 @@ def ceiling_target(python):
         notes=f"parses the form, answers a token-sized JSON body; {python}")
 
 
+# A saturating benchmark keeps all 32 connections' password grants waiting for the one
+# core's argon2id: the admission queue must hold them (the default 16 answers 503 to the
+# rest) and let each wait about 32 x 25 ms. Lockout and the failure budgets stay at their
+# defaults: every login here is right, so they never trigger (a success gives the budget back).
+MOBPROC_BENCH_SETTINGS = {"MOBPROC_HASHING_QUEUE": "64", "MOBPROC_HASHING_WAIT_MS": "5000"}
+
+
 def mobproc_target(exe):
     def provision(w, e):
         run_quiet([exe, "db", "upgrade"], e)
@@ -217,8 +260,9 @@ def mobproc_target(exe):
             e, w / "db.sqlite", n, CLIENT_ID, "command://user0"),
         # w is absolute, so this is the sqlite:////abs/path form
         env=lambda w: {"MOBPROC_DATABASE_URL": f"sqlite:///{w / 'db.sqlite'}",
-                       "MOBPROC_ENVIRONMENT": "dev"},
-        notes="mobproc serve --workers 1")
+                       "MOBPROC_ENVIRONMENT": "dev", **MOBPROC_BENCH_SETTINGS},
+        notes="mobproc serve --workers 1, access log on; "
+              + ", ".join(f"{k}={v}" for k, v in MOBPROC_BENCH_SETTINGS.items()))
 
 
 # ------------------------------------------------------------------- running

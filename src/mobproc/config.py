@@ -21,6 +21,14 @@ class Environment(StrEnum):
     DEV = "dev"
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on: under ``taskset`` or a container's cpuset that is
+    fewer than ``os.cpu_count()``, and more hashes at once than cores only queue in the kernel."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOBPROC_", extra="ignore", frozen=True)
 
@@ -140,7 +148,7 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode] = ()
     # Admission control for argon2id, per process: so many hashes at once, so many waiting,
     # each waiting at most so long before a 503.
-    hashing_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    hashing_concurrency: int = Field(default_factory=lambda: usable_cpus(), ge=1, le=256)
     hashing_queue: int = Field(16, ge=0, le=4096)
     hashing_wait_ms: int = Field(200, ge=0, le=60_000)
     query_credentials: Literal["accept", "reject"] = "accept"

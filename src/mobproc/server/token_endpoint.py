@@ -14,7 +14,7 @@ from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
 from ..oauth2.request import TokenRequest
 from .forwarded import Network, source_address
-from .metrics import TOKEN_REQUESTS
+from .metrics import TOKEN_REQUESTS, labelled
 from .responses import error_response, json_response
 
 PATH = "/as/token.oauth2"
@@ -91,7 +91,7 @@ def token_route(
     def record(request: TokenRequest | None, outcome: str) -> None:
         # A label holds only registered grant types: client input must not mint series.
         grant_type = (request.get("grant_type") if request else None) or "none"
-        TOKEN_REQUESTS.labels(grant_type if grant_type in known_grants else "other", outcome).inc()
+        labelled(TOKEN_REQUESTS, grant_type if grant_type in known_grants else "other", outcome).inc()
 
     return form_route(
         endpoint.handle,

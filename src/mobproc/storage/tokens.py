@@ -3,17 +3,110 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.audit import AuditEvent
 from ..domain.identities import Identity, Username
 from ..domain.tokens import Authorization, IssuedToken
 from ..oauth2.grants.storage import AccessTokenRecord, GrantOwnerGone, RefreshTokenRecord
+from .audit import log_event, store_event
 from .clients import _client
 from .database import Database
 from .schema import access_tokens, clients, grants, refresh_tokens
+
+# Every statement of the hot paths is built once, here, with bound parameters: building one
+# per call costs more Python than SQLite spends running it, and SQLAlchemy's compiled cache
+# still has to derive a key for each new statement object. (Names in ``b_`` are parameters;
+# unprefixed names in an INSERT's parameters are its columns.)
+_INSERT_GRANT = insert(grants).returning(grants.c.id)
+_INSERT_ACCESS = insert(access_tokens)
+_INSERT_REFRESH = insert(refresh_tokens)
+
+# A token's row with its grant's and its client's, under names that do not collide: ``id``
+# and the client's columns for :func:`_client`, the grant's identity columns for :func:`_identity`.
+_GRANT_AND_CLIENT = (
+    grants.c.id.label("grant_id"),
+    grants.c.grant_type,
+    grants.c.subject,
+    grants.c.scope,
+    grants.c.source_system,
+    grants.c.tenant,
+    grants.c.multitenant,
+    grants.c.domain,
+    grants.c.account_id,
+    grants.c.expires_at.label("grant_expires_at"),
+    grants.c.revoked_at.label("grant_revoked_at"),
+    clients.c.id,
+    clients.c.client_id,
+    clients.c.secret_digest,
+    clients.c.grant_types,
+    clients.c.scopes,
+    clients.c.default_scopes,
+    clients.c.enabled,
+)
+_FIND_REFRESH = (
+    select(
+        refresh_tokens.c.id.label("token_id"),
+        refresh_tokens.c.generation,
+        refresh_tokens.c.issued_at.label("token_issued_at"),
+        refresh_tokens.c.expires_at.label("token_expires_at"),
+        refresh_tokens.c.consumed_at,
+        *_GRANT_AND_CLIENT,
+    )
+    .join(grants, grants.c.id == refresh_tokens.c.grant_id)
+    .join(clients, clients.c.id == grants.c.client_pk)
+    .where(refresh_tokens.c.lookup == bindparam("b_lookup"), refresh_tokens.c.environment == bindparam("b_environment"))
+)
+_FIND_ACCESS = (
+    select(
+        access_tokens.c.id.label("token_id"),
+        access_tokens.c.scope.label("token_scope"),
+        access_tokens.c.issued_at.label("token_issued_at"),
+        access_tokens.c.expires_at.label("token_expires_at"),
+        access_tokens.c.revoked_at.label("token_revoked_at"),
+        *_GRANT_AND_CLIENT,
+    )
+    .join(grants, grants.c.id == access_tokens.c.grant_id)
+    .join(clients, clients.c.id == grants.c.client_pk)
+    .where(access_tokens.c.lookup == bindparam("b_lookup"), access_tokens.c.environment == bindparam("b_environment"))
+)
+_GRANT_LIVE = select(grants.c.id).where(grants.c.id == bindparam("b_grant_id"), grants.c.revoked_at.is_(None))
+# The conditional update is the whole defence against two concurrent rotations: whichever
+# transaction flips consumed_at first wins; the other sees rowcount 0.
+_CONSUME = (
+    update(refresh_tokens)
+    .where(
+        refresh_tokens.c.id == bindparam("b_token_id"),
+        refresh_tokens.c.consumed_at.is_(None),
+        refresh_tokens.c.grant_id.in_(_GRANT_LIVE),
+    )
+    .values(consumed_at=bindparam("b_now"))
+)
+_LIVE_SUCCESSOR = select(refresh_tokens.c.id).where(
+    refresh_tokens.c.grant_id == bindparam("b_grant_id"),
+    refresh_tokens.c.generation == bindparam("b_generation"),
+    refresh_tokens.c.consumed_at.is_(None),
+    refresh_tokens.c.grant_id.in_(_GRANT_LIVE),
+)
+_CONSUME_SUCCESSOR = (
+    update(refresh_tokens)
+    .where(refresh_tokens.c.id == bindparam("b_token_id"), refresh_tokens.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("b_now"))
+)
+_REVOKE_ACCESS = (
+    update(access_tokens)
+    .where(access_tokens.c.id == bindparam("b_token_id"), access_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("b_now"))
+)
+_REVOKE_GRANT = (
+    update(grants)
+    .where(grants.c.id == bindparam("b_grant_id"), grants.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("b_now"))
+)
 
 
 def _identity(row: Row) -> Identity | None:
@@ -30,49 +123,76 @@ def _identity(row: Row) -> Identity | None:
     )
 
 
+def _authorization(row: Row, scope: str) -> Authorization:
+    return Authorization(
+        client=_client(row),
+        scope=tuple(scope.split()),
+        grant_type=row.grant_type,
+        identity=_identity(row),
+    )
+
+
 # How often a grace answer may lose the race for the live token and look again (PostgreSQL).
 MAX_GRACE_ATTEMPTS = 16
 
 
 class SqlTokenStore:
+    """A write that issues tokens takes the audit event that says so, and stores its row in
+    the same transaction: the tokens and their record commit together, in one transaction
+    instead of two, and the event's log line follows the commit."""
+
     def __init__(self, database: Database, environment: str) -> None:
         self._db = database
         self._environment = environment
 
     def create_grant(
-        self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
+        self,
+        authorization: Authorization,
+        access: IssuedToken,
+        refresh: IssuedToken | None,
+        expires_at: float,
+        event: AuditEvent | None = None,
     ) -> int:
         try:
-            return self._create_grant(authorization, access, refresh, expires_at)
+            grant_id = self._create_grant(authorization, access, refresh, expires_at, event)
         except IntegrityError:
             # The foreign keys refused: the client or account was deleted after this request
             # looked it up (another process, or a cached client).
             raise GrantOwnerGone() from None
+        if event is not None:
+            log_event(replace(event, grant_id=grant_id))
+        return grant_id
 
     def _create_grant(
-        self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
+        self,
+        authorization: Authorization,
+        access: IssuedToken,
+        refresh: IssuedToken | None,
+        expires_at: float,
+        event: AuditEvent | None,
     ) -> int:
         identity = authorization.identity
         with self._db.write() as connection:
             grant_id = connection.execute(
-                insert(grants)
-                .values(
-                    environment=self._environment,
-                    client_pk=authorization.client.id,
-                    account_id=identity.account_id if identity else None,
-                    grant_type=authorization.grant_type,
-                    subject=authorization.subject,
-                    scope=" ".join(authorization.scope),
-                    source_system=identity.source_system if identity else None,
-                    tenant=identity.tenant if identity else None,
-                    multitenant=identity.multitenant if identity else False,
-                    domain=identity.domain if identity else None,
-                    created_at=access.issued_at,
-                    expires_at=expires_at,
-                )
-                .returning(grants.c.id)
+                _INSERT_GRANT,
+                {
+                    "environment": self._environment,
+                    "client_pk": authorization.client.id,
+                    "account_id": identity.account_id if identity else None,
+                    "grant_type": authorization.grant_type,
+                    "subject": authorization.subject,
+                    "scope": " ".join(authorization.scope),
+                    "source_system": identity.source_system if identity else None,
+                    "tenant": identity.tenant if identity else None,
+                    "multitenant": identity.multitenant if identity else False,
+                    "domain": identity.domain if identity else None,
+                    "created_at": access.issued_at,
+                    "expires_at": expires_at,
+                },
             ).scalar_one()
             self._insert_tokens(connection, grant_id, authorization.scope, access, refresh, generation=0)
+            if event is not None:
+                store_event(connection, self._environment, replace(event, grant_id=grant_id))
         return grant_id
 
     def _insert_tokens(
@@ -85,131 +205,95 @@ class SqlTokenStore:
         generation: int,
     ) -> None:
         connection.execute(
-            insert(access_tokens).values(
-                lookup=access.lookup,
-                environment=self._environment,
-                grant_id=grant_id,
-                scope=" ".join(scope),
-                issued_at=access.issued_at,
-                expires_at=access.expires_at,
-            )
+            _INSERT_ACCESS,
+            {
+                "lookup": access.lookup,
+                "environment": self._environment,
+                "grant_id": grant_id,
+                "scope": " ".join(scope),
+                "issued_at": access.issued_at,
+                "expires_at": access.expires_at,
+            },
         )
         if refresh is not None:
             connection.execute(
-                insert(refresh_tokens).values(
-                    lookup=refresh.lookup,
-                    environment=self._environment,
-                    grant_id=grant_id,
-                    generation=generation,
-                    issued_at=refresh.issued_at,
-                    expires_at=refresh.expires_at,
-                )
+                _INSERT_REFRESH,
+                {
+                    "lookup": refresh.lookup,
+                    "environment": self._environment,
+                    "grant_id": grant_id,
+                    "generation": generation,
+                    "issued_at": refresh.issued_at,
+                    "expires_at": refresh.expires_at,
+                },
             )
 
     def find_refresh_token(self, lookup: bytes) -> RefreshTokenRecord | None:
-        query = (
-            select(
-                refresh_tokens.c.id.label("token_id"),
-                refresh_tokens.c.generation,
-                refresh_tokens.c.issued_at.label("token_issued_at"),
-                refresh_tokens.c.expires_at.label("token_expires_at"),
-                refresh_tokens.c.consumed_at,
-                grants,
-                clients,
-            )
-            .join(grants, grants.c.id == refresh_tokens.c.grant_id)
-            .join(clients, clients.c.id == grants.c.client_pk)
-            .where(refresh_tokens.c.lookup == lookup, refresh_tokens.c.environment == self._environment)
-        )
         with self._db.read() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_FIND_REFRESH, {"b_lookup": lookup, "b_environment": self._environment}).first()
         if row is None:
             return None
-        grant_row = row._mapping
         return RefreshTokenRecord(
             token_id=row.token_id,
-            grant_id=grant_row[grants.c.id],
+            grant_id=row.grant_id,
             generation=row.generation,
-            authorization=_authorization(grant_row, grant_row[grants.c.scope]),
+            authorization=_authorization(row, row.scope),
             idle_expires_at=row.token_expires_at,
-            grant_expires_at=grant_row[grants.c.expires_at],
+            grant_expires_at=row.grant_expires_at,
             consumed=row.consumed_at is not None,
-            grant_revoked=grant_row[grants.c.revoked_at] is not None,
+            grant_revoked=row.grant_revoked_at is not None,
             issued_at=row.token_issued_at,
             consumed_at=row.consumed_at,
         )
 
     def find_access_token(self, lookup: bytes) -> AccessTokenRecord | None:
-        query = (
-            select(
-                access_tokens.c.id.label("token_id"),
-                access_tokens.c.scope.label("token_scope"),
-                access_tokens.c.issued_at.label("token_issued_at"),
-                access_tokens.c.expires_at.label("token_expires_at"),
-                access_tokens.c.revoked_at.label("token_revoked_at"),
-                grants,
-                clients,
-            )
-            .join(grants, grants.c.id == access_tokens.c.grant_id)
-            .join(clients, clients.c.id == grants.c.client_pk)
-            .where(access_tokens.c.lookup == lookup, access_tokens.c.environment == self._environment)
-        )
         with self._db.read() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_FIND_ACCESS, {"b_lookup": lookup, "b_environment": self._environment}).first()
         if row is None:
             return None
-        grant_row = row._mapping
         return AccessTokenRecord(
             token_id=row.token_id,
-            grant_id=grant_row[grants.c.id],
-            authorization=_authorization(grant_row, row.token_scope),
+            grant_id=row.grant_id,
+            authorization=_authorization(row, row.token_scope),
             issued_at=row.token_issued_at,
             expires_at=row.token_expires_at,
-            revoked=row.token_revoked_at is not None or grant_row[grants.c.revoked_at] is not None,
+            revoked=row.token_revoked_at is not None or row.grant_revoked_at is not None,
         )
 
     def revoke_access_token(self, token_id: int) -> None:
         with self._db.write() as connection:
-            connection.execute(
-                update(access_tokens)
-                .where(access_tokens.c.id == token_id, access_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            )
+            connection.execute(_REVOKE_ACCESS, {"b_token_id": token_id, "b_now": time.time()})
 
     def rotate_refresh_token(
-        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+        self,
+        record: RefreshTokenRecord,
+        scope: tuple[str, ...],
+        access: IssuedToken,
+        refresh: IssuedToken,
+        event: AuditEvent | None = None,
     ) -> bool:
         with self._db.write() as connection:
-            # The conditional update is the whole defence against two concurrent rotations:
-            # whichever transaction flips consumed_at first wins; the other sees rowcount 0.
             won = connection.execute(
-                update(refresh_tokens)
-                .where(
-                    refresh_tokens.c.id == record.token_id,
-                    refresh_tokens.c.consumed_at.is_(None),
-                    refresh_tokens.c.grant_id.in_(
-                        select(grants.c.id).where(grants.c.id == record.grant_id, grants.c.revoked_at.is_(None))
-                    ),
-                )
-                .values(consumed_at=access.issued_at)
+                _CONSUME, {"b_token_id": record.token_id, "b_grant_id": record.grant_id, "b_now": access.issued_at}
             ).rowcount
             if won != 1:
                 return False
             self._insert_tokens(connection, record.grant_id, scope, access, refresh, record.generation + 1)
+            if event is not None:
+                store_event(connection, self._environment, event)
+        if event is not None:
+            log_event(event)
         return True
 
     def replace_successor(
-        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+        self,
+        record: RefreshTokenRecord,
+        scope: tuple[str, ...],
+        access: IssuedToken,
+        refresh: IssuedToken,
+        event: AuditEvent | None = None,
     ) -> bool:
         successor = record.generation + 1
-        live_successor = select(refresh_tokens.c.id).where(
-            refresh_tokens.c.grant_id == record.grant_id,
-            refresh_tokens.c.generation == successor,
-            refresh_tokens.c.consumed_at.is_(None),
-            refresh_tokens.c.grant_id.in_(
-                select(grants.c.id).where(grants.c.id == record.grant_id, grants.c.revoked_at.is_(None))
-            ),
-        )
         with self._db.write() as connection:
             # Conditional for the same reason as a rotation: of two concurrent grace answers
             # each replaces the live token of its moment, never both the same one. On
@@ -217,45 +301,25 @@ class SqlTokenStore:
             # sees the newest committed rows, so it finds the winner's token and replaces that.
             # SQLite serialises writers, so there the first look is the last.
             for _ in range(MAX_GRACE_ATTEMPTS):
-                live = connection.execute(live_successor).scalar()
+                live = connection.execute(
+                    _LIVE_SUCCESSOR, {"b_grant_id": record.grant_id, "b_generation": successor}
+                ).scalar()
                 if live is None:
                     return False
-                won = connection.execute(
-                    update(refresh_tokens)
-                    .where(refresh_tokens.c.id == live, refresh_tokens.c.consumed_at.is_(None))
-                    .values(consumed_at=access.issued_at)
-                ).rowcount
+                won = connection.execute(_CONSUME_SUCCESSOR, {"b_token_id": live, "b_now": access.issued_at}).rowcount
                 if won == 1:
-                    self._insert_tokens(connection, record.grant_id, scope, access, refresh, successor)
-                    return True
-        return False
+                    break
+            else:
+                return False
+            self._insert_tokens(connection, record.grant_id, scope, access, refresh, successor)
+            if event is not None:
+                store_event(connection, self._environment, event)
+        if event is not None:
+            log_event(event)
+        return True
 
     def revoke_grant(self, grant_id: int) -> bool:
         """True when this call revoked it (False: it was revoked already)."""
         with self._db.write() as connection:
-            revoked = connection.execute(
-                update(grants)
-                .where(grants.c.id == grant_id, grants.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            ).rowcount
+            revoked = connection.execute(_REVOKE_GRANT, {"b_grant_id": grant_id, "b_now": time.time()}).rowcount
         return revoked == 1
-
-
-def _authorization(grant_row, scope: str) -> Authorization:  # noqa: ANN001
-    # The joined columns share names (id, environment, ...): read each table's by position.
-    return Authorization(
-        client=_client(_Prefixed(grant_row, clients)),
-        scope=tuple(scope.split()),
-        grant_type=grant_row[grants.c.grant_type],
-        identity=_identity(_Prefixed(grant_row, grants)),
-    )
-
-
-class _Prefixed:
-    """Attribute access to one table's columns of a joined row."""
-
-    def __init__(self, mapping, table) -> None:  # noqa: ANN001
-        self._mapping, self._table = mapping, table
-
-    def __getattr__(self, name: str):  # noqa: ANN204
-        return self._mapping[self._table.c[name]]

@@ -112,18 +112,18 @@ class ResourceOwnerPasswordGrant:
         refresh = None
         if "refresh_token" in authorization.client.grant_types:
             refresh = self._tokens.refresh_token(now, grant_expires_at)
-        try:
-            grant_id = self._storage.create_grant(authorization, access, refresh, grant_expires_at)
-        except GrantOwnerGone:
-            raise InvalidGrantError("The client or account no longer exists") from None
-        self._audit.record(AuditEvent(
+        # The audit record is stored with the grant, in its transaction (which fills in grant_id).
+        issued = AuditEvent(
             audit.TOKEN_ISSUED,
             client_id=authorization.client.client_id,
             subject=authorization.subject,
             source_address=checked.source_address or None,
             grant_type=self.grant_type,
-            grant_id=grant_id,
             token=short_id(access.value),
             refresh_token=short_id(refresh.value) if refresh else None,
-        ))
+        )
+        try:
+            self._storage.create_grant(authorization, access, refresh, grant_expires_at, issued)
+        except GrantOwnerGone:
+            raise InvalidGrantError("The client or account no longer exists") from None
         return bearer_response(access, refresh, authorization.scope, checked.requested)

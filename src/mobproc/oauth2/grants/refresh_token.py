@@ -88,31 +88,36 @@ class RefreshTokenGrant:
         authorization = record.authorization
         access = self._tokens.access_token(replace(authorization, scope=checked.scope), now)
         refresh = self._tokens.refresh_token(now, record.grant_expires_at)
-        event = audit.REFRESH_GRACE if checked.grace else audit.TOKEN_REFRESHED
+
+        def event(name: str) -> AuditEvent:
+            # Stored with the rotation, in its transaction: no tokens without their record.
+            return AuditEvent(
+                name,
+                client_id=authorization.client.client_id,
+                subject=authorization.subject,
+                source_address=checked.source_address or None,
+                grant_type=self.grant_type,
+                grant_id=record.grant_id,
+                token=secrets.short_id(access.value),
+                refresh_token=secrets.short_id(refresh.value),
+                detail=f"presented {checked.presented} (generation {record.generation})",
+            )
+
         if checked.grace:
-            rotated = self._storage.replace_successor(record, checked.scope, access, refresh)
+            rotated = self._storage.replace_successor(record, checked.scope, access, refresh,
+                                                      event(audit.REFRESH_GRACE))
         else:
-            rotated = self._storage.rotate_refresh_token(record, checked.scope, access, refresh)
+            rotated = self._storage.rotate_refresh_token(record, checked.scope, access, refresh,
+                                                         event(audit.TOKEN_REFRESHED))
             if not rotated and self._grace:
                 # Lost the race to a concurrent use of the same token, a moment ago: with a
                 # grace period, that is the retry it exists for.
-                event = audit.REFRESH_GRACE
-                rotated = self._storage.replace_successor(record, checked.scope, access, refresh)
+                rotated = self._storage.replace_successor(record, checked.scope, access, refresh,
+                                                          event(audit.REFRESH_GRACE))
         if not rotated:
             # The successor was used in turn (so this token is older than its predecessor), or
             # a concurrent use won without grace: reuse either way.
             self._revoke_for_reuse(record, checked.presented, checked.source_address)
-        self._audit.record(AuditEvent(
-            event,
-            client_id=authorization.client.client_id,
-            subject=authorization.subject,
-            source_address=checked.source_address or None,
-            grant_type=self.grant_type,
-            grant_id=record.grant_id,
-            token=secrets.short_id(access.value),
-            refresh_token=secrets.short_id(refresh.value),
-            detail=f"presented {checked.presented} (generation {record.generation})",
-        ))
         return bearer_response(access, refresh, checked.scope, checked.requested)
 
     def _within_grace(self, record: RefreshTokenRecord, now: float) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ...domain.audit import AuditEvent
 from ...domain.tokens import Authorization, IssuedToken
 
 
@@ -15,10 +16,18 @@ class GrantOwnerGone(Exception):
 
 class GrantStorage(Protocol):
     def create_grant(
-        self, authorization: Authorization, access: IssuedToken, refresh: IssuedToken | None, expires_at: float
+        self,
+        authorization: Authorization,
+        access: IssuedToken,
+        refresh: IssuedToken | None,
+        expires_at: float,
+        event: AuditEvent | None = None,
     ) -> int:
         """Store a new grant with its first tokens, atomically; answer the grant's id.
-        Raise :class:`GrantOwnerGone` when its client or account no longer exists."""
+        Raise :class:`GrantOwnerGone` when its client or account no longer exists.
+
+        ``event`` (the audit record of the issue, given the new grant's id) is kept in the
+        same transaction: tokens are never issued without their record, nor recorded unissued."""
         ...
 
 
@@ -51,17 +60,28 @@ class RefreshTokenStorage(Protocol):
         ...
 
     def rotate_refresh_token(
-        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+        self,
+        record: RefreshTokenRecord,
+        scope: tuple[str, ...],
+        access: IssuedToken,
+        refresh: IssuedToken,
+        event: AuditEvent | None = None,
     ) -> bool:
-        """Consume ``record`` and store its successors in one transaction, with a conditional
-        update: of two concurrent rotations of one token exactly one answers True."""
+        """Consume ``record`` and store its successors (and ``event`` in the audit trail) in one
+        transaction, with a conditional update: of two concurrent rotations of one token
+        exactly one answers True."""
         ...
 
     def replace_successor(
-        self, record: RefreshTokenRecord, scope: tuple[str, ...], access: IssuedToken, refresh: IssuedToken
+        self,
+        record: RefreshTokenRecord,
+        scope: tuple[str, ...],
+        access: IssuedToken,
+        refresh: IssuedToken,
+        event: AuditEvent | None = None,
     ) -> bool:
         """The grace answer: consume the live refresh token that ``record`` was rotated into and
-        store a replacement of the same generation, in one transaction. False when there is
+        store a replacement of the same generation (and ``event``), in one transaction. False when there is
         no such live token (it was used in turn, or the grant is revoked)."""
         ...
 
