@@ -9,7 +9,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -17,10 +16,10 @@ from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
 import test_malformed_requests
-from conftest import EVERY_GRANT, LiveServer, remember
+from conftest import EVERY_GRANT, ServerProcess, remember
 from mobproc.server import openapi
 
-from .conftest import figure
+from .conftest import SERVER_ENV, figure
 
 SCHEMATHESIS_EXAMPLES = int(os.environ.get("RELIABILITY_SCHEMATHESIS_EXAMPLES", 1000))
 HYPOTHESIS_EXAMPLES = int(os.environ.get("RELIABILITY_HYPOTHESIS_EXAMPLES", 4000))
@@ -29,24 +28,32 @@ TOKEN_PATHS = ("/as/token.oauth2", "/as/introspect.oauth2", "/as/revoke_token.oa
 CASES: Counter = Counter()
 
 
-@pytest.fixture(scope="module")
-def openapi_server(tmp_path_factory: pytest.TempPathFactory, server_log: Path) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path_factory.mktemp("schemathesis") / "mobproc.db", argon2_memory_kib=64,
-                    argon2_time_cost=1, client_failure_burst=0, address_failure_burst=0) as live:
+def fuzz_target(workdir: Path) -> Iterator[ServerProcess]:
+    """``mobproc serve`` in a process of its own, so that generating the input (here) and
+    answering it (there) use both cores; a registered client and account for the cases that
+    should get past authentication."""
+    # With its access log: the masking of odd query strings is part of what is fuzzed.
+    with ServerProcess(workdir, env={**SERVER_ENV, "MOBPROC_ACCESS_LOG": "true"}) as live, live.client() as http:
+        live.http = http
         live.valid_client = live.add_client(grants=EVERY_GRANT)
         live.valid_user = live.add_user()
         yield live
+
+
+@pytest.fixture(scope="module")
+def openapi_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from fuzz_target(tmp_path_factory.mktemp("schemathesis"))
     for path, n in sorted(CASES.items()):
         figure("bad input", f"schemathesis cases, {path}", n)
     figure("bad input", "schemathesis cases in all", sum(CASES.values()))
 
 
 @pytest.fixture(scope="module")
-def openapi_schema(openapi_server: LiveServer):  # noqa: ANN201
+def openapi_schema(openapi_server: ServerProcess):  # noqa: ANN201
     return schemathesis.openapi.from_url(openapi_server.url + "/openapi.json")
 
 
-def with_real_credentials(case, server: LiveServer) -> None:  # noqa: ANN001
+def with_real_credentials(case, server: ServerProcess) -> None:  # noqa: ANN001
     """Every other case carries the registered client's real credentials, so that generated
     input also reaches the grants, past client authentication."""
     if isinstance(case.body, dict) and (CASES[case.path] % 2) and "client_id" in case.body:
@@ -87,7 +94,7 @@ OPERATIONS = [
 
 @pytest.mark.parametrize(("path", "method", "mode"), OPERATIONS)
 def test_no_generated_request_gets_a_5xx_or_a_non_json_answer(
-    openapi_server: LiveServer, openapi_schema, path: str, method: str, mode: GenerationMode  # noqa: ANN001
+    openapi_server: ServerProcess, openapi_schema, path: str, method: str, mode: GenerationMode  # noqa: ANN001
 ) -> None:
     operation = openapi_schema[path][method]
     examples = SCHEMATHESIS_EXAMPLES if method == "post" else 20
@@ -104,18 +111,18 @@ def test_no_generated_request_gets_a_5xx_or_a_non_json_answer(
 
 
 # The token endpoint fuzz of issue 1 (tests/test_malformed_requests.py), with more examples.
-fuzz_server = test_malformed_requests.fuzz_server
 _hypothesis_cases = Counter()
 
 
 @pytest.fixture(scope="module")
-def counted_fuzz_server(fuzz_server: LiveServer) -> Iterator[LiveServer]:
-    fuzz_server.http.event_hooks["response"].append(lambda response: _hypothesis_cases.update(["cases"]))
-    yield fuzz_server
+def counted_fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    for fuzz_server in fuzz_target(tmp_path_factory.mktemp("fuzz")):
+        fuzz_server.http.event_hooks["response"].append(lambda response: _hypothesis_cases.update(["cases"]))
+        yield fuzz_server
     figure("bad input", "hypothesis cases, /as/token.oauth2", _hypothesis_cases["cases"])
 
 
-def test_hypothesis_fuzz_of_the_token_endpoint(counted_fuzz_server: LiveServer) -> None:
+def test_hypothesis_fuzz_of_the_token_endpoint(counted_fuzz_server: ServerProcess) -> None:
     # The same test body and strategy, under a larger example budget.
     inner = test_malformed_requests.test_generated_malformed_token_requests_never_get_a_5xx.hypothesis.inner_test
     run = settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
