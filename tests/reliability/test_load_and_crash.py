@@ -3,6 +3,7 @@ middle of it. No answer ≥ 500, no connection error, and no token a client was 
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from conftest import BACKEND, EVERY_GRANT, TOKEN_PATH, ServerProcess
 from .conftest import SERVER_ENV, figure, kill_process_tree
 from .traffic import Traffic, check_tokens
 
-LOAD_SECONDS = int(__import__("os").environ.get("RELIABILITY_LOAD_SECONDS", 60))
+LOAD_SECONDS = int(os.environ.get("RELIABILITY_LOAD_SECONDS", 60))  # the figure; less only by hand
 USERS = 20
 
 
