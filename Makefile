@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgresql postgres bench clean
+.PHONY: run test test-sqlite test-postgresql test-reliability test-reliability-postgresql postgres bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test-sqlite: $(STAMP)
 
 test-postgresql: $(STAMP) postgres
 	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not sqlite_only" $(PYTEST_ARGS)
+
+# Load, crash, races and bad input (tests/reliability/, a few minutes): on SQLite, as CI runs
+# it; the PostgreSQL variant is there to run by hand (the crash test is SQLite's own).
+test-reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -m "not postgresql_only" $(PYTEST_ARGS)
+
+test-reliability-postgresql: $(STAMP) postgres
+	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest tests/reliability -m "not sqlite_only" $(PYTEST_ARGS)
 
 postgres:
 	@scripts/postgres-up

@@ -45,7 +45,7 @@ from ..storage.housekeeping import Housekeeper
 from ..storage.signing_keys import SqlSigningKeyStore
 from ..storage.throttle import SqlFailureBudget, forget_after
 from ..storage.tokens import SqlTokenStore
-from . import introspection_endpoint, metadata, operations, revocation_endpoint, token_endpoint
+from . import introspection_endpoint, metadata, openapi, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
 from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
 from .responses import error_response, json_response
@@ -247,6 +247,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", operations.healthz),
         Route("/readyz", operations.readyz_route(services.database, retry_after)),
         Route("/metrics", operations.metrics_endpoint),
+        Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
+                                                     retry_after=retry_after), methods=ALL_METHODS),
     ]
     middleware = [
         Middleware(RequestMetrics, known_paths=frozenset(route.path for route in routes)),
