@@ -8,7 +8,10 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import MOBPROC, database_url, password_grant, refresh_grant, remember
+from conftest import (
+    EVERY_GRANT, MOBPROC, LiveServer, client_credentials_grant, database_url, password_grant, refresh_grant, remember,
+    revoke,
+)
 from mobproc.domain import audit, secrets
 from mobproc.domain.audit import AuditEvent, format_line
 
@@ -88,3 +91,17 @@ def test_command_line_changes_are_recorded_and_mobproc_audit_reads_them(tmp_path
 def test_a_crafted_value_cannot_forge_fields_or_lines() -> None:
     line = format_line(AuditEvent("login_failed", subject='x reason=ok\nevent=token_issued', client_id="a b"))
     assert line == r'event=login_failed client_id="a b" subject="x reason=ok\nevent=token_issued"'
+
+
+def test_client_credentials_and_revocations_are_recorded(server: LiveServer) -> None:
+    client, user = server.add_client(grants=EVERY_GRANT), server.add_user()
+    with server.client() as http:
+        machine = client_credentials_grant(http, client).json()
+        login = password_grant(http, client, user).json()
+        assert revoke(http, client, machine["access_token"]).status_code == 200
+        assert revoke(http, client, login["refresh_token"]).status_code == 200
+    trail = server.services.audit.events(subject=client[0]) + server.services.audit.events(subject=user[0])
+    kinds = [(e.event, e.grant_type, e.token) for e in trail]
+    assert (audit.TOKEN_ISSUED, "client_credentials", secrets.short_id(machine["access_token"])) in kinds
+    assert (audit.TOKEN_REVOKED, None, secrets.short_id(machine["access_token"])) in kinds
+    assert (audit.GRANT_REVOKED, None, secrets.short_id(login["refresh_token"])) in kinds

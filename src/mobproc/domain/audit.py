@@ -28,6 +28,7 @@ TOKEN_REFRESHED = "token_refreshed"
 REFRESH_GRACE = "refresh_token_grace"  # a predecessor re-presented within the grace period
 REFRESH_REUSE = "refresh_token_reuse"  # RFC 9700 §4.14.2: the grant is revoked with it
 GRANT_REVOKED = "grant_revoked"
+TOKEN_REVOKED = "token_revoked"  # RFC 7009, by the client it was issued to
 # Logins:
 LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password, locked or busy
 LOGIN_THROTTLED = "login_throttled"  # reason: client or address (its failure budget is spent)

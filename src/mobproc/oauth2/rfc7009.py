@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..domain import secrets
+from ..domain import audit, secrets
+from ..domain.audit import AuditEvent, AuditLog, LoggedAuditLog
 from ..domain.clients import Client, ClientStore
 from ..domain.tokens import TokenLookup
 from .client_auth import authenticate_client
@@ -18,10 +19,17 @@ class RevocationStorage(AccessTokenStorage, Protocol):
 
 
 class RevocationEndpoint:
-    def __init__(self, clients: ClientStore, storage: RevocationStorage, access_tokens: TokenLookup) -> None:
+    def __init__(
+        self,
+        clients: ClientStore,
+        storage: RevocationStorage,
+        access_tokens: TokenLookup,
+        audit_log: AuditLog | None = None,
+    ) -> None:
         self._clients = clients
         self._storage = storage
         self._access_tokens = access_tokens
+        self._audit = audit_log or LoggedAuditLog()
 
     def handle(self, request: TokenRequest) -> dict[str, Any]:
         """RFC 7009 §2.1: ``token`` REQUIRED, ``token_type_hint`` OPTIONAL (it only orders the
@@ -52,6 +60,7 @@ class RevocationEndpoint:
             return False
         if record.authorization.client.id == client.id:
             self._storage.revoke_grant(record.grant_id)
+            self._recorded(audit.GRANT_REVOKED, client, record.authorization.subject, record.grant_id, token)
         return True
 
     def _revoke_access_token(self, token: str, client: Client) -> bool:
@@ -61,4 +70,12 @@ class RevocationEndpoint:
             return False
         if record.authorization.client.id == client.id:
             self._storage.revoke_access_token(record.token_id)
+            self._recorded(audit.TOKEN_REVOKED, client, record.authorization.subject, record.grant_id, token)
         return True
+
+    def _recorded(self, event: str, client: Client, subject: str, grant_id: int, token: str) -> None:
+        # After the write: a revocation that failed (503) did not happen and is not recorded.
+        self._audit.record(AuditEvent(
+            event, client_id=client.client_id, subject=subject, grant_id=grant_id, token=secrets.short_id(token),
+            detail="revoked by its client (RFC 7009)",
+        ))

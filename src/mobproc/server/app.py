@@ -134,7 +134,7 @@ class Services:
             introspection=IntrospectionEndpoint(
                 endpoint_clients, tokens, access_tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
             ),
-            revocation=RevocationEndpoint(endpoint_clients, tokens, access_tokens),
+            revocation=RevocationEndpoint(endpoint_clients, tokens, access_tokens, audit),
             audit=audit,
         )
 

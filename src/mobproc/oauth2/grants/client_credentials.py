@@ -6,7 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ...domain import audit
+from ...domain.audit import AuditEvent
 from ...domain.clients import Client
+from ...domain.secrets import short_id
 from ...domain.tokens import Authorization, TokenFactory
 from ..request import TokenRequest
 from ..scope import requested_scope
@@ -38,6 +41,14 @@ class ClientCredentialsGrant:
         """RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included" (PingFederate treats these
         grants as transient): the grant lives exactly as long as its one access token."""
         now = time.time()
-        access = self._tokens.access_token(checked.authorization, now)
-        self._storage.create_grant(checked.authorization, access, None, access.expires_at)
+        authorization = checked.authorization
+        access = self._tokens.access_token(authorization, now)
+        issued = AuditEvent(
+            audit.TOKEN_ISSUED,
+            client_id=authorization.client.client_id,
+            subject=authorization.subject,
+            grant_type=self.grant_type,
+            token=short_id(access.value),
+        )
+        self._storage.create_grant(authorization, access, None, access.expires_at, issued)
         return bearer_response(access, None, checked.authorization.scope, checked.requested)
