@@ -332,7 +332,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: "test_zz_log_hygiene" in item.nodeid)
 
 
-# --- introspection, revocation, validation, JWT access tokens (issue 3) ------------------
+# --- introspection, revocation, validation, JWT access tokens ------------------------------
 
 INTROSPECT_PATH = "/as/introspect.oauth2"
 REVOKE_PATH = "/as/revoke_token.oauth2"

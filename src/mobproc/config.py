@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     source_systems: Annotated[tuple[str, ...], NoDecode] = ("command", "rivermine", "platform")
 
-    # --- token formats, keys, issuer (issue 3)
+    # --- token formats, keys, issuer
     # The issuer URL (RFC 8414 §2): tokens carry it and resource servers check it, so qa and
     # production must name their public URL; dev defaults to the listen address.
     issuer: str | None = None
@@ -124,14 +124,13 @@ class Settings(BaseSettings):
         if self.key_encryption_key_file is not None:
             return self.key_encryption_key_file.read_text().strip()
         return None
-    # --- end of issue 3's settings
 
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     access_log: bool = True
 
-    # --- defences of the password grant (issue 4)
+    # --- defences of the password grant
     # RFC 6749 §4.3.2: a server offering the password grant "MUST protect the endpoint
     # against brute force attacks". Lockout: 5 consecutive failures lock an account for 60 s,
     # doubling with each further streak up to 15 minutes; 0 turns lockout off.

@@ -1,5 +1,5 @@
 """Issue: bad input, ≥ 10,000 cases in all — schemathesis from /openapi.json, and the hypothesis
-fuzz of the token endpoint (issue 1) with more examples: no 5xx, every answer JSON, every
+fuzz of the token endpoint (tests/test_malformed_requests.py) with more examples: no 5xx, every answer JSON, every
 answer about tokens no-store."""
 
 from __future__ import annotations
