@@ -110,7 +110,7 @@ def test_no_generated_request_gets_a_5xx_or_a_non_json_answer(
     run()
 
 
-# The token endpoint fuzz of issue 1 (tests/test_malformed_requests.py), with more examples.
+# The token endpoint fuzz of tests/test_malformed_requests.py, with more examples.
 _hypothesis_cases = Counter()
 
 
