@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    write_lock_held,
     EVERY_GRANT,
     REVOKE_PATH,
     LiveServer,
@@ -17,6 +16,7 @@ from conftest import (
     refresh_grant,
     revoke,
     validate_bearer,
+    write_lock_held,
 )
 
 INACTIVE = {"active": False}
