@@ -172,7 +172,7 @@ class Provisioning:
 
 
 class LiveServer(Provisioning):
-    """The ASGI app on uvicorn in a thread of the test process, on a real SQLite file."""
+    """The ASGI app on uvicorn in a thread of the test process, on a real database (see database_url)."""
 
     def __init__(self, database_path: Path, *, migrate: bool = True, **settings: object) -> None:
         self.migrate = migrate
