@@ -74,7 +74,9 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        database = Database(
+            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, background_checkpoints=True
+        )
         environment = settings.environment.value
         clients = SqlClientStore(database, environment)
         accounts = SqlAccountStore(database, environment)
@@ -225,17 +227,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [
         Route(
             token_endpoint.PATH,
-            token_route(services.token_endpoint, **limits, trusted_proxies=settings.trusted_proxies),
+            token_route(
+                services.token_endpoint,
+                **limits,
+                trusted_proxies=settings.trusted_proxies,
+                database=services.database,
+            ),
             methods=ALL_METHODS,
         ),
         Route(
             introspection_endpoint.PATH,
-            introspection_endpoint.introspection_route(services.introspection, **limits),
+            introspection_endpoint.introspection_route(services.introspection, **limits, database=services.database),
             methods=ALL_METHODS,
         ),
         Route(
             revocation_endpoint.PATH,
-            revocation_endpoint.revocation_route(services.revocation, **limits),
+            revocation_endpoint.revocation_route(services.revocation, **limits, database=services.database),
             methods=ALL_METHODS,
         ),
         Route(

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import insert, select
 
 from ..domain.audit import AuditEvent, format_line
 from ..domain.audit import log as audit_log
-from .database import Database, DatabaseUnavailable
+from .database import Database, DatabaseUnavailable, Transaction
 from .schema import audit_events
 
 log = logging.getLogger("mobproc.server")
 
-# Built once: a statement made per call costs more Python than the INSERT costs SQLite.
+# Built once, compiled once by Database.transaction.
 _INSERT = insert(audit_events)
 _FIELDS = tuple(AuditEvent.__dataclass_fields__)
 
 
-def store_event(connection: Connection, environment: str, event: AuditEvent) -> None:
+def store_event(connection: Transaction, environment: str, event: AuditEvent) -> None:
     """The event's row, in the caller's transaction: a token write and its audit row commit
     together or not at all (and cost one transaction, not two). Log its line with
     :func:`log_event` once that transaction has committed."""
@@ -37,9 +37,11 @@ class SqlAuditLog:
 
     def record(self, event: AuditEvent) -> None:
         # The line first: if the database cannot take the row, the event is still on record.
+        # (So a rerun of the request would log it twice: no rerun after this.)
+        self._db.end_optimism()
         log_event(event)
         try:
-            with self._db.write() as connection:
+            with self._db.transaction(write=True) as connection:
                 store_event(connection, self._environment, event)
         except DatabaseUnavailable as error:
             # What happened has happened (tokens issued stay issued); failing the request

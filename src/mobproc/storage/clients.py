@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import secrets
@@ -23,7 +23,7 @@ def _words(values: Iterable[str]) -> str:
     return " ".join(dict.fromkeys(values))
 
 
-def _client(row: Row) -> Client:
+def _client(row: Any) -> Client:
     return Client(
         id=row.id,
         client_id=row.client_id,
@@ -31,7 +31,7 @@ def _client(row: Row) -> Client:
         grant_types=frozenset(row.grant_types.split()),
         scopes=frozenset(row.scopes.split()),
         default_scopes=tuple(row.default_scopes.split()),
-        enabled=row.enabled,
+        enabled=bool(row.enabled),  # SQLite answers 0 or 1
     )
 
 

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Insert, create_engine, event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, TimeoutError as PoolTimeoutError
+
+log = logging.getLogger("mobproc.database")
 
 
 class DatabaseUnavailable(Exception):
     """The database cannot answer now (down, locked past the busy timeout): served as 503."""
+
+
+class WriteWouldWait(Exception):
+    """Under :meth:`Database.optimistic`, the first write found the write lock taken. Nothing
+    was written: run the whole request again where it may wait."""
+
+
+# Set by Database.optimistic for the code it runs, until its first write commits.
+_optimistic: ContextVar[bool] = ContextVar("mobproc_optimistic_write", default=False)
 
 
 def normalize_url(url: str) -> str:
@@ -23,8 +39,25 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# SQLite's own checkpoint, run by the commit that takes the WAL past this many pages, is the
+# fallback when background checkpoints (below) are on: 64 MiB, against SQLite's 4 MiB.
+FALLBACK_CHECKPOINT_PAGES = 16384
+
+
 class Database:
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+    """``background_checkpoints`` (SQLite, the server's): a thread of this process copies the
+    write-ahead log back into the database file every ``checkpoint_interval`` seconds, so
+    that no request pays for it. SQLite does it otherwise in whichever commit takes the log
+    past 1000 pages, and that commit then copies them all and syncs the file."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        background_checkpoints: bool = False,
+        checkpoint_interval: float = 0.5,
+    ) -> None:
         self.url = make_url(normalize_url(url))
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # SQLite has one writer per file. Threads of this process queue for it here, woken the
@@ -32,8 +65,18 @@ class Database:
         # between tries; other processes still wait in the busy handler, up to its timeout.
         self._write_turn = threading.RLock() if self.is_sqlite else None
         self._busy_timeout = busy_timeout_ms / 1000
+        self._prepared: dict[tuple[int, tuple[str, ...]], _Prepared] = {}
+        self._stop = threading.Event()
+        self._own = threading.local()  # SQLite: each thread's own connection, for transaction()
         if self.is_sqlite:
-            self.engine = _sqlite_engine(self.url, busy_timeout_ms)
+            background_checkpoints = background_checkpoints and self.url.database not in (None, "", ":memory:")
+            self.engine = _sqlite_engine(
+                self.url, busy_timeout_ms, FALLBACK_CHECKPOINT_PAGES if background_checkpoints else None
+            )
+            if background_checkpoints:
+                threading.Thread(
+                    target=self._checkpoints, args=(checkpoint_interval,), name="mobproc-checkpoints", daemon=True
+                ).start()
         else:
             self.engine = create_engine(
                 self.url,
@@ -72,6 +115,130 @@ class Database:
             yield connection
 
     @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+        """A transaction for the hot paths (token issue, refresh, lookup): Core statements
+        compiled once for this database and run on the driver's own connection from the pool.
+
+        SQLAlchemy's per-execution machinery (execution context, events, result set-up) costs
+        about 70 µs a statement and as much again a transaction; SQLite spends 10-15 µs
+        running one of these statements. Same SQL, same pool, same errors as :meth:`write`
+        and :meth:`read`; only the Python around them is gone. A read of SQLite runs in
+        autocommit (one statement is its own transaction); a write takes the lock at BEGIN.
+        """
+        turn = self._write_turn if write else None
+        optimistic = turn is not None and _optimistic.get()
+        if optimistic:
+            if not turn.acquire(blocking=False):
+                raise WriteWouldWait()
+        elif turn is not None and not turn.acquire(timeout=self._busy_timeout):
+            raise DatabaseUnavailable("OperationalError")
+        try:
+            with self._driver_errors() as driver:
+                if write and self.is_sqlite:
+                    self._begin_immediate(driver, optimistic)
+                try:
+                    yield Transaction(self, driver.cursor())
+                    driver.commit()
+                except BaseException:
+                    driver.rollback()
+                    raise
+            if optimistic:
+                _optimistic.set(False)  # written: from here on, a retry would write twice
+        finally:
+            if turn is not None:
+                turn.release()
+
+    def _begin_immediate(self, driver: sqlite3.Connection, optimistic: bool) -> None:
+        if not optimistic:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        driver.execute("PRAGMA busy_timeout = 0")
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            raise WriteWouldWait() from None  # another process holds the lock
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+
+    @contextmanager
+    def optimistic(self) -> Iterator[None]:
+        """Run code that must not wait for SQLite's write lock (on the event loop): its first
+        write transaction, finding the lock taken by another thread or process, raises
+        :class:`WriteWouldWait` instead of waiting, before anything is written. Writes after
+        the first one wait as usual. Outside SQLite it changes nothing."""
+        token = _optimistic.set(self.is_sqlite)
+        try:
+            yield
+        finally:
+            _optimistic.reset(token)
+
+    @staticmethod
+    def end_optimism() -> None:
+        """Code about to do something a rerun would repeat (log a line) calls this first: later
+        writes then wait instead of asking for a rerun."""
+        _optimistic.set(False)
+
+    @contextmanager
+    def _driver_errors(self) -> Iterator[Any]:
+        """A driver connection; the driver's errors as :meth:`_translate_errors` has them.
+
+        On SQLite each thread keeps one, taken from the pool once and detached from it: a
+        checkout and check-in through the pool cost more Python than a SQLite statement,
+        and a file's connections are cheap. On PostgreSQL the pool lends one per use.
+        """
+        dbapi = self.engine.dialect.loaded_dbapi
+        pooled = getattr(self._own, "connection", None) if self.is_sqlite else None
+        lent = pooled is None
+        if lent:
+            try:
+                pooled = self.engine.raw_connection()
+            except (DBAPIError, PoolTimeoutError) as error:
+                raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
+            if self.is_sqlite:
+                pooled.detach()
+                self._own.connection, lent = pooled, False
+        try:
+            # (A detached connection answers only to dbapi_connection: on SQLite, the driver's.)
+            yield pooled.dbapi_connection if self.is_sqlite else pooled.driver_connection
+        except dbapi.IntegrityError as error:
+            raise IntegrityError(None, None, error) from error
+        except dbapi.Error as error:
+            if self.engine.dialect.is_disconnect(error, pooled, None):
+                pooled.invalidate(error)  # a dead connection must not go back to the pool
+                self._own.connection, lent = None, False
+            raise DatabaseUnavailable(type(error).__name__) from None
+        finally:
+            if lent:
+                pooled.close()
+
+    def prepared(self, statement: Executable, keys: tuple[str, ...]) -> _Prepared:
+        """``statement`` compiled for this database (an INSERT for the columns ``keys``)."""
+        cache_key = (id(statement), keys if isinstance(statement, Insert) else ())
+        found = self._prepared.get(cache_key)
+        if found is None:
+            found = self._prepared[cache_key] = _Prepared(statement, self._dialect(), cache_key[1])
+        return found
+
+    def _dialect(self):  # noqa: ANN202
+        # Named parameters on SQLite as on PostgreSQL (pyformat), so that both take a dict.
+        return sqlite_dialect.dialect(paramstyle="named") if self.is_sqlite else self.engine.dialect
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """One PASSIVE checkpoint: it copies what no reader still needs and waits for no one.
+        Answers SQLite's (busy, pages in the log, pages copied back)."""
+        with self._driver_errors() as driver:
+            return tuple(driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+
+    def _checkpoints(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.checkpoint()
+            except DatabaseUnavailable as error:  # the next one will do
+                log.debug("checkpoint skipped (%s)", error)
+            except Exception:  # noqa: BLE001 - the thread must outlive any one failure
+                log.exception("checkpoint failed")
+
+    @contextmanager
     def _translate_errors(self) -> Iterator[None]:
         try:
             yield
@@ -81,13 +248,55 @@ class Database:
             raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
 
     def dispose(self) -> None:
+        self._stop.set()
         self.engine.dispose()
+
+
+class _Prepared:
+    """A statement's SQL in the driver's paramstyle, and for one that returns rows a row type
+    whose fields are its columns' names (as SQLAlchemy's rows have them)."""
+
+    __slots__ = ("sql", "row")
+
+    def __init__(self, statement: Executable, dialect, keys: tuple[str, ...]) -> None:  # noqa: ANN001
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        self.sql = str(compiled)
+        columns = getattr(statement, "exported_columns", ())
+        self.row = namedtuple("Row", [column.name for column in columns]) if len(columns) else None
+
+
+class Transaction:
+    """Statements of one :meth:`Database.transaction`. ``params`` name the statement's bound
+    parameters, or an INSERT's columns."""
+
+    __slots__ = ("_db", "_cursor")
+
+    def __init__(self, database: Database, cursor: Any) -> None:
+        self._db, self._cursor = database, cursor
+
+    def execute(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        """Run it; the number of rows it changed."""
+        self._cursor.execute(self._db.prepared(statement, tuple(params)).sql, params)
+        return self._cursor.rowcount
+
+    def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        """Its first row (fields named as the statement's columns), or None."""
+        prepared = self._db.prepared(statement, tuple(params))
+        self._cursor.execute(prepared.sql, params)
+        row = self._cursor.fetchone()
+        return None if row is None else prepared.row._make(row)
+
+    def scalar(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        """The first column of its first row, or None."""
+        self._cursor.execute(self._db.prepared(statement, tuple(params)).sql, params)
+        row = self._cursor.fetchone()
+        return None if row is None else row[0]
 
 
 _BEGIN = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
 
 
-def _sqlite_engine(url, busy_timeout_ms: int) -> Engine:  # noqa: ANN001
+def _sqlite_engine(url, busy_timeout_ms: int, checkpoint_pages: int | None) -> Engine:  # noqa: ANN001
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -102,6 +311,8 @@ def _sqlite_engine(url, busy_timeout_ms: int) -> Engine:  # noqa: ANN001
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        if checkpoint_pages is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.engine import Row
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.audit import AuditEvent
@@ -15,13 +16,12 @@ from ..domain.tokens import Authorization, IssuedToken
 from ..oauth2.grants.storage import AccessTokenRecord, GrantOwnerGone, RefreshTokenRecord
 from .audit import log_event, store_event
 from .clients import _client
-from .database import Database
+from .database import Database, Transaction
 from .schema import access_tokens, clients, grants, refresh_tokens
 
-# Every statement of the hot paths is built once, here, with bound parameters: building one
-# per call costs more Python than SQLite spends running it, and SQLAlchemy's compiled cache
-# still has to derive a key for each new statement object. (Names in ``b_`` are parameters;
-# unprefixed names in an INSERT's parameters are its columns.)
+# Every statement of the hot paths is built once, here, with bound parameters, and runs in a
+# Database.transaction, which compiles it once. (Names in ``b_`` are parameters; unprefixed
+# names in an INSERT's parameters are its columns.)
 _INSERT_GRANT = insert(grants).returning(grants.c.id)
 _INSERT_ACCESS = insert(access_tokens)
 _INSERT_REFRESH = insert(refresh_tokens)
@@ -109,7 +109,7 @@ _REVOKE_GRANT = (
 )
 
 
-def _identity(row: Row) -> Identity | None:
+def _identity(row: Any) -> Identity | None:
     if row.source_system is None:
         return None
     return Identity(
@@ -117,13 +117,13 @@ def _identity(row: Row) -> Identity | None:
         source_system=row.source_system,
         name=Username.parse(row.subject).name,
         tenant=row.tenant,
-        multitenant=row.multitenant,
+        multitenant=bool(row.multitenant),  # SQLite answers 0 or 1
         domain=row.domain,
         account_id=row.account_id,
     )
 
 
-def _authorization(row: Row, scope: str) -> Authorization:
+def _authorization(row: Any, scope: str) -> Authorization:
     return Authorization(
         client=_client(row),
         scope=tuple(scope.split()),
@@ -172,8 +172,8 @@ class SqlTokenStore:
         event: AuditEvent | None,
     ) -> int:
         identity = authorization.identity
-        with self._db.write() as connection:
-            grant_id = connection.execute(
+        with self._db.transaction(write=True) as connection:
+            grant_id = connection.scalar(
                 _INSERT_GRANT,
                 {
                     "environment": self._environment,
@@ -189,7 +189,7 @@ class SqlTokenStore:
                     "created_at": access.issued_at,
                     "expires_at": expires_at,
                 },
-            ).scalar_one()
+            )
             self._insert_tokens(connection, grant_id, authorization.scope, access, refresh, generation=0)
             if event is not None:
                 store_event(connection, self._environment, replace(event, grant_id=grant_id))
@@ -197,7 +197,7 @@ class SqlTokenStore:
 
     def _insert_tokens(
         self,
-        connection: Connection,
+        connection: Transaction,
         grant_id: int,
         scope: tuple[str, ...],
         access: IssuedToken,
@@ -229,8 +229,8 @@ class SqlTokenStore:
             )
 
     def find_refresh_token(self, lookup: bytes) -> RefreshTokenRecord | None:
-        with self._db.read() as connection:
-            row = connection.execute(_FIND_REFRESH, {"b_lookup": lookup, "b_environment": self._environment}).first()
+        with self._db.transaction(write=False) as connection:
+            row = connection.first(_FIND_REFRESH, {"b_lookup": lookup, "b_environment": self._environment})
         if row is None:
             return None
         return RefreshTokenRecord(
@@ -247,8 +247,8 @@ class SqlTokenStore:
         )
 
     def find_access_token(self, lookup: bytes) -> AccessTokenRecord | None:
-        with self._db.read() as connection:
-            row = connection.execute(_FIND_ACCESS, {"b_lookup": lookup, "b_environment": self._environment}).first()
+        with self._db.transaction(write=False) as connection:
+            row = connection.first(_FIND_ACCESS, {"b_lookup": lookup, "b_environment": self._environment})
         if row is None:
             return None
         return AccessTokenRecord(
@@ -261,7 +261,7 @@ class SqlTokenStore:
         )
 
     def revoke_access_token(self, token_id: int) -> None:
-        with self._db.write() as connection:
+        with self._db.transaction(write=True) as connection:
             connection.execute(_REVOKE_ACCESS, {"b_token_id": token_id, "b_now": time.time()})
 
     def rotate_refresh_token(
@@ -272,10 +272,10 @@ class SqlTokenStore:
         refresh: IssuedToken,
         event: AuditEvent | None = None,
     ) -> bool:
-        with self._db.write() as connection:
+        with self._db.transaction(write=True) as connection:
             won = connection.execute(
                 _CONSUME, {"b_token_id": record.token_id, "b_grant_id": record.grant_id, "b_now": access.issued_at}
-            ).rowcount
+            )
             if won != 1:
                 return False
             self._insert_tokens(connection, record.grant_id, scope, access, refresh, record.generation + 1)
@@ -294,19 +294,19 @@ class SqlTokenStore:
         event: AuditEvent | None = None,
     ) -> bool:
         successor = record.generation + 1
-        with self._db.write() as connection:
+        with self._db.transaction(write=True) as connection:
             # Conditional for the same reason as a rotation: of two concurrent grace answers
             # each replaces the live token of its moment, never both the same one. On
             # PostgreSQL (READ COMMITTED) the loser of that race looks again: each statement
             # sees the newest committed rows, so it finds the winner's token and replaces that.
             # SQLite serialises writers, so there the first look is the last.
             for _ in range(MAX_GRACE_ATTEMPTS):
-                live = connection.execute(
+                live = connection.scalar(
                     _LIVE_SUCCESSOR, {"b_grant_id": record.grant_id, "b_generation": successor}
-                ).scalar()
+                )
                 if live is None:
                     return False
-                won = connection.execute(_CONSUME_SUCCESSOR, {"b_token_id": live, "b_now": access.issued_at}).rowcount
+                won = connection.execute(_CONSUME_SUCCESSOR, {"b_token_id": live, "b_now": access.issued_at})
                 if won == 1:
                     break
             else:
@@ -320,6 +320,6 @@ class SqlTokenStore:
 
     def revoke_grant(self, grant_id: int) -> bool:
         """True when this call revoked it (False: it was revoked already)."""
-        with self._db.write() as connection:
-            revoked = connection.execute(_REVOKE_GRANT, {"b_grant_id": grant_id, "b_now": time.time()}).rowcount
+        with self._db.transaction(write=True) as connection:
+            revoked = connection.execute(_REVOKE_GRANT, {"b_grant_id": grant_id, "b_now": time.time()})
         return revoked == 1
