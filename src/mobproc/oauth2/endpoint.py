@@ -26,6 +26,11 @@ class TokenEndpoint:
     def grant_types(self) -> list[str]:
         return list(self._grants)
 
+    def hashes_passwords(self, request: TokenRequest) -> bool:
+        """Whether answering ``request`` may hash a password (a grant that says it does)."""
+        grant = self._grants.get(request.get("grant_type") or "")
+        return getattr(grant, "hashes_passwords", False)
+
     def handle(self, request: TokenRequest) -> dict[str, Any]:
         if self._reject_query_credentials:
             self._refuse_credentials_in_the_query(request)

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from ..oauth2.rfc7662 import IntrospectionEndpoint
-from .token_endpoint import form_route
+from ..storage.database import Database
+from .token_endpoint import HandlerPlacement, form_route
 
 PATH = "/as/introspect.oauth2"
 
 
-def introspection_route(endpoint: IntrospectionEndpoint, *, max_body_bytes: int, retry_after: int):  # noqa: ANN201
-    return form_route(endpoint.handle, max_body_bytes=max_body_bytes, retry_after=retry_after)
+def introspection_route(
+    endpoint: IntrospectionEndpoint,
+    *,
+    max_body_bytes: int,
+    retry_after: int,
+    database: Database | None = None,
+):  # noqa: ANN201
+    return form_route(
+        endpoint.handle,
+        max_body_bytes=max_body_bytes,
+        retry_after=retry_after,
+        placement=HandlerPlacement(database),
+    )

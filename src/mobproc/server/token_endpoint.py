@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
 from ..oauth2.request import TokenRequest
+from ..storage.database import Database, WriteWouldWait
 from .forwarded import Network, source_address
 from .metrics import TOKEN_REQUESTS, labelled
 from .responses import error_response, json_response
@@ -40,6 +41,35 @@ FormHandler = Callable[[TokenRequest], dict[str, Any]]
 OutcomeRecorder = Callable[[TokenRequest | None, str], None]
 
 
+class HandlerPlacement:
+    """Where a handler runs: on the event loop, or on a worker thread.
+
+    A handler that hashes a password (25 ms of argon2id) runs on a thread: argon2-cffi
+    releases the GIL, and the hasher's admission control bounds how many threads hash. The
+    others spend 100-500 µs, and on one core handing that to a thread and back costs as much
+    again (the GIL moves twice, threads contend for it): on SQLite they run on the event
+    loop, optimistically (:meth:`Database.optimistic`), and are rerun on a thread in the rare
+    case their first write would have to wait for the write lock (a cleanup batch, another
+    process). On PostgreSQL every statement is a network round trip: all run on threads.
+    """
+
+    def __init__(self, database: Database | None, on_thread: Callable[[TokenRequest], bool] = lambda _: False) -> None:
+        self._database = database if database is not None and database.is_sqlite else None
+        self._on_thread = on_thread
+
+    async def run(self, handle: FormHandler, request: TokenRequest) -> dict[str, Any]:
+        if self._database is None or self._on_thread(request):
+            return await run_in_threadpool(handle, request)
+        try:
+            with self._database.optimistic():
+                return handle(request)
+        except WriteWouldWait:
+            return await run_in_threadpool(handle, request)
+
+
+ON_THREADS = HandlerPlacement(None)
+
+
 def form_route(
     handle: FormHandler,
     *,
@@ -47,6 +77,7 @@ def form_route(
     retry_after: int,
     trusted_proxies: Sequence[Network] = (),
     record: OutcomeRecorder | None = None,
+    placement: HandlerPlacement = ON_THREADS,
 ):  # noqa: ANN201
     """A POST endpoint of the OAuth family (token, introspection, revocation): parameters from
     the query string and the form body, client credentials, a JSON answer; every failure JSON.
@@ -69,9 +100,7 @@ def form_route(
                     trusted_proxies,
                 ),
             )
-            # The handlers hash passwords and talk to the database: off the event loop. argon2-cffi
-            # releases the GIL, and the hasher's admission control bounds how many threads hash.
-            response = json_response(await run_in_threadpool(handle, token_request))
+            response = json_response(await placement.run(handle, token_request))
             outcome = "issued"
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
             response = error_response(error, retry_after)
@@ -84,7 +113,12 @@ def form_route(
 
 
 def token_route(
-    endpoint: TokenEndpoint, *, max_body_bytes: int, retry_after: int, trusted_proxies: Sequence[Network] = ()
+    endpoint: TokenEndpoint,
+    *,
+    max_body_bytes: int,
+    retry_after: int,
+    trusted_proxies: Sequence[Network] = (),
+    database: Database | None = None,
 ):  # noqa: ANN201
     known_grants = frozenset(endpoint.grant_types)
 
@@ -99,4 +133,5 @@ def token_route(
         retry_after=retry_after,
         trusted_proxies=trusted_proxies,
         record=record,
+        placement=HandlerPlacement(database, endpoint.hashes_passwords),
     )

@@ -34,6 +34,7 @@ class _Checked:
 class ResourceOwnerPasswordGrant:
     grant_type = "password"
     client_grant = "password"
+    hashes_passwords = True  # argon2id, ~25 ms: its requests run on a thread
 
     def __init__(
         self,
