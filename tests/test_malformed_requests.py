@@ -45,7 +45,10 @@ def encoded_pairs(server: LiveServer) -> st.SearchStrategy[str]:
 
 
 def authorization_headers() -> st.SearchStrategy[str | None]:
-    printable = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60)
+    # Any field value RFC 9110 §5.5 allows (VCHAR, SP, HTAB, obs-text), however odd: the
+    # application answers it. DEL and other controls are refused by the HTTP parser before
+    # the application sees them (test_broken_http_never_gets_a_5xx has one).
+    printable = st.text(st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"), max_size=60)
     basic = st.binary(max_size=60).map(lambda b: "Basic " + base64.b64encode(b).decode())
     return st.one_of(st.none(), basic, printable, printable.map(lambda s: "Basic " + s))
 
@@ -86,6 +89,7 @@ def test_generated_malformed_token_requests_never_get_a_5xx(fuzz_server: LiveSer
     b"POST /as/token.oauth2?\xff\xfe=\x00 HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GARBAGE\r\n\r\n",
     b"POST /as/token.oauth2 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    b"POST /as/token.oauth2 HTTP/1.1\r\nHost: x\r\nAuthorization: \x7f\r\nContent-Length: 0\r\n\r\n",
 ])
 def test_broken_http_never_gets_a_5xx(fuzz_server: LiveServer, raw: bytes) -> None:
     with socket.create_connection(("127.0.0.1", fuzz_server.port), timeout=10) as sock:
