@@ -78,4 +78,4 @@ for name, loop in cases.items():
 if args.profile:
     profiler = cProfile.Profile()
     profiler.runcall(cases[args.profile])
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(30)

@@ -47,14 +47,18 @@ def kids(jwks: dict) -> set[str]:
 
 def test_rotation_keeps_old_tokens_valid_and_retires_the_key_once_they_expire(make_server, tmp_path: Path) -> None:  # noqa: ANN001
     database = tmp_path / "mobproc.db"
-    env = {"MOBPROC_DATABASE_URL": database_url(database), "MOBPROC_ACCESS_TOKEN_LIFETIME": "2"}
-    with make_server(database, access_token_format="jwt", access_token_lifetime=2) as server, \
+    # Long enough that the `keys rotate` and `keys list` processes, slow to start on a busy
+    # machine, run before the first token expires; short enough to wait for.
+    lifetime = 8
+    env = {"MOBPROC_DATABASE_URL": database_url(database), "MOBPROC_ACCESS_TOKEN_LIFETIME": str(lifetime)}
+    with make_server(database, access_token_format="jwt", access_token_lifetime=lifetime) as server, \
             server.client() as http:
         client = server.add_client(grants=("client_credentials",))
         before = client_credentials_grant(http, client).json()["access_token"]
         old_kid = jwt.get_unverified_header(before)["kid"]
 
         rotated = mobproc("keys", "rotate", env=env)
+        rotated_at = time.time()
         assert rotated.returncode == 0, rotated.stderr
         assert f"signing key {old_kid} is retired" in rotated.stdout
 
@@ -70,7 +74,8 @@ def test_rotation_keeps_old_tokens_valid_and_retires_the_key_once_they_expire(ma
         assert states[new_kid]["state"] == "active" and states[old_kid]["state"] == "retired"
         assert states[old_kid]["private_key"] == "erased"  # a retired key only verifies
 
-        time.sleep(2 + RETIREMENT_GRACE_SECONDS + 0.5)  # the last token the old key signed has expired
+        # the last token the old key signed has expired, and the grace after it has passed
+        time.sleep(max(0.0, rotated_at + lifetime + RETIREMENT_GRACE_SECONDS + 0.5 - time.time()))
         assert kids(http.get(JWKS_PATH).json()) == {new_kid}
         assert json.loads(mobproc("keys", "list", "--json", env=env).stdout)[1]["state"] == "expired"
 
