@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.engine import Row
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Account, Username
@@ -19,10 +20,44 @@ class AccountExists(Exception):
 
 _NO_LOCKOUT = {"failed_logins": 0, "lockouts": 0, "locked_until": None}
 
+# The statements of a login, built once with bound parameters and run in a
+# Database.transaction: building them per call cost more Python than the argon2id hash
+# leaves to spare. (Names in ``b_`` are parameters.)
+_BY_NAME = (
+    (accounts.c.environment == bindparam("b_environment"))
+    & (accounts.c.source_system == bindparam("b_source_system"))
+    & (accounts.c.name == bindparam("b_name"))
+)
+_FIND = select(accounts).where(_BY_NAME)
+# One conditional UPDATE is the whole lockout check: the database serializes it on the row,
+# so however many processes race, at most `limit` attempts pass between two lockouts.
+# Counting before the check (not after) is what makes it so.
+_CLAIM = (
+    update(accounts)
+    .where(
+        _BY_NAME,
+        accounts.c.failed_logins < bindparam("b_limit"),
+        or_(accounts.c.locked_until.is_(None), accounts.c.locked_until <= bindparam("b_now")),
+    )
+    .values(failed_logins=accounts.c.failed_logins + 1)
+    .returning(*accounts.c)
+)
+_RELEASE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("b_id"), accounts.c.failed_logins > 0)
+    .values(failed_logins=accounts.c.failed_logins - 1)
+)
+_LOCK = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("b_id"), accounts.c.failed_logins >= bindparam("b_limit"))
+    .values(locked_until=bindparam("b_until"), lockouts=accounts.c.lockouts + 1, failed_logins=0)
+)
+_SUCCESS = update(accounts).where(accounts.c.id == bindparam("b_id")).values(**_NO_LOCKOUT)
 
-def _account(row: Row) -> Account:
+
+def _account(row: Any) -> Account:
     return Account(
-        row.id, row.source_system, row.name, row.password_hash, row.tenant, row.multitenant, row.domain,
+        row.id, row.source_system, row.name, row.password_hash, row.tenant, bool(row.multitenant), row.domain,
         row.failed_logins, row.lockouts, row.locked_until,
     )
 
@@ -39,9 +74,12 @@ class SqlAccountStore:
             & (accounts.c.name == username.name)
         )
 
+    def _by_name(self, source_system: str, name: str) -> dict[str, Any]:
+        return {"b_environment": self._environment, "b_source_system": source_system, "b_name": name}
+
     def find_account(self, source_system: str, name: str) -> Account | None:
-        with self._db.read() as connection:
-            row = connection.execute(select(accounts).where(self._where(Username(source_system, name)))).first()
+        with self._db.transaction(write=False) as connection:
+            row = connection.first(_FIND, self._by_name(source_system, name))
         return _account(row) if row else None
 
     def replace_password_hash(self, account_id: int, old_hash: str, new_hash: str) -> None:
@@ -54,48 +92,27 @@ class SqlAccountStore:
             )
 
     def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> tuple[Account | None, bool]:
-        where = self._where(Username(source_system, name))
-        with self._db.write() as connection:
-            # One conditional UPDATE is the whole lockout check: the database serializes it on
-            # the row, so however many processes race, at most `limit` attempts pass
-            # between two lockouts. Counting before the check (not after) is what makes it so.
-            row = connection.execute(
-                update(accounts)
-                .where(
-                    where,
-                    accounts.c.failed_logins < limit,
-                    or_(accounts.c.locked_until.is_(None), accounts.c.locked_until <= now),
-                )
-                .values(failed_logins=accounts.c.failed_logins + 1)
-                .returning(*accounts.c)
-            ).first()
+        by_name = self._by_name(source_system, name)
+        with self._db.transaction(write=True) as connection:
+            row = connection.first(_CLAIM, {**by_name, "b_limit": limit, "b_now": now})
             if row is not None:
                 return _account(row), True
             # Refused: why, in the same transaction, so that an unknown or locked account
             # costs the same time as a claim (no second round trip to tell them apart).
-            row = connection.execute(select(accounts).where(where)).first()
+            row = connection.first(_FIND, by_name)
         return (_account(row) if row else None), False
 
     def release_attempt(self, account_id: int) -> None:
-        with self._db.write() as connection:
-            connection.execute(
-                update(accounts)
-                .where(accounts.c.id == account_id, accounts.c.failed_logins > 0)
-                .values(failed_logins=accounts.c.failed_logins - 1)
-            )
+        with self._db.transaction(write=True) as connection:
+            connection.execute(_RELEASE, {"b_id": account_id})
 
     def lock_account(self, account_id: int, limit: int, until: float) -> bool:
-        with self._db.write() as connection:
-            locked = connection.execute(
-                update(accounts)
-                .where(accounts.c.id == account_id, accounts.c.failed_logins >= limit)
-                .values(locked_until=until, lockouts=accounts.c.lockouts + 1, failed_logins=0)
-            ).rowcount
-        return locked == 1
+        with self._db.transaction(write=True) as connection:
+            return connection.execute(_LOCK, {"b_id": account_id, "b_limit": limit, "b_until": until}) == 1
 
     def record_success(self, account_id: int) -> None:
-        with self._db.write() as connection:
-            connection.execute(update(accounts).where(accounts.c.id == account_id).values(**_NO_LOCKOUT))
+        with self._db.transaction(write=True) as connection:
+            connection.execute(_SUCCESS, {"b_id": account_id})
 
     def unlock(self, username: Username) -> bool:
         """``mobproc user unlock``: end a lockout and forget the failure streak."""

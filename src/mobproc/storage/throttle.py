@@ -4,17 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, case, delete, select, update
+from sqlalchemy import Float, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.throttling import Bucket
-from .database import Database
+from .database import Database, Transaction
 from .schema import throttle
 
 
 class _Empty(Exception):
     def __init__(self, bucket: Bucket, wait: float) -> None:
         self.bucket, self.wait = bucket, wait
+
+
+# Built once with bound parameters, run in a Database.transaction (names in ``b_`` are
+# parameters). A bucket's level at ``b_now``: its tokens plus the refill since it was
+# last touched, at most its capacity.
+_NOW = bindparam("b_now", type_=Float)
+_CAPACITY = bindparam("b_capacity", type_=Float)
+_REFILLED = throttle.c.tokens + case(
+    (throttle.c.updated_at < _NOW, _NOW - throttle.c.updated_at), else_=0.0
+) * bindparam("b_per_second", type_=Float)
+_LEVEL = case((_REFILLED > _CAPACITY, _CAPACITY), else_=_REFILLED)
+_BUCKET = (throttle.c.environment == bindparam("b_environment")) & (throttle.c.bucket == bindparam("b_bucket"))
+_TAKE = update(throttle).where(_BUCKET, _LEVEL >= 1).values(tokens=_LEVEL - 1, updated_at=_NOW)
+_GIVE_BACK = update(throttle).where(_BUCKET).values(
+    tokens=case((_LEVEL + 1 > _CAPACITY, _CAPACITY), else_=_LEVEL + 1), updated_at=_NOW
+)
+_LEFT = select(_LEVEL).where(_BUCKET)
+# A new bucket starts full, less this token. RETURNING, not rowcount, tells whether the row
+# was made: psycopg answers -1 for an INSERT's rowcount.
+_CREATE = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(throttle)
+    .values(environment=bindparam("b_environment"), bucket=bindparam("b_bucket"),
+            tokens=bindparam("b_tokens", type_=Float), updated_at=_NOW)
+    .on_conflict_do_nothing()
+    .returning(throttle.c.bucket)
+    for dialect in (sqlite, postgresql)
+}
+_SWEEP = delete(throttle).where(
+    throttle.c.environment == bindparam("b_environment"), throttle.c.updated_at < bindparam("b_before")
+)
 
 
 class SqlFailureBudget:
@@ -29,63 +59,44 @@ class SqlFailureBudget:
         self._environment = environment
         self._forget_after = forget_after
         self._next_sweep = 0.0
+        self._create = _CREATE["sqlite" if database.is_sqlite else "postgresql"]
 
-    def _level(self, bucket: Bucket, now: float):  # noqa: ANN202
-        elapsed = case((throttle.c.updated_at < now, now - throttle.c.updated_at), else_=0.0)
-        refilled = throttle.c.tokens + elapsed * bucket.per_second
-        return case((refilled > bucket.capacity, float(bucket.capacity)), else_=refilled)
-
-    def _where(self, bucket: Bucket):  # noqa: ANN202
-        return (throttle.c.environment == self._environment) & (throttle.c.bucket == bucket.name)
+    def _params(self, bucket: Bucket, now: float) -> dict[str, object]:
+        return {
+            "b_environment": self._environment,
+            "b_bucket": bucket.name,
+            "b_now": now,
+            "b_capacity": float(bucket.capacity),
+            "b_per_second": bucket.per_second,
+        }
 
     def take(self, buckets: Sequence[Bucket], now: float) -> tuple[Bucket, float] | None:
         try:
-            with self._db.write() as connection:
+            with self._db.transaction(write=True) as connection:
                 for bucket in buckets:
                     self._take_one(connection, bucket, now)
                 if now >= self._next_sweep:
                     self._next_sweep = now + 60
-                    connection.execute(
-                        delete(throttle).where(
-                            throttle.c.environment == self._environment,
-                            throttle.c.updated_at < now - self._forget_after,
-                        )
-                    )
+                    connection.execute(_SWEEP, {"b_environment": self._environment,
+                                                "b_before": now - self._forget_after})
         except _Empty as empty:  # the transaction rolled back: no bucket was spent
             return empty.bucket, empty.wait
         return None
 
-    def _take_one(self, connection: Connection, bucket: Bucket, now: float) -> None:
-        level = self._level(bucket, now)
-        taken = connection.execute(
-            update(throttle).where(self._where(bucket), level >= 1).values(tokens=level - 1, updated_at=now)
-        ).rowcount
-        if taken:
+    def _take_one(self, connection: Transaction, bucket: Bucket, now: float) -> None:
+        params = self._params(bucket, now)
+        if connection.execute(_TAKE, params):
             return
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        # A new bucket starts full, less this token. RETURNING, not rowcount, tells whether
-        # the row was made: psycopg answers -1 for an INSERT's rowcount.
-        created = connection.execute(
-            dialect.insert(throttle)
-            .values(environment=self._environment, bucket=bucket.name, tokens=bucket.capacity - 1.0, updated_at=now)
-            .on_conflict_do_nothing()
-            .returning(throttle.c.bucket)
-        ).first()
+        created = connection.first(self._create, {**params, "b_tokens": bucket.capacity - 1.0})
         if created is not None:
             return
-        left = connection.execute(select(level).where(self._where(bucket))).scalar() or 0.0
+        left = connection.scalar(_LEFT, params) or 0.0
         raise _Empty(bucket, max(0.0, 1 - left) / bucket.per_second)
 
     def give_back(self, buckets: Sequence[Bucket], now: float) -> None:
-        with self._db.write() as connection:
+        with self._db.transaction(write=True) as connection:
             for bucket in buckets:
-                level = self._level(bucket, now)
-                connection.execute(
-                    update(throttle)
-                    .where(self._where(bucket))
-                    .values(tokens=case((level + 1 > bucket.capacity, float(bucket.capacity)), else_=level + 1),
-                            updated_at=now)
-                )
+                connection.execute(_GIVE_BACK, self._params(bucket, now))
 
 
 def forget_after(*buckets: tuple[int, float]) -> float:
