@@ -192,7 +192,7 @@ class Database:
         if lent:
             try:
                 pooled = self.engine.raw_connection()
-            except (DBAPIError, PoolTimeoutError) as error:
+            except (DBAPIError, PoolTimeoutError, dbapi.Error) as error:  # a failed connect is the driver's own
                 raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
             if self.is_sqlite:
                 pooled.detach()
@@ -213,10 +213,13 @@ class Database:
 
     def prepared(self, statement: Executable, keys: tuple[str, ...]) -> _Prepared:
         """``statement`` compiled for this database (an INSERT for the columns ``keys``)."""
-        cache_key = (id(statement), keys if isinstance(statement, Insert) else ())
+        is_insert = isinstance(statement, Insert)
+        cache_key = (id(statement), keys if is_insert else ())
         found = self._prepared.get(cache_key)
         if found is None:
-            found = self._prepared[cache_key] = _Prepared(statement, self._dialect(), cache_key[1])
+            # An INSERT given its columns as parameters (not one whose values are expressions)
+            columns = keys if is_insert and set(keys) <= set(statement.table.c.keys()) else ()
+            found = self._prepared[cache_key] = _Prepared(statement, self._dialect(), columns)
         return found
 
     def _dialect(self):  # noqa: ANN202
@@ -253,16 +256,26 @@ class Database:
 
 
 class _Prepared:
-    """A statement's SQL in the driver's paramstyle, and for one that returns rows a row type
-    whose fields are its columns' names (as SQLAlchemy's rows have them)."""
+    """A statement's SQL in the driver's paramstyle, the values of the parameters it carries
+    itself (a literal such as the 1 of ``failed_logins + 1``), and for one that returns rows a
+    row type whose fields are its columns' names (as SQLAlchemy's rows have them)."""
 
-    __slots__ = ("sql", "row")
+    __slots__ = ("sql", "own", "row")
 
     def __init__(self, statement: Executable, dialect, keys: tuple[str, ...]) -> None:  # noqa: ANN001
         compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
         self.sql = str(compiled)
+        self.own = {
+            name: bind.effective_value
+            for bind, name in compiled.bind_names.items()
+            if not bind.required and name not in keys
+        }
         columns = getattr(statement, "exported_columns", ())
-        self.row = namedtuple("Row", [column.name for column in columns]) if len(columns) else None
+        names = [getattr(column, "name", None) or f"_{index}" for index, column in enumerate(columns)]
+        self.row = namedtuple("Row", names, rename=True) if names else None
+
+    def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**self.own, **given} if self.own else given
 
 
 class Transaction:
@@ -276,19 +289,21 @@ class Transaction:
 
     def execute(self, statement: Executable, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
-        self._cursor.execute(self._db.prepared(statement, tuple(params)).sql, params)
+        prepared = self._db.prepared(statement, tuple(params))
+        self._cursor.execute(prepared.sql, prepared.params(params))
         return self._cursor.rowcount
 
     def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """Its first row (fields named as the statement's columns), or None."""
         prepared = self._db.prepared(statement, tuple(params))
-        self._cursor.execute(prepared.sql, params)
+        self._cursor.execute(prepared.sql, prepared.params(params))
         row = self._cursor.fetchone()
         return None if row is None else prepared.row._make(row)
 
     def scalar(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """The first column of its first row, or None."""
-        self._cursor.execute(self._db.prepared(statement, tuple(params)).sql, params)
+        prepared = self._db.prepared(statement, tuple(params))
+        self._cursor.execute(prepared.sql, prepared.params(params))
         row = self._cursor.fetchone()
         return None if row is None else row[0]
 
