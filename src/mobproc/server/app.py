@@ -47,6 +47,7 @@ from ..storage.throttle import SqlFailureBudget, forget_after
 from ..storage.tokens import SqlTokenStore
 from . import introspection_endpoint, metadata, openapi, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
+from .logs import lean_records
 from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
 from .responses import error_response, json_response
 from .token_endpoint import token_route
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The application; with no settings they are read from ``MOBPROC_*`` (uvicorn workers)."""
     settings = settings or load_settings()
     settings.require_issuer()
+    lean_records()
     services = Services.build(settings)
     limits = {"max_body_bytes": settings.max_body_bytes, "retry_after": settings.retry_after_seconds}
     retry_after = settings.retry_after_seconds

@@ -149,16 +149,19 @@ class Database:
                 turn.release()
 
     def _begin_immediate(self, driver: sqlite3.Connection, optimistic: bool) -> None:
-        if not optimistic:
-            driver.execute("BEGIN IMMEDIATE")
-            return
-        driver.execute("PRAGMA busy_timeout = 0")
+        # An optimistic BEGIN must not wait for the lock; the connection is this thread's
+        # own, so it keeps its busy timeout until the next BEGIN wants the other one (the
+        # event loop's stays at 0 and costs no PRAGMA a write).
+        timeout = 0 if optimistic else int(self._busy_timeout * 1000)
+        if getattr(self._own, "busy_timeout", None) != timeout:
+            driver.execute(f"PRAGMA busy_timeout = {timeout}")
+            self._own.busy_timeout = timeout
         try:
             driver.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
-            raise WriteWouldWait() from None  # another process holds the lock
-        finally:
-            driver.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if optimistic:
+                raise WriteWouldWait() from None  # another process holds the lock
+            raise
 
     @contextmanager
     def optimistic(self) -> Iterator[None]:
@@ -196,7 +199,7 @@ class Database:
                 raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
             if self.is_sqlite:
                 pooled.detach()
-                self._own.connection, lent = pooled, False
+                self._own.connection, self._own.busy_timeout, lent = pooled, None, False
         try:
             # (A detached connection answers only to dbapi_connection: on SQLite, the driver's.)
             yield pooled.dbapi_connection if self.is_sqlite else pooled.driver_connection
