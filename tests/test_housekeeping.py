@@ -24,15 +24,18 @@ def fill_expired_tokens(server: LiveServer, client_id: str, count: int) -> None:
             .returning(grants.c.id)
         ).scalar_one()
         if database.is_sqlite:
-            rows = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+            rows = ("WITH RECURSIVE n(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
                     "SELECT randomblob(32), 'dev', :grant, 'MOBPROC', 0, 1 FROM n")
         else:
             rows = ("SELECT decode(md5(i::text) || md5((-i)::text), 'hex'), 'dev', :grant, 'MOBPROC', 0, 1 "
-                    "FROM generate_series(1, :count) AS i")
-        connection.execute(
-            text(f"INSERT INTO access_tokens (lookup, environment, grant_id, scope, issued_at, expires_at) {rows}"),
-            {"count": count, "grant": grant_id},
-        )
+                    "FROM generate_series(:first, :last) AS i")
+        # In statements of 100,000 rows: each must finish within the server's statement_timeout.
+        chunk = 100_000
+        for first in range(1, count + 1, chunk):
+            connection.execute(
+                text(f"INSERT INTO access_tokens (lookup, environment, grant_id, scope, issued_at, expires_at) {rows}"),
+                {"first": first, "last": min(first + chunk - 1, count), "grant": grant_id},
+            )
 
 
 def count(server: LiveServer, table) -> int:  # noqa: ANN001
