@@ -116,8 +116,9 @@ class Database:
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Transaction]:
-        """A transaction for the hot paths (token issue, refresh, lookup): Core statements
-        compiled once for this database and run on the driver's own connection from the pool.
+        """A transaction for the hot paths (token issue, refresh, lookup, login bookkeeping):
+        Core statements compiled once for this database and run on the driver's connection
+        (on SQLite this thread's own, on PostgreSQL one lent by the pool).
 
         SQLAlchemy's per-execution machinery (execution context, events, result set-up) costs
         about 70 µs a statement and as much again a transaction; SQLite spends 10-15 µs
