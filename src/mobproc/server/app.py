@@ -50,7 +50,7 @@ from .access_log import AccessLog
 from .logs import lean_records
 from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
 from .responses import error_response, json_response
-from .token_endpoint import token_route
+from .token_endpoint import form_route, token_route
 
 log = logging.getLogger("mobproc.server")
 # Endpoints answer every method themselves, so that a wrong one gets the RFC's JSON error.
@@ -239,12 +239,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Route(
             introspection_endpoint.PATH,
-            introspection_endpoint.introspection_route(services.introspection, **limits, database=services.database),
+            form_route(services.introspection.handle, **limits, database=services.database),
             methods=ALL_METHODS,
         ),
         Route(
             revocation_endpoint.PATH,
-            revocation_endpoint.revocation_route(services.revocation, **limits, database=services.database),
+            form_route(services.revocation.handle, **limits, database=services.database),
             methods=ALL_METHODS,
         ),
         Route(

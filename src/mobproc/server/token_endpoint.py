@@ -53,9 +53,9 @@ class HandlerPlacement:
     process). On PostgreSQL every statement is a network round trip: all run on threads.
     """
 
-    def __init__(self, database: Database | None, on_thread: Callable[[TokenRequest], bool] = lambda _: False) -> None:
+    def __init__(self, database: Database | None, on_thread: Callable[[TokenRequest], bool] | None = None) -> None:
         self._database = database if database is not None and database.is_sqlite else None
-        self._on_thread = on_thread
+        self._on_thread = on_thread or (lambda _: False)
 
     async def run(self, handle: FormHandler, request: TokenRequest) -> dict[str, Any]:
         if self._database is None or self._on_thread(request):
@@ -67,9 +67,6 @@ class HandlerPlacement:
             return await run_in_threadpool(handle, request)
 
 
-ON_THREADS = HandlerPlacement(None)
-
-
 def form_route(
     handle: FormHandler,
     *,
@@ -77,11 +74,14 @@ def form_route(
     retry_after: int,
     trusted_proxies: Sequence[Network] = (),
     record: OutcomeRecorder | None = None,
-    placement: HandlerPlacement = ON_THREADS,
+    database: Database | None = None,
+    on_thread: Callable[[TokenRequest], bool] | None = None,
 ):  # noqa: ANN201
     """A POST endpoint of the OAuth family (token, introspection, revocation): parameters from
     the query string and the form body, client credentials, a JSON answer; every failure JSON.
-    ``record`` hears each request's outcome: ``issued`` or the RFC error code."""
+    ``record`` hears each request's outcome: ``issued`` or the RFC error code. ``database``
+    and ``on_thread`` say where ``handle`` runs (:class:`HandlerPlacement`)."""
+    placement = HandlerPlacement(database, on_thread)
 
     async def endpoint(request: Request) -> Response:
         token_request = None
@@ -133,5 +133,6 @@ def token_route(
         retry_after=retry_after,
         trusted_proxies=trusted_proxies,
         record=record,
-        placement=HandlerPlacement(database, endpoint.hashes_passwords),
+        database=database,
+        on_thread=endpoint.hashes_passwords,
     )
