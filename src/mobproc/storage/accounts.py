@@ -67,13 +67,6 @@ class SqlAccountStore:
         self._db = database
         self._environment = environment
 
-    def _where(self, username: Username):  # noqa: ANN202
-        return (
-            (accounts.c.environment == self._environment)
-            & (accounts.c.source_system == username.source_system)
-            & (accounts.c.name == username.name)
-        )
-
     def _by_name(self, source_system: str, name: str) -> dict[str, Any]:
         return {"b_environment": self._environment, "b_source_system": source_system, "b_name": name}
 
@@ -118,7 +111,8 @@ class SqlAccountStore:
         """``mobproc user unlock``: end a lockout and forget the failure streak."""
         with self._db.write() as connection:
             result = connection.execute(
-                update(accounts).where(self._where(username)).values(**_NO_LOCKOUT)
+                update(accounts).where(_BY_NAME).values(**_NO_LOCKOUT),
+                self._by_name(username.source_system, username.name),
             )
         return result.rowcount == 1
 
@@ -162,13 +156,17 @@ class SqlAccountStore:
     def remove_account(self, username: Username) -> bool:
         """Remove the account; its grants and every token go with it (ON DELETE CASCADE)."""
         with self._db.write() as connection:
-            result = connection.execute(delete(accounts).where(self._where(username)))
+            result = connection.execute(
+                delete(accounts).where(_BY_NAME), self._by_name(username.source_system, username.name)
+            )
         return result.rowcount == 1
 
     def set_password_hash(self, username: Username, password_hash: str) -> bool:
         """A new password ends every grant the old one made (a reset is often a response to a leak)."""
         with self._db.write() as connection:
-            account_id = connection.execute(select(accounts.c.id).where(self._where(username))).scalar()
+            account_id = connection.execute(
+                select(accounts.c.id).where(_BY_NAME), self._by_name(username.source_system, username.name)
+            ).scalar()
             if account_id is None:
                 return False
             connection.execute(update(accounts).where(accounts.c.id == account_id).values(password_hash=password_hash))
