@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections import namedtuple
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
@@ -96,18 +96,29 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
         processes never both read and then fail to upgrade: one waits its busy timeout."""
+        with self._turn(), self._translate_errors(), self.engine.connect() as connection:
+            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _turn(self, *, optimistic: bool = False) -> Iterator[None]:
+        """This thread's turn to write (SQLite; elsewhere there is no turn to take). Waiting
+        for it counts against the same timeout as waiting for the lock; an optimistic writer
+        does not wait at all."""
         turn = self._write_turn
-        # Waiting for the turn counts against the same timeout as waiting for the lock.
-        if turn is not None and not turn.acquire(timeout=self._busy_timeout):
+        if turn is None:
+            yield
+            return
+        if optimistic:
+            if not turn.acquire(blocking=False):
+                raise WriteWouldWait()
+        elif not turn.acquire(timeout=self._busy_timeout):
             raise DatabaseUnavailable("OperationalError")
         try:
-            with self._translate_errors(), self.engine.connect() as connection:
-                connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-                with connection.begin():
-                    yield connection
+            yield
         finally:
-            if turn is not None:
-                turn.release()
+            turn.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -126,14 +137,8 @@ class Database:
         and :meth:`read`; only the Python around them is gone. A read of SQLite runs in
         autocommit (one statement is its own transaction); a write takes the lock at BEGIN.
         """
-        turn = self._write_turn if write else None
-        optimistic = turn is not None and _optimistic.get()
-        if optimistic:
-            if not turn.acquire(blocking=False):
-                raise WriteWouldWait()
-        elif turn is not None and not turn.acquire(timeout=self._busy_timeout):
-            raise DatabaseUnavailable("OperationalError")
-        try:
+        optimistic = write and self.is_sqlite and _optimistic.get()
+        with self._turn(optimistic=optimistic) if write else nullcontext():
             with self._driver_errors() as driver:
                 if write and self.is_sqlite:
                     self._begin_immediate(driver, optimistic)
@@ -145,9 +150,6 @@ class Database:
                     raise
             if optimistic:
                 _optimistic.set(False)  # written: from here on, a retry would write twice
-        finally:
-            if turn is not None:
-                turn.release()
 
     def _begin_immediate(self, driver: sqlite3.Connection, optimistic: bool) -> None:
         # An optimistic BEGIN must not wait for the lock; the connection is this thread's
