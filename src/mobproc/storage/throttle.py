@@ -35,12 +35,12 @@ _LEFT = select(_LEVEL).where(_BUCKET)
 # A new bucket starts full, less this token. RETURNING, not rowcount, tells whether the row
 # was made: psycopg answers -1 for an INSERT's rowcount.
 _CREATE = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(throttle)
+    name: dialect.insert(throttle)
     .values(environment=bindparam("b_environment"), bucket=bindparam("b_bucket"),
             tokens=bindparam("b_tokens", type_=Float), updated_at=_NOW)
     .on_conflict_do_nothing()
     .returning(throttle.c.bucket)
-    for dialect in (sqlite, postgresql)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _SWEEP = delete(throttle).where(
     throttle.c.environment == bindparam("b_environment"), throttle.c.updated_at < bindparam("b_before")

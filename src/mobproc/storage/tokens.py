@@ -154,13 +154,13 @@ class SqlTokenStore:
         event: AuditEvent | None = None,
     ) -> int:
         try:
-            grant_id = self._create_grant(authorization, access, refresh, expires_at, event)
+            grant_id, stored = self._create_grant(authorization, access, refresh, expires_at, event)
         except IntegrityError:
             # The foreign keys refused: the client or account was deleted after this request
             # looked it up (another process, or a cached client).
             raise GrantOwnerGone() from None
-        if event is not None:
-            log_event(replace(event, grant_id=grant_id))
+        if stored is not None:
+            log_event(stored)
         return grant_id
 
     def _create_grant(
@@ -170,7 +170,8 @@ class SqlTokenStore:
         refresh: IssuedToken | None,
         expires_at: float,
         event: AuditEvent | None,
-    ) -> int:
+    ) -> tuple[int, AuditEvent | None]:
+        """The grant's id, and the event as stored (with that id)."""
         identity = authorization.identity
         with self._db.transaction(write=True) as connection:
             grant_id = connection.scalar(
@@ -192,8 +193,9 @@ class SqlTokenStore:
             )
             self._insert_tokens(connection, grant_id, authorization.scope, access, refresh, generation=0)
             if event is not None:
-                store_event(connection, self._environment, replace(event, grant_id=grant_id))
-        return grant_id
+                event = replace(event, grant_id=grant_id)
+                store_event(connection, self._environment, event)
+        return grant_id, event
 
     def _insert_tokens(
         self,
