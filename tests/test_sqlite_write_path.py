@@ -1,15 +1,22 @@
 """How token writes meet SQLite: handlers on the event loop that step aside when the write lock
-is taken, and checkpoints that no request pays for (mobproc.storage.database)."""
+is taken, write in group commits, and checkpoints that no request pays for
+(mobproc.storage.database)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy.exc import IntegrityError
 
 from conftest import introspect, password_grant, refresh_grant, write_lock_held
+from mobproc.storage.database import Database, DatabaseUnavailable
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -70,3 +77,107 @@ def test_checkpoints_copy_the_log_into_the_database_file_in_the_background(make_
                 break
             time.sleep(0.1)
     assert grants == 5
+
+
+# Group commit: the requests the event loop handles in one turn write in one transaction.
+
+_notes = Table("notes", MetaData(), Column("id", Integer, primary_key=True), Column("text", String, unique=True))
+_ADD = insert(_notes)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'group.db'}")
+    _notes.metadata.create_all(db.engine)
+    yield db
+    db.dispose()
+
+
+def _committed(db: Database) -> list[str]:
+    """What another connection sees: only committed rows."""
+    reader = sqlite3.connect(db.url.database)
+    try:
+        return [text for (text,) in reader.execute("SELECT text FROM notes ORDER BY text")]
+    finally:
+        reader.close()
+
+
+def _request(db: Database, text: str, seen: dict[str, list[str]] | None = None):  # noqa: ANN202
+    """A request handler as HandlerPlacement runs it: on the loop, answering once durable."""
+
+    async def handle() -> None:
+        with db.on_event_loop() as scope:
+            with db.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": text})
+            if seen is not None:
+                seen[text] = _committed(db)
+                db.after_commit(lambda: seen.setdefault("logged " + text, _committed(db)))
+        await scope.durable()
+
+    return handle()
+
+
+def test_requests_in_one_turn_of_the_loop_commit_together(database: Database) -> None:
+    seen: dict[str, list[str]] = {}
+
+    async def main() -> None:
+        await asyncio.gather(*(_request(database, name, seen) for name in ("a", "b", "c")))
+        assert _committed(database) == ["a", "b", "c"]  # durable before anyone answers
+
+    asyncio.run(main())
+    # Nothing was committed while the three ran: they shared one transaction...
+    assert seen["a"] == seen["b"] == seen["c"] == []
+    # ... and what is said after the commit (an audit line) is said once it is true.
+    assert seen["logged a"] == seen["logged c"] == ["a", "b", "c"]
+
+
+def test_a_failing_request_takes_back_only_its_own_writes(database: Database) -> None:
+    async def failing() -> None:
+        with database.on_event_loop() as scope:
+            with pytest.raises(IntegrityError), database.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": "mine"})
+                transaction.execute(_ADD, {"text": "a"})  # taken by the first request: unique
+        await scope.durable()
+
+    async def main() -> None:
+        await asyncio.gather(_request(database, "a"), failing(), _request(database, "b"))
+
+    asyncio.run(main())
+    assert _committed(database) == ["a", "b"]
+
+
+def test_a_commit_that_fails_fails_every_request_in_it_and_says_nothing(database: Database) -> None:
+    said: list[str] = []
+
+    async def request(text: str) -> None:
+        with database.on_event_loop() as scope:
+            with database.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": text})
+            database.after_commit(said.append, text)
+            if text == "b":  # the connection fails in the middle of the group
+                database._own.group.broken = sqlite3.OperationalError("disk I/O error")
+        await scope.durable()
+
+    async def main() -> list[BaseException | None]:
+        return await asyncio.gather(request("a"), request("b"), return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes), outcomes
+    assert _committed(database) == [] and said == []
+    # The lock and the connection are free again: the next request writes as usual.
+    asyncio.run(_request(database, "c"))
+    assert _committed(database) == ["c"]
+
+
+def test_code_outside_a_request_commits_the_open_group_before_it_runs(database: Database) -> None:
+    async def main() -> None:
+        with database.on_event_loop() as scope:
+            with database.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": "a"})
+        assert _committed(database) == []
+        with database.write() as connection:  # its own connection: it needs the lock
+            connection.execute(_ADD, {"text": "b"})
+        assert _committed(database) == ["a", "b"]
+        await scope.durable()
+
+    asyncio.run(main())

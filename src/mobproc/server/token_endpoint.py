@@ -48,9 +48,10 @@ class HandlerPlacement:
     releases the GIL, and the hasher's admission control bounds how many threads hash. The
     others spend 100-500 µs, and on one core handing that to a thread and back costs as much
     again (the GIL moves twice, threads contend for it): on SQLite they run on the event
-    loop, optimistically (:meth:`Database.optimistic`), and are rerun on a thread in the rare
-    case their first write would have to wait for the write lock (a cleanup batch, another
-    process). On PostgreSQL every statement is a network round trip: all run on threads.
+    loop, optimistically (:meth:`Database.on_event_loop`), and are rerun on a thread in the
+    rare case their first write would have to wait for the write lock (a cleanup batch,
+    another process). Their writes join the loop's group commit, and each answer waits for
+    it. On PostgreSQL every statement is a network round trip: all run on threads.
     """
 
     def __init__(self, database: Database | None, on_thread: Callable[[TokenRequest], bool] | None = None) -> None:
@@ -61,10 +62,20 @@ class HandlerPlacement:
         if self._database is None or self._on_thread(request):
             return await run_in_threadpool(handle, request)
         try:
-            with self._database.optimistic():
-                return handle(request)
+            with self._database.on_event_loop() as scope:
+                try:
+                    answer, failure = handle(request), None
+                except WriteWouldWait:
+                    raise
+                except Exception as error:  # noqa: BLE001 - answered below, once its writes are durable
+                    answer, failure = None, error
         except WriteWouldWait:
             return await run_in_threadpool(handle, request)
+        # Its writes are in the loop's group commit: no answer, not even an error, before it commits.
+        await scope.durable()
+        if failure is not None:
+            raise failure
+        return answer
 
 
 def form_route(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
 from collections import namedtuple
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from typing import Any
 
@@ -28,8 +29,45 @@ class WriteWouldWait(Exception):
     was written: run the whole request again where it may wait."""
 
 
-# Set by Database.optimistic for the code it runs, until its first write commits.
-_optimistic: ContextVar[bool] = ContextVar("mobproc_optimistic_write", default=False)
+class LoopScope:
+    """One request's code on the event loop (:meth:`Database.on_event_loop`): whether its
+    first write may still step aside (``optimistic``), and the group commit it joined."""
+
+    __slots__ = ("loop", "thread", "optimistic", "group")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, optimistic: bool) -> None:
+        self.loop, self.thread, self.optimistic, self.group = loop, threading.get_ident(), optimistic, None
+
+    async def durable(self) -> None:
+        """Returns once what the code wrote (or read unconfirmed) is committed; raises
+        :class:`DatabaseUnavailable` if that commit failed."""
+        if self.group is not None:
+            # Shielded: a client that hangs up cancels its own wait, never the commit.
+            await asyncio.shield(self.group.committed)
+
+
+class _GroupCommit:
+    """The event loop's open write transaction on SQLite, which every request handled in the
+    same turn of the loop joins (each in a SAVEPOINT of its own) and which commits once,
+    from a callback queued behind them. A commit writes each page it changed to the log
+    once: the tails of the token and audit tables and their time indexes are shared by the
+    whole group, and so are BEGIN, COMMIT and their file locks."""
+
+    __slots__ = ("connection", "committed", "after", "broken", "done")
+
+    def __init__(self, connection: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.connection = connection  # the loop thread's own; if it is replaced, the group is lost
+        self.committed = loop.create_future()
+        # A wait that was cancelled leaves the outcome unread; reading it here keeps
+        # asyncio from logging "exception was never retrieved".
+        self.committed.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.after: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self.broken: BaseException | None = None
+        self.done = False
+
+
+# Set by Database.on_event_loop for the request code it runs.
+_scope: ContextVar[LoopScope | None] = ContextVar("mobproc_loop_scope", default=None)
 
 
 def normalize_url(url: str) -> str:
@@ -96,29 +134,33 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
         processes never both read and then fail to upgrade: one waits its busy timeout."""
+        self._commit_open_group()  # the loop's own group holds the lock this would wait for
         with self._turn(), self._translate_errors(), self.engine.connect() as connection:
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
             with connection.begin():
                 yield connection
 
     @contextmanager
-    def _turn(self, *, optimistic: bool = False) -> Iterator[None]:
+    def _turn(self) -> Iterator[None]:
         """This thread's turn to write (SQLite; elsewhere there is no turn to take). Waiting
-        for it counts against the same timeout as waiting for the lock; an optimistic writer
-        does not wait at all."""
+        for it counts against the same timeout as waiting for the lock."""
+        self._take_turn(optimistic=False)
+        try:
+            yield
+        finally:
+            if self._write_turn is not None:
+                self._write_turn.release()
+
+    def _take_turn(self, *, optimistic: bool) -> None:
+        """An optimistic writer does not wait at all."""
         turn = self._write_turn
         if turn is None:
-            yield
             return
         if optimistic:
             if not turn.acquire(blocking=False):
                 raise WriteWouldWait()
         elif not turn.acquire(timeout=self._busy_timeout):
             raise DatabaseUnavailable("OperationalError")
-        try:
-            yield
-        finally:
-            turn.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -136,20 +178,121 @@ class Database:
         running one of these statements. Same SQL, same pool, same errors as :meth:`write`
         and :meth:`read`; only the Python around them is gone. A read of SQLite runs in
         autocommit (one statement is its own transaction); a write takes the lock at BEGIN.
+
+        On SQLite, request code on the event loop (:meth:`on_event_loop`) writes in the
+        loop's group commit (:class:`_GroupCommit`), and reads there too while one is open:
+        they run on the same connection, and see what the group wrote before it commits.
         """
-        optimistic = write and self.is_sqlite and _optimistic.get()
-        with self._turn(optimistic=optimistic) if write else nullcontext():
+        if self.is_sqlite:
+            scope, group = _scope.get(), getattr(self._own, "group", None)
+            if scope is not None and scope.thread != threading.get_ident():
+                scope = None  # a thread the request handed work to (contextvars follow it)
+            if group is not None and scope is None:
+                self._commit_group(group)  # not a request's code: the group commits first
+                group = None
+            if group is None and write and scope is not None:
+                group = self._open_group(scope)
+            if group is not None:
+                with self._member(group, scope, write) as transaction:
+                    yield transaction
+                if write:
+                    scope.optimistic = False  # written: from here on, a rerun would write twice
+                return
+        with self._turn() if write else nullcontext():
             with self._driver_errors() as driver:
                 if write and self.is_sqlite:
-                    self._begin_immediate(driver, optimistic)
+                    self._begin_immediate(driver, optimistic=False)
                 try:
                     yield Transaction(self, driver.cursor())
                     driver.commit()
                 except BaseException:
                     driver.rollback()
                     raise
-            if optimistic:
-                _optimistic.set(False)  # written: from here on, a retry would write twice
+
+    def _open_group(self, scope: LoopScope) -> _GroupCommit:
+        """BEGIN the loop's group commit, and queue its COMMIT behind the requests the loop
+        is running now. The group keeps the write turn until it commits."""
+        self._take_turn(optimistic=scope.optimistic)
+        try:
+            with self._driver_errors() as driver:
+                self._begin_immediate(driver, scope.optimistic)
+        except BaseException:
+            self._write_turn.release()
+            raise
+        group = self._own.group = _GroupCommit(self._own.connection, scope.loop)
+        scope.loop.call_soon(self._commit_group, group)
+        return group
+
+    @contextmanager
+    def _member(self, group: _GroupCommit, scope: LoopScope, write: bool) -> Iterator[Transaction]:
+        """One request's statements in the group; a write in a SAVEPOINT, undone alone if it fails."""
+        scope.group = group
+        with self._driver_errors() as driver:
+            cursor = driver.cursor()
+            if not write:
+                yield Transaction(self, cursor)
+                return
+            try:
+                cursor.execute("SAVEPOINT request")
+                try:
+                    yield Transaction(self, cursor)
+                except BaseException:
+                    cursor.execute("ROLLBACK TO request")
+                    cursor.execute("RELEASE request")
+                    raise
+                cursor.execute("RELEASE request")
+            except sqlite3.IntegrityError:
+                raise  # this request's conflict, undone with its savepoint
+            except sqlite3.Error as error:
+                # The connection failed mid-group: nobody's work can be vouched for, none commits.
+                group.broken = group.broken or error
+                raise
+
+    def _commit_group(self, group: _GroupCommit) -> None:
+        """COMMIT (on the loop's thread, from the callback :meth:`_open_group` queued, or
+        earlier when code outside a request needs the connection or the lock)."""
+        if group.done:
+            return
+        group.done, self._own.group = True, None
+        try:
+            if getattr(self._own, "connection", None) is not group.connection:
+                group.broken = group.broken or DatabaseUnavailable("connection lost")
+            with self._driver_errors() as driver:
+                if group.broken is not None:
+                    driver.rollback()
+                    raise DatabaseUnavailable(type(group.broken).__name__)
+                driver.commit()
+        except Exception as error:  # noqa: BLE001 - every waiting request must hear of it
+            if not isinstance(error, DatabaseUnavailable):
+                log.exception("group commit failed")
+                error = DatabaseUnavailable(type(error).__name__)
+            with suppress(Exception):
+                self._own.connection.dbapi_connection.rollback()
+            group.committed.set_exception(error)
+        else:
+            group.committed.set_result(None)
+            for callback, args in group.after:
+                try:
+                    callback(*args)
+                except Exception:  # noqa: BLE001 - one failing callback must not hide the rest
+                    log.exception("after-commit callback failed")
+        finally:
+            self._write_turn.release()
+
+    def _commit_open_group(self) -> None:
+        group = getattr(self._own, "group", None)
+        if group is not None:
+            self._commit_group(group)
+
+    def after_commit(self, callback: Callable[..., None], *args: Any) -> None:
+        """Call ``callback(*args)`` once what this thread wrote is committed: at once, or
+        when the loop's group commit has committed (never, if it fails). For what must not
+        be said before it is true, such as an audit line."""
+        group = getattr(self._own, "group", None) if self.is_sqlite else None
+        if group is None:
+            callback(*args)
+        else:
+            group.after.append((callback, args))
 
     def _begin_immediate(self, driver: sqlite3.Connection, optimistic: bool) -> None:
         # An optimistic BEGIN must not wait for the lock; the connection is this thread's
@@ -167,22 +310,26 @@ class Database:
             raise
 
     @contextmanager
-    def optimistic(self) -> Iterator[None]:
-        """Run code that must not wait for SQLite's write lock (on the event loop): its first
-        write transaction, finding the lock taken by another thread or process, raises
+    def on_event_loop(self) -> Iterator[LoopScope]:
+        """Run a request's code on the event loop, where it must not wait for SQLite's write
+        lock: its first write, finding the lock taken by another thread or process, raises
         :class:`WriteWouldWait` instead of waiting, before anything is written. Writes after
-        the first one wait as usual. Outside SQLite it changes nothing."""
-        token = _optimistic.set(self.is_sqlite)
+        the first one wait as usual. Its writes join the loop's group commit: answer only
+        after ``await scope.durable()``. Outside SQLite it changes nothing."""
+        scope = LoopScope(asyncio.get_running_loop(), self.is_sqlite)
+        token = _scope.set(scope)
         try:
-            yield
+            yield scope
         finally:
-            _optimistic.reset(token)
+            _scope.reset(token)
 
     @staticmethod
     def end_optimism() -> None:
         """Code about to do something a rerun would repeat (log a line) calls this first: later
         writes then wait instead of asking for a rerun."""
-        _optimistic.set(False)
+        scope = _scope.get()
+        if scope is not None:
+            scope.optimistic = False
 
     @contextmanager
     def _driver_errors(self) -> Iterator[Any]:

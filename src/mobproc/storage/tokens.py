@@ -160,7 +160,7 @@ class SqlTokenStore:
             # looked it up (another process, or a cached client).
             raise GrantOwnerGone() from None
         if stored is not None:
-            log_event(stored)
+            self._db.after_commit(log_event, stored)
         return grant_id
 
     def _create_grant(
@@ -284,7 +284,7 @@ class SqlTokenStore:
             if event is not None:
                 store_event(connection, self._environment, event)
         if event is not None:
-            log_event(event)
+            self._db.after_commit(log_event, event)
         return True
 
     def replace_successor(
@@ -317,7 +317,7 @@ class SqlTokenStore:
             if event is not None:
                 store_event(connection, self._environment, event)
         if event is not None:
-            log_event(event)
+            self._db.after_commit(log_event, event)
         return True
 
     def revoke_grant(self, grant_id: int) -> bool:
