@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl, quote
 
-from starlette.types import ASGIApp, Scope
-
-from .observing import AnswerObserver
+from starlette.types import Scope
 
 log = logging.getLogger("mobproc.access")
 SHOWN_VALUES = frozenset({
@@ -42,9 +40,10 @@ def redacted_target(path: str, query: bytes) -> str:
     return f"{quote(path, safe='/:@')}?{shown}"
 
 
-class AccessLog(AnswerObserver):
-    def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app)
+class AccessLog:
+    """An :class:`~.observing.AnswerObserver`: a line per answer."""
+
+    def __init__(self) -> None:
         # uvicorn's own access log prints the query string verbatim, secrets and all.
         logging.getLogger("uvicorn.access").disabled = True
 

@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from ..config import Settings, load_settings
 from ..domain.clients import CachedClientStore
@@ -49,6 +49,7 @@ from . import introspection_endpoint, metadata, openapi, operations, revocation_
 from .access_log import AccessLog
 from .logs import lean_records
 from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
+from .observing import AnswerEdge
 from .responses import error_response, json_response
 from .token_endpoint import form_route, token_route
 
@@ -162,26 +163,16 @@ class SecurityHeaders:
     client from ever falling back to plain HTTP. (Cache-Control: no-store is set with every
     JSON body, in responses.py.)"""
 
-    HEADERS = (
+    HEADERS = [
         (b"x-content-type-options", b"nosniff"),
         (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
         (b"referrer-policy", b"no-referrer"),
-    )
-    HSTS = (b"strict-transport-security", b"max-age=31536000")
+    ]
+    OVER_TLS = [*HEADERS, (b"strict-transport-security", b"max-age=31536000")]
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        extra = [*self.HEADERS, self.HSTS] if scope.get("scheme") == "https" else list(self.HEADERS)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+    @classmethod
+    def for_request(cls, scope: Scope) -> list[tuple[bytes, bytes]]:
+        return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
 
 
 def _housekeeping(services: Services):  # noqa: ANN202
@@ -259,15 +250,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
                                                      retry_after=retry_after), methods=ALL_METHODS),
     ]
-    middleware = [
-        Middleware(RequestMetrics, known_paths=frozenset(route.path for route in routes)),
-        Middleware(SecurityHeaders),
-    ]
+    observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
-        middleware.insert(0, Middleware(AccessLog))
+        observers.insert(0, AccessLog())
     app = Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=[Middleware(AnswerEdge, headers=SecurityHeaders.for_request, observers=observers)],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=_housekeeping(services) if settings.cleanup_interval_seconds else None,
     )

@@ -11,12 +11,11 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
-from starlette.types import ASGIApp, Scope
+from starlette.types import Scope
 
 from ..domain import audit
 from ..domain.audit import AuditEvent, AuditLog
 from ..domain.passwords import HashingAdmission, HashingCapacityExceeded
-from .observing import AnswerObserver
 
 REQUESTS = Counter("mobproc_http_requests_total", "HTTP requests answered", ["endpoint", "status"])
 LATENCY = Histogram(
@@ -55,12 +54,12 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-class RequestMetrics(AnswerObserver):
-    """Counts and times every answer by route. Only known paths become label values: a
-    label made of whatever path a client sends would grow without bound."""
+class RequestMetrics:
+    """An :class:`~.observing.AnswerObserver` that counts and times every answer by route.
+    Only known paths become label values: a label made of whatever path a client sends
+    would grow without bound."""
 
-    def __init__(self, app: ASGIApp, known_paths: frozenset[str]) -> None:
-        super().__init__(app)
+    def __init__(self, known_paths: frozenset[str]) -> None:
         self.known_paths = known_paths
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:

@@ -1,34 +1,48 @@
-"""ASGI middleware that watches each HTTP answer go out: the base of the access log and
-the request metrics, which differ only in what they do with what they see."""
+"""The ASGI middleware every HTTP answer passes through once, on its way out: it adds the
+headers every answer carries, and tells the observers (the access log, the request
+metrics) each answer's status and time. One layer, not one per concern: each layer wraps
+``send`` again, and on a fast request a layer costs as much as a database lookup."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+Headers = list[tuple[bytes, bytes]]
 
-class AnswerObserver:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
+class AnswerObserver(Protocol):
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """Called once per HTTP request, after the answer (500 if none started)."""
-        raise NotImplementedError
+
+
+class AnswerEdge:
+    def __init__(
+        self, app: ASGIApp, *, headers: Callable[[Scope], Headers], observers: Sequence[AnswerObserver] = ()
+    ) -> None:
+        self.app = app
+        self.headers = headers
+        self.observers = [observer.observe for observer in observers]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), 500
+        started, status, extra = time.perf_counter(), 500, self.headers(scope)
 
-        async def send_status(message: Message) -> None:
+        async def send_answer(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, send_answer)
         finally:
-            self.observe(scope, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            for observe in self.observers:
+                observe(scope, status, seconds)
