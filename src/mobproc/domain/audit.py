@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field, fields
 from typing import Protocol
@@ -66,16 +67,20 @@ def unknown_username(username: str) -> str:
     return "#" + secrets.short_id(username)
 
 
+_LINE_FIELDS = tuple(f.name for f in fields(AuditEvent) if f.name != "at")
+_NEEDS_QUOTES = re.compile(r'[ "=\\]')
+
+
 def format_line(event: AuditEvent) -> str:
     """``key=value`` pairs; values with spaces, quotes or ``=`` are JSON-quoted, so that a
     crafted username cannot forge another pair or line."""
     parts = []
-    for name in (f.name for f in fields(event)):
+    for name in _LINE_FIELDS:
         value = getattr(event, name)
-        if name == "at" or value is None:
+        if value is None:
             continue
         text = str(value)
-        if not text or any(c in text for c in ' "=\\') or not text.isprintable():
+        if not text or _NEEDS_QUOTES.search(text) or not text.isprintable():
             text = json.dumps(text)
         parts.append(f"{name}={text}")
     return " ".join(parts)
