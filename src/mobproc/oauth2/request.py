@@ -21,6 +21,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 def parse_form(data: str, *, where: str) -> list[tuple[str, str]]:
     """RFC 6749 Appendix B: ``application/x-www-form-urlencoded`` in UTF-8."""
+    if not data:
+        return []  # the usual query string
     try:
         return parse_qsl(data, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=MAX_PARAMETERS)
     except UnicodeDecodeError:
