@@ -51,7 +51,7 @@ from .logs import lean_records
 from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
 from .observing import AnswerEdge
 from .responses import error_response, json_response
-from .token_endpoint import form_route, token_route
+from .token_endpoint import FormEndpoint, token_route
 
 log = logging.getLogger("mobproc.server")
 # Endpoints answer every method themselves, so that a wrong one gets the RFC's JSON error.
@@ -230,12 +230,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Route(
             introspection_endpoint.PATH,
-            form_route(services.introspection.handle, **limits, database=services.database),
+            FormEndpoint(services.introspection.handle, **limits, database=services.database),
             methods=ALL_METHODS,
         ),
         Route(
             revocation_endpoint.PATH,
-            form_route(services.revocation.handle, **limits, database=services.database),
+            FormEndpoint(services.revocation.handle, **limits, database=services.database),
             methods=ALL_METHODS,
         ),
         Route(

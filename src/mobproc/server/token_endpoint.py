@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
@@ -21,20 +20,20 @@ from .responses import error_response, json_response
 PATH = "/as/token.oauth2"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
     """The body, refused past ``limit`` bytes before it is all read (a declared length first)."""
-    declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise RequestTooLargeError() if declared.isdigit() else InvalidRequestError("Bad Content-Length")
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise RequestTooLargeError()
-    except ClientDisconnect:
-        raise InvalidRequestError("The request body was not received") from None
-    return bytes(body)
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect: the client is gone
+            raise InvalidRequestError("The request body was not received")
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise RequestTooLargeError()
+        if not message.get("more_body", False):
+            return body
 
 
 FormHandler = Callable[[TokenRequest], dict[str, Any]]
@@ -78,49 +77,61 @@ class HandlerPlacement:
         return answer
 
 
-def form_route(
-    handle: FormHandler,
-    *,
-    max_body_bytes: int,
-    retry_after: int,
-    trusted_proxies: Sequence[Network] = (),
-    record: OutcomeRecorder | None = None,
-    database: Database | None = None,
-    on_thread: Callable[[TokenRequest], bool] | None = None,
-):  # noqa: ANN201
-    """A POST endpoint of the OAuth family (token, introspection, revocation): parameters from
-    the query string and the form body, client credentials, a JSON answer; every failure JSON.
-    ``record`` hears each request's outcome: ``issued`` or the RFC error code. ``database``
-    and ``on_thread`` say where ``handle`` runs (:class:`HandlerPlacement`)."""
-    placement = HandlerPlacement(database, on_thread)
+class FormEndpoint:
+    """A POST endpoint of the OAuth family (token, introspection, revocation), as a plain ASGI
+    app: parameters from the query string and the form body, client credentials, a JSON
+    answer; every failure JSON. ``record`` hears each request's outcome: ``issued`` or the
+    RFC error code. ``database`` and ``on_thread`` say where ``handle`` runs
+    (:class:`HandlerPlacement`). (No Request object: the few headers it needs are read
+    from the scope once.)"""
 
-    async def endpoint(request: Request) -> Response:
+    def __init__(
+        self,
+        handle: FormHandler,
+        *,
+        max_body_bytes: int,
+        retry_after: int,
+        trusted_proxies: Sequence[Network] = (),
+        record: OutcomeRecorder | None = None,
+        database: Database | None = None,
+        on_thread: Callable[[TokenRequest], bool] | None = None,
+    ) -> None:
+        self._handle, self._record = handle, record
+        self._max_body_bytes, self._retry_after, self._trusted_proxies = max_body_bytes, retry_after, trusted_proxies
+        self._placement = HandlerPlacement(database, on_thread)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token_request = None
         try:
-            if request.method != "POST":
+            if scope["method"] != "POST":
                 raise MethodNotAllowedError()
-            body = await read_body(request, max_body_bytes)
+            headers: dict[bytes, str] = {}
+            forwarded_for: list[str] = []
+            for name, value in scope["headers"]:
+                if name == b"x-forwarded-for":
+                    forwarded_for.append(value.decode("latin-1"))
+                elif name in _READ_HEADERS:
+                    headers.setdefault(name, value.decode("latin-1"))
+            body = await read_body(receive, headers.get(b"content-length"), self._max_body_bytes)
+            client = scope.get("client")
             token_request = TokenRequest.from_http(
-                request.scope.get("query_string", b"").decode("latin-1"),
+                scope.get("query_string", b"").decode("latin-1"),
                 body,
-                request.headers.get("content-type"),
-                request.headers.get("authorization"),
-                source_address(
-                    request.client.host if request.client else "",
-                    request.headers.getlist("x-forwarded-for"),
-                    trusted_proxies,
-                ),
+                headers.get(b"content-type"),
+                headers.get(b"authorization"),
+                source_address(client[0] if client else "", forwarded_for, self._trusted_proxies),
             )
-            response = json_response(await placement.run(handle, token_request))
+            response = json_response(await self._placement.run(self._handle, token_request))
             outcome = "issued"
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
-            response = error_response(error, retry_after)
+            response = error_response(error, self._retry_after)
             outcome = getattr(error, "error", "server_error")
-        if record is not None:
-            record(token_request, outcome)
-        return response
+        if self._record is not None:
+            self._record(token_request, outcome)
+        await response(scope, receive, send)
 
-    return endpoint
+
+_READ_HEADERS = frozenset({b"content-length", b"content-type", b"authorization"})
 
 
 def token_route(
@@ -138,7 +149,7 @@ def token_route(
         grant_type = (request.get("grant_type") if request else None) or "none"
         labelled(TOKEN_REQUESTS, grant_type if grant_type in known_grants else "other", outcome).inc()
 
-    return form_route(
+    return FormEndpoint(
         endpoint.handle,
         max_body_bytes=max_body_bytes,
         retry_after=retry_after,
