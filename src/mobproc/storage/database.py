@@ -135,6 +135,7 @@ class Database:
         """A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
         processes never both read and then fail to upgrade: one waits its busy timeout."""
         self._commit_open_group()  # the loop's own group holds the lock this would wait for
+        self.end_optimism()  # it writes: a rerun of the request would write again
         with self._turn(), self._translate_errors(), self.engine.connect() as connection:
             connection = connection.execution_options(sqlite_begin="IMMEDIATE")
             with connection.begin():
