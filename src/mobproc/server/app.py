@@ -163,15 +163,15 @@ class SecurityHeaders:
     client from ever falling back to plain HTTP. (Cache-Control: no-store is set with every
     JSON body, in responses.py.)"""
 
-    HEADERS = [
+    HEADERS = (
         (b"x-content-type-options", b"nosniff"),
         (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
         (b"referrer-policy", b"no-referrer"),
-    ]
-    OVER_TLS = [*HEADERS, (b"strict-transport-security", b"max-age=31536000")]
+    )
+    OVER_TLS = (*HEADERS, (b"strict-transport-security", b"max-age=31536000"))
 
     @classmethod
-    def for_request(cls, scope: Scope) -> list[tuple[bytes, bytes]]:
+    def for_request(cls, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
         return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
 
 
