@@ -14,13 +14,12 @@ import json
 import logging.config
 import os
 import pstats
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import uvloop
+
+from bare_starlette import app as bare
+from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, fresh_deployment
 
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=20000, help="requests per case and app")
@@ -29,17 +28,7 @@ ap.add_argument("--profile", choices=("refresh", "client_credentials", "introspe
 args = ap.parse_args()
 TASKS = 32
 
-workdir = tempfile.mkdtemp(prefix="mobproc-app-cost-")
-os.environ.update(MOBPROC_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite", MOBPROC_ENVIRONMENT="dev")
-exe = str(Path(sys.executable).parent / "mobproc")
-SECRET = "s" * 40
-for argv, stdin in (
-    (["db", "upgrade"], None),
-    (["client", "add", "c", "--grant", "password", "--grant", "refresh_token", "--grant", "client_credentials",
-      "--grant", "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], SECRET),
-    (["user", "add", "command://u", "--password-stdin", "--tenant", "XYZ"], "pw"),
-):
-    subprocess.run([exe, *argv], input=stdin, text=True, check=True, capture_output=True)
+fresh_deployment("mobproc-app-cost-")
 
 from mobproc.server.app import create_app  # noqa: E402
 from mobproc.server.logs import log_config  # noqa: E402
@@ -47,8 +36,6 @@ from mobproc.server.logs import log_config  # noqa: E402
 config = log_config()
 config["handlers"]["stderr"] = {"class": "logging.FileHandler", "filename": os.devnull, "formatter": "default"}
 logging.config.dictConfig(config)
-sys.path.insert(0, str(Path(__file__).parent))
-from bare_starlette import app as bare  # noqa: E402
 
 APPS = {"bare Starlette": bare, "mobproc": create_app()}
 
@@ -77,12 +64,12 @@ def form(**params: str) -> bytes:
     return "&".join(f"{k}={v}" for k, v in params.items()).encode()
 
 
-AUTH = {"client_id": "c", "client_secret": SECRET}
+AUTH = {"client_id": CLIENT_ID, "client_secret": SECRET}
 
 
 async def login() -> dict:
     return await call(APPS["mobproc"], "/as/token.oauth2",
-                      form(grant_type="password", username="command://u", password="pw", **AUTH))
+                      form(grant_type="password", username=USERNAME, password=PASSWORD, **AUTH))
 
 
 async def measure(app, case: str, profiler: cProfile.Profile | None) -> float:

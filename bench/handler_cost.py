@@ -10,28 +10,16 @@ import cProfile
 import logging
 import os
 import pstats
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
+
+from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, fresh_deployment
 
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=2000, help="calls per case")
 ap.add_argument("--profile", choices=("refresh", "client_credentials", "introspect"))
 args = ap.parse_args()
 
-workdir = tempfile.mkdtemp(prefix="mobproc-cost-")
-os.environ.update(MOBPROC_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite", MOBPROC_ENVIRONMENT="dev")
-exe = str(Path(sys.executable).parent / "mobproc")
-SECRET = "s" * 40
-for argv, stdin in (
-    (["db", "upgrade"], None),
-    (["client", "add", "c", "--grant", "password", "--grant", "refresh_token", "--grant", "client_credentials",
-      "--grant", "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], SECRET),
-    (["user", "add", "command://u", "--password-stdin", "--tenant", "XYZ"], "pw"),
-):
-    subprocess.run([exe, *argv], input=stdin, text=True, check=True, capture_output=True)
+fresh_deployment("mobproc-cost-")
 
 # The audit lines are formatted and handled as in the server, then dropped.
 logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))
@@ -47,8 +35,8 @@ def request(**params):
     return TokenRequest.from_http("", body, "application/x-www-form-urlencoded", None, "127.0.0.1")
 
 
-first = services.token_endpoint.handle(request(grant_type="password", client_id="c", client_secret=SECRET,
-                                               username="command://u", password="pw"))
+AUTH = {"client_id": CLIENT_ID, "client_secret": SECRET}
+first = services.token_endpoint.handle(request(grant_type="password", username=USERNAME, password=PASSWORD, **AUTH))
 refresh_token, access_token = first["refresh_token"], first["access_token"]
 
 
@@ -56,17 +44,17 @@ def refresh():
     global refresh_token
     for _ in range(args.n):
         refresh_token = services.token_endpoint.handle(request(
-            grant_type="refresh_token", client_id="c", client_secret=SECRET, refresh_token=refresh_token))["refresh_token"]
+            grant_type="refresh_token", refresh_token=refresh_token, **AUTH))["refresh_token"]
 
 
 def client_credentials():
     for _ in range(args.n):
-        services.token_endpoint.handle(request(grant_type="client_credentials", client_id="c", client_secret=SECRET))
+        services.token_endpoint.handle(request(grant_type="client_credentials", **AUTH))
 
 
 def introspect():
     for _ in range(args.n):
-        services.introspection.handle(request(client_id="c", client_secret=SECRET, token=access_token))
+        services.introspection.handle(request(token=access_token, **AUTH))
 
 
 cases = {"refresh": refresh, "client_credentials": client_credentials, "introspect": introspect}

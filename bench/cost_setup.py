@@ -1,0 +1,27 @@
+"""The deployment bench/handler_cost.py and bench/app_cost.py measure against: a fresh
+SQLite database in a temp dir, named in this process's MOBPROC_* environment, with one
+client allowed every grant and one user, provisioned through the real command line."""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CLIENT_ID, SECRET = "c", "s" * 40
+USERNAME, PASSWORD = "command://u", "pw"
+
+
+def fresh_deployment(prefix: str) -> str:
+    """The temp dir holding the new database."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    os.environ.update(MOBPROC_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite", MOBPROC_ENVIRONMENT="dev")
+    exe = str(Path(sys.executable).parent / "mobproc")
+    for argv, stdin in (
+        (["db", "upgrade"], None),
+        (["client", "add", CLIENT_ID, "--grant", "password", "--grant", "refresh_token", "--grant",
+          "client_credentials", "--grant", "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], SECRET),
+        (["user", "add", USERNAME, "--password-stdin", "--tenant", "XYZ"], PASSWORD),
+    ):
+        subprocess.run([exe, *argv], input=stdin, text=True, check=True, capture_output=True)
+    return workdir
