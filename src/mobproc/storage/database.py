@@ -185,20 +185,19 @@ class Database:
         they run on the same connection, and see what the group wrote before it commits.
         """
         if self.is_sqlite:
-            scope, group = _scope.get(), getattr(self._own, "group", None)
-            if scope is not None and scope.thread != threading.get_ident():
-                scope = None  # a thread the request handed work to (contextvars follow it)
-            if group is not None and scope is None:
-                self._commit_group(group)  # not a request's code: the group commits first
-                group = None
-            if group is None and write and scope is not None:
-                group = self._open_group(scope)
-            if group is not None:
-                with self._member(group, scope, write) as transaction:
-                    yield transaction
-                if write:
-                    scope.optimistic = False  # written: from here on, a rerun would write twice
-                return
+            scope = _scope.get()
+            # Not a request's code on the loop (contextvars follow work to threads too): the
+            # loop's open group, if this is the loop's thread, commits first.
+            if scope is None or scope.thread != threading.get_ident():
+                self._commit_open_group()
+            else:
+                group = getattr(self._own, "group", None) or (self._open_group(scope) if write else None)
+                if group is not None:
+                    with self._member(group, scope, write) as transaction:
+                        yield transaction
+                    if write:
+                        scope.optimistic = False  # written: from here on, a rerun would write twice
+                    return
         with self._turn() if write else nullcontext():
             with self._driver_errors() as driver:
                 if write and self.is_sqlite:
