@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -19,10 +21,29 @@ log = logging.getLogger("mobproc.server")
 # header field with a value of "no-store" in any response containing tokens" (and the
 # errors too: a cache must not keep an answer about credentials).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_NO_STORE_JSON = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+# Starlette's JSONResponse encoding (compact, UTF-8, no NaN), with one encoder for every answer
+# instead of a new one per call.
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
-def json_response(body: dict[str, Any], status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
+class NoStoreJSONResponse(JSONResponse):
+    """A JSON answer that no cache may keep: every token endpoint's answer, errors included.
+    Its headers are built directly, not through Response's generic merging (which lowercases
+    and searches them on every answer): on an introspection that was 5 % of the app's time."""
+
+    def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
+        self.status_code, self.background = status_code, None
+        self.body = _encode(content).encode()
+        self.raw_headers = [*_NO_STORE_JSON, (b"content-length", str(len(self.body)).encode())]
+        if headers:
+            self.raw_headers += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+
+
+def json_response(
+    body: dict[str, Any], status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> NoStoreJSONResponse:
+    return NoStoreJSONResponse(body, status_code, headers)
 
 
 def public_json_response(body: dict[str, Any], max_age: int) -> JSONResponse:
@@ -30,7 +51,7 @@ def public_json_response(body: dict[str, Any], max_age: int) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={max_age}"})
 
 
-def error_response(error: BaseException, retry_after: int = 1) -> JSONResponse:
+def error_response(error: BaseException, retry_after: int = 1) -> NoStoreJSONResponse:
     """Map any exception to its JSON answer: an RFC error as the RFC says, a failing database
     (or a signing key that cannot be read) as 503 with Retry-After, and anything else as a 500
     whose details stay in the log."""
