@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from mobproc.server.logs import PlainFormatter
 
 from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant
 
@@ -89,6 +92,16 @@ def test_json_log_lines(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "mobproc.access"]
     assert access and {"time", "level", "logger", "message"} <= set(access[0])
+
+
+def test_plain_log_lines_read_as_the_stock_formatter_writes_them() -> None:
+    stock = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    plain = PlainFormatter()
+    # Within one second, across a boundary, and back to an earlier second (another thread's record).
+    for created in (1764563122.0, 1764563122.999, 1764563123.001, 1764563122.5, 1764649522.25):
+        record = logging.LogRecord("mobproc.access", logging.INFO, "", 0, "%s %d", ("GET /", 200), None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        assert plain.format(record) == stock.format(record)
 
 
 def test_db_upgrade_is_safe_from_several_processes_at_once(tmp_path: Path) -> None:

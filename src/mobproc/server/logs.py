@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 # The attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
@@ -24,12 +25,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class PlainFormatter(logging.Formatter):
+    """``2026-12-01 04:25:22,123 INFO mobproc.access: ...``: the default formatter's line, with
+    the time's text made once a second instead of once a line (strftime was a fifth of an
+    access line's cost)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")  # one attribute: threads swap it whole
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        second = int(record.created)
+        cached, text = self._second
+        if cached != second:
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)
+        return self.default_msec_format % (text, record.msecs)
+
+
 def log_config(log_format: str = "plain") -> dict[str, Any]:
-    formatter = (
-        {"()": JsonFormatter}
-        if log_format == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
-    )
+    formatter = {"()": JsonFormatter} if log_format == "json" else {"()": PlainFormatter}
     return {
         "version": 1,
         "disable_existing_loggers": False,
