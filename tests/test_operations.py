@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from mobproc.server.app import serve_app
 from mobproc.server.logs import PlainFormatter
 
 from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant
@@ -102,6 +104,17 @@ def test_plain_log_lines_read_as_the_stock_formatter_writes_them() -> None:
         record = logging.LogRecord("mobproc.access", logging.INFO, "", 0, "%s %d", ("GET /", 200), None)
         record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
         assert plain.format(record) == stock.format(record)
+
+
+def test_a_served_app_keeps_its_start_up_objects_out_of_garbage_collection(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("MOBPROC_DATABASE_URL", database_url(tmp_path / "mobproc.db"))
+    gc.unfreeze()
+    try:
+        app = serve_app()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+    app.state.services.database.dispose()
 
 
 def test_db_upgrade_is_safe_from_several_processes_at_once(tmp_path: Path) -> None:

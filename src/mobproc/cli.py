@@ -159,7 +159,7 @@ def serve(
             f"&client_secret={DEMO_CLIENT_SECRET}&scope=MOBPROC&username={DEMO_USERNAME}&password={DEMO_PASSWORD}'"
         )
     uvicorn.run(
-        "mobproc.server.app:create_app",
+        "mobproc.server.app:serve_app",
         factory=True,
         host=settings.host,
         port=settings.port,
