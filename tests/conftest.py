@@ -183,7 +183,7 @@ class LiveServer(Provisioning):
         self.settings = load_settings(**settings)
 
     def __enter__(self) -> LiveServer:
-        app = create_app(self.settings)
+        app = self.app = create_app(self.settings)
         self.services = app.state.services
         if self.migrate:
             upgrade(self.services.database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from urllib.parse import quote
 
@@ -232,3 +233,20 @@ def test_unknown_paths_answer_json(http: httpx.Client) -> None:
     response = http.get("/nowhere")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_the_token_endpoint_answers_under_a_root_path_too(server: LiveServer, parties) -> None:  # noqa: ANN001
+    """Mounted under a prefix (ASGI root_path), requests reach the form endpoints through the
+    router rather than the direct table in front of it: both must hold them."""
+    client, user = parties
+
+    async def post(path: str, **params: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=server.app, root_path="/auth")
+        async with httpx.AsyncClient(transport=transport, base_url="http://mobproc") as http:
+            return await http.post(path, data=params)
+
+    answer = asyncio.run(post(f"/auth{TOKEN_PATH}", grant_type="password", client_id=client[0], client_secret=client[1],
+                              username=user[0], password=user[1], scope="MOBPROC"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"] == "Bearer"
+    assert_error(asyncio.run(post(f"/auth{TOKEN_PATH}")), 400, "invalid_request")
