@@ -109,12 +109,12 @@ def test_plain_log_lines_read_as_the_stock_formatter_writes_them() -> None:
 def test_a_served_app_keeps_its_start_up_objects_out_of_garbage_collection(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("MOBPROC_DATABASE_URL", database_url(tmp_path / "mobproc.db"))
     gc.unfreeze()
+    app = serve_app()
     try:
-        app = serve_app()
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
-    app.state.services.database.dispose()
+        app.state.services.database.dispose()
 
 
 def test_db_upgrade_is_safe_from_several_processes_at_once(tmp_path: Path) -> None:

@@ -273,7 +273,7 @@ def serve_app() -> Starlette:
     """The application as each ``mobproc serve`` process runs it (uvicorn's factory).
 
     Once it is built, what start-up made (modules, SQLAlchemy's metadata and compiled
-    statements, about 100,000 objects, all alive until the process ends) is frozen out of the
+    statements, about 110,000 objects, all alive until the process ends) is frozen out of the
     cyclic garbage collector's sight, as the gc module's documentation describes for a
     long-lived process. Otherwise each full collection walks all of them with the event
     loop stopped: under write load that was three collections of 50-80 ms every 5 seconds,
