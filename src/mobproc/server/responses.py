@@ -20,7 +20,6 @@ log = logging.getLogger("mobproc.server")
 # RFC 6749 §5.1: "The authorization server MUST include the HTTP "Cache-Control" response
 # header field with a value of "no-store" in any response containing tokens" (and the
 # errors too: a cache must not keep an answer about credentials).
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _NO_STORE_JSON = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
 # Starlette's JSONResponse encoding (compact, UTF-8, no NaN), with one encoder for every answer
 # instead of a new one per call.
