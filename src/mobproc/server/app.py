@@ -176,18 +176,26 @@ class SecurityHeaders:
         return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
 
 
-class DirectRoutes:
-    """The OAuth form endpoints, reached without Starlette's exception layer and route table.
-    They answer every failure themselves (:class:`FormEndpoint`), so neither has anything to
-    do for them, and on an introspection the two cost 5 % of the app's time. Every other
-    path, and any request under a root path, goes on to the router."""
+class TokenService(Starlette):
+    """The application. The OAuth form endpoints (``direct``, each already behind its
+    :class:`AnswerEdge`) are reached before any of Starlette's own layers: its error
+    middleware, exception layer and route table. They answer every failure themselves
+    (:class:`FormEndpoint`), so those layers have nothing to do for them, and each wraps
+    ``send`` or the call again: on an introspection they cost 5 % of the app's time, the
+    error middleware as much again. Every other path, and any request under a root path,
+    goes through Starlette as usual."""
 
-    def __init__(self, app: ASGIApp, *, routes: Mapping[str, ASGIApp]) -> None:
-        self.app, self.routes = app, routes
+    def __init__(self, *, direct: Mapping[str, ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.direct = direct
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
-        await (endpoint or self.app)(scope, receive, send)
+        endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
+        if endpoint is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        await endpoint(scope, receive, send)
 
 
 def _housekeeping(services: Services):  # noqa: ANN202
@@ -223,7 +231,7 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
     return error_response(error)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> TokenService:
     """The application; with no settings they are read from ``MOBPROC_*`` (uvicorn workers)."""
     settings = settings or load_settings()
     settings.require_issuer()
@@ -256,12 +264,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
         observers.insert(0, AccessLog())
-    app = Starlette(
+    edge = {"headers": SecurityHeaders.for_request, "observers": observers}
+    app = TokenService(
+        direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
         routes=routes,
-        middleware=[
-            Middleware(AnswerEdge, headers=SecurityHeaders.for_request, observers=observers),
-            Middleware(DirectRoutes, routes=form_endpoints),
-        ],
+        middleware=[Middleware(AnswerEdge, **edge)],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
         lifespan=_housekeeping(services) if settings.cleanup_interval_seconds else None,
     )
@@ -269,7 +276,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-def serve_app() -> Starlette:
+def serve_app() -> TokenService:
     """The application as each ``mobproc serve`` process runs it (uvicorn's factory).
 
     Once it is built, what start-up made (modules, SQLAlchemy's metadata and compiled
