@@ -337,38 +337,14 @@ class Database:
         if scope is not None:
             scope.optimistic = False
 
-    @contextmanager
-    def _driver_errors(self) -> Iterator[Any]:
+    def _driver_errors(self) -> _DriverConnection:
         """A driver connection; the driver's errors as :meth:`_translate_errors` has them.
 
         On SQLite each thread keeps one, taken from the pool once and detached from it: a
         checkout and check-in through the pool cost more Python than a SQLite statement,
         and a file's connections are cheap. On PostgreSQL the pool lends one per use.
         """
-        dbapi = self.engine.dialect.loaded_dbapi
-        pooled = getattr(self._own, "connection", None) if self.is_sqlite else None
-        lent = pooled is None
-        if lent:
-            try:
-                pooled = self.engine.raw_connection()
-            except (DBAPIError, PoolTimeoutError, dbapi.Error) as error:  # a failed connect is the driver's own
-                raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
-            if self.is_sqlite:
-                pooled.detach()
-                self._own.connection, self._own.busy_timeout, lent = pooled, None, False
-        try:
-            # (A detached connection answers only to dbapi_connection: on SQLite, the driver's.)
-            yield pooled.dbapi_connection if self.is_sqlite else pooled.driver_connection
-        except dbapi.IntegrityError as error:
-            raise IntegrityError(None, None, error) from error
-        except dbapi.Error as error:
-            if self.engine.dialect.is_disconnect(error, pooled, None):
-                pooled.invalidate(error)  # a dead connection must not go back to the pool
-                self._own.connection, lent = None, False
-            raise DatabaseUnavailable(type(error).__name__) from None
-        finally:
-            if lent:
-                pooled.close()
+        return _DriverConnection(self)
 
     def prepared(self, statement: Executable, keys: tuple[str, ...]) -> _Prepared:
         """``statement`` compiled for this database (an INSERT for the columns ``keys``)."""
@@ -412,6 +388,51 @@ class Database:
     def dispose(self) -> None:
         self._stop.set()
         self.engine.dispose()
+
+
+class _DriverConnection:
+    """:meth:`Database._driver_errors`, as a class: every token request enters two or three of
+    these, and a generator-made context manager costs twice what its methods do."""
+
+    __slots__ = ("_db", "_pooled", "_lent")
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def __enter__(self) -> Any:
+        db = self._db
+        pooled = getattr(db._own, "connection", None) if db.is_sqlite else None
+        lent = pooled is None
+        if lent:
+            dbapi = db.engine.dialect.loaded_dbapi
+            try:
+                pooled = db.engine.raw_connection()
+            except (DBAPIError, PoolTimeoutError, dbapi.Error) as error:  # a failed connect is the driver's own
+                raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
+            if db.is_sqlite:
+                pooled.detach()
+                db._own.connection, db._own.busy_timeout, lent = pooled, None, False
+        self._pooled, self._lent = pooled, lent
+        # (A detached connection answers only to dbapi_connection: on SQLite, the driver's.)
+        return pooled.dbapi_connection if db.is_sqlite else pooled.driver_connection
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> bool:
+        db, pooled = self._db, self._pooled
+        try:
+            if error is None:
+                return False
+            dbapi = db.engine.dialect.loaded_dbapi
+            if isinstance(error, dbapi.IntegrityError):
+                raise IntegrityError(None, None, error) from error
+            if isinstance(error, dbapi.Error):
+                if db.engine.dialect.is_disconnect(error, pooled, None):
+                    pooled.invalidate(error)  # a dead connection must not go back to the pool
+                    db._own.connection, self._lent = None, False
+                raise DatabaseUnavailable(type(error).__name__) from None
+            return False
+        finally:
+            if self._lent:
+                pooled.close()
 
 
 class _Prepared:
