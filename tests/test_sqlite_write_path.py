@@ -79,6 +79,17 @@ def test_checkpoints_copy_the_log_into_the_database_file_in_the_background(make_
     assert grants == 5
 
 
+def test_the_savepoints_of_a_group_journal_in_memory(make_server) -> None:  # noqa: ANN001
+    """Every connection the server opens keeps SQLite's statement journals (what a request's
+    SAVEPOINT is rolled back from) in memory, not in a temporary file written page by page."""
+    with make_server() as server:
+        raw = server.services.database.engine.raw_connection()
+        try:
+            assert raw.dbapi_connection.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        finally:
+            raw.close()
+
+
 # Group commit: the requests the event loop handles in one turn write in one transaction.
 
 _notes = Table("notes", MetaData(), Column("id", Integer, primary_key=True), Column("text", String, unique=True))
