@@ -19,7 +19,6 @@ from .domain import audit
 from .domain.audit import AuditEvent, format_line
 from .domain.clients import GRANT_TYPES, check_imported_secret, generate_secret
 from .domain.identities import Username
-from .domain.passwords import PasswordHasher
 
 app = typer.Typer(help="mobproc: a self-hostable OAuth 2.0 token service for the MOBPROC v1 API.", no_args_is_help=True)
 client_app = typer.Typer(help="Client applications (id, secret, grants, scopes).", no_args_is_help=True)
