@@ -38,7 +38,7 @@ test-reliability-postgresql: $(STAMP) postgres
 postgres:
 	@scripts/postgres-up
 
-# mobproc against its peers and ceilings (bench/README: what runs where). QUICK=1: under 5 minutes.
+# mobproc against its peers and ceilings (README, Performance: what runs where). QUICK=1: under 5 minutes.
 bench: $(STAMP)
 	bench/setup.sh
 	QUICK=$(QUICK) bench/.venv-peers/bin/python bench/run.py $(BENCH_ARGS)
