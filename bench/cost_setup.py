@@ -25,3 +25,11 @@ def fresh_deployment(prefix: str) -> str:
     ):
         subprocess.run([exe, *argv], input=stdin, text=True, check=True, capture_output=True)
     return workdir
+
+
+def token_request(**params: str):  # noqa: ANN201
+    """A form-encoded token request as the HTTP edge would hand it to an endpoint's handle()."""
+    from mobproc.oauth2.request import TokenRequest  # after fresh_deployment set MOBPROC_*
+
+    body = "&".join(f"{k}={v}" for k, v in params.items()).encode()
+    return TokenRequest.from_http("", body, "application/x-www-form-urlencoded", None, "127.0.0.1")

@@ -12,7 +12,7 @@ import os
 import pstats
 import time
 
-from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, fresh_deployment
+from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, fresh_deployment, token_request as request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=2000, help="calls per case")
@@ -24,15 +24,9 @@ fresh_deployment("mobproc-cost-")
 # The audit lines are formatted and handled as in the server, then dropped.
 logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))
 from mobproc.config import load_settings  # noqa: E402
-from mobproc.oauth2.request import TokenRequest  # noqa: E402
 from mobproc.server.app import Services  # noqa: E402
 
 services = Services.build(load_settings())
-
-
-def request(**params):
-    body = "&".join(f"{k}={v}" for k, v in params.items()).encode()
-    return TokenRequest.from_http("", body, "application/x-www-form-urlencoded", None, "127.0.0.1")
 
 
 AUTH = {"client_id": CLIENT_ID, "client_secret": SECRET}

@@ -719,8 +719,8 @@ def main():
 
     argon2_pending = "ceilings" in groups and (not cfg.servers or "argon2" in cfg.servers)
     for t in targets:
-        # The host's speed drifts by 10-20 % over a run, so each ceiling is measured just
-        # before mobproc (the peers run first): the loop right before mobproc's password case.
+        # The host's speed drifts by 10-20 % over a run: the argon2id loop runs after the
+        # peers, just before the bare-stack ceiling and mobproc, not half an hour before them.
         if argon2_pending and t.group != "peer":
             argon2_ceiling()
             argon2_pending = False

@@ -8,11 +8,10 @@ mobproc's around them. Whatever mobproc's app costs beyond these figures is its 
 """
 
 import argparse
-import hashlib
 import os
 import time
 
-from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, fresh_deployment
+from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, fresh_deployment, token_request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("-n", type=int, default=20000, help="requests per case")
@@ -24,7 +23,7 @@ fresh_deployment("mobproc-floor-")
 
 from mobproc.config import load_settings  # noqa: E402
 from mobproc.domain.audit import AuditEvent  # noqa: E402
-from mobproc.oauth2.request import TokenRequest  # noqa: E402
+from mobproc.domain.secrets import digest  # noqa: E402
 from mobproc.server.app import Services  # noqa: E402
 from mobproc.storage import audit, tokens  # noqa: E402
 
@@ -32,14 +31,9 @@ services = Services.build(load_settings())  # starts the server's background che
 database, environment = services.database, services.settings.environment.value
 
 
-def request(**params: str) -> TokenRequest:
-    body = "&".join(f"{k}={v}" for k, v in params.items()).encode()
-    return TokenRequest.from_http("", body, "application/x-www-form-urlencoded", None, "127.0.0.1")
-
-
 # Real logins, so that the rows are those the server makes.
-logins = [services.token_endpoint.handle(request(grant_type="password", username=USERNAME, password=PASSWORD,
-                                                 client_id=CLIENT_ID, client_secret=SECRET)) for _ in range(32)]
+logins = [services.token_endpoint.handle(token_request(grant_type="password", username=USERNAME, password=PASSWORD,
+                                                       client_id=CLIENT_ID, client_secret=SECRET)) for _ in range(32)]
 
 
 def sql(statement, keys=()):
@@ -58,8 +52,8 @@ INSERT_AUDIT, INSERT_GRANT = sql(audit._INSERT, AUDIT_KEYS), sql(tokens._INSERT_
 raw = database.engine.raw_connection()  # through the engine: the server's PRAGMAs
 con = raw.dbapi_connection
 client_pk = con.execute("SELECT id FROM clients").fetchone()[0]
-refresh_lookups = [hashlib.sha256(login["refresh_token"].encode()).digest() for login in logins]
-access_lookup = hashlib.sha256(logins[0]["access_token"].encode()).digest()
+refresh_lookups = [digest(login["refresh_token"]) for login in logins]
+access_lookup = digest(logins[0]["access_token"])
 
 
 def audit_row(now: float, grant_id: int, grant_type: str) -> dict:
@@ -69,14 +63,18 @@ def audit_row(now: float, grant_id: int, grant_type: str) -> dict:
     return row
 
 
+def insert_access_token(now: float, grant_id: int) -> None:
+    con.execute(INSERT_ACCESS, {"lookup": os.urandom(32), "environment": environment, "grant_id": grant_id,
+                                "scope": "MOBPROC", "issued_at": now, "expires_at": now + 7200})
+
+
 def refresh(i: int) -> None:
     now = time.time()
     row = con.execute(FIND_REFRESH, {"b_lookup": refresh_lookups[i % 32], "b_environment": environment}).fetchone()
     token_id, generation, grant_id = row[0], row[1], row[5]
     con.execute("SAVEPOINT request")
     assert con.execute(CONSUME, {"b_token_id": token_id, "b_grant_id": grant_id, "b_now": now}).rowcount == 1
-    con.execute(INSERT_ACCESS, {"lookup": os.urandom(32), "environment": environment, "grant_id": grant_id,
-                                "scope": "MOBPROC", "issued_at": now, "expires_at": now + 7200})
+    insert_access_token(now, grant_id)
     new = os.urandom(32)
     con.execute(INSERT_REFRESH, {"lookup": new, "environment": environment, "grant_id": grant_id,
                                  "generation": generation + 1, "issued_at": now, "expires_at": now + 86400})
@@ -92,8 +90,7 @@ def client_credentials(i: int) -> None:
         "environment": environment, "client_pk": client_pk, "account_id": None, "grant_type": "client_credentials",
         "subject": CLIENT_ID, "scope": "MOBPROC", "source_system": None, "tenant": None, "multitenant": False,
         "domain": None, "created_at": now, "expires_at": now + 7200}).fetchone()[0]
-    con.execute(INSERT_ACCESS, {"lookup": os.urandom(32), "environment": environment, "grant_id": grant_id,
-                                "scope": "MOBPROC", "issued_at": now, "expires_at": now + 7200})
+    insert_access_token(now, grant_id)
     con.execute(INSERT_AUDIT, audit_row(now, grant_id, "client_credentials"))
     con.execute("RELEASE request")
 
