@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from conftest import introspect, password_grant, refresh_grant, write_lock_held
@@ -94,6 +94,7 @@ def test_the_savepoints_of_a_group_journal_in_memory(make_server) -> None:  # no
 
 _notes = Table("notes", MetaData(), Column("id", Integer, primary_key=True), Column("text", String, unique=True))
 _ADD = insert(_notes)
+_FIND = select(_notes.c.text).where(_notes.c.text == bindparam("b_text"))
 
 
 @pytest.fixture
@@ -190,5 +191,28 @@ def test_code_outside_a_request_commits_the_open_group_before_it_runs(database: 
             connection.execute(_ADD, {"text": "b"})
         assert _committed(database) == ["a", "b"]
         await scope.durable()
+
+    asyncio.run(main())
+
+
+def test_a_lookup_sees_the_open_group_and_answers_only_after_its_commit(database: Database) -> None:
+    """``Database.first``, the one-statement read of the hot paths, keeps transaction()'s rules."""
+
+    async def main() -> None:
+        with database.on_event_loop() as writer:
+            with database.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": "a"})
+        with database.on_event_loop() as reader:
+            assert database.first(_FIND, {"b_text": "a"}).text == "a"  # the group's row, not yet committed
+        assert _committed(database) == [] and reader.group is writer.group is not None
+        await reader.durable()  # what it read is committed before it may answer
+        assert _committed(database) == ["a"]
+
+        with database.on_event_loop():
+            with database.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": "b"})
+        assert database.first(_FIND, {"b_text": "b"}).text == "b"  # outside a request: commits first
+        assert _committed(database) == ["a", "b"]
+        assert database.first(_FIND, {"b_text": "c"}) is None
 
     asyncio.run(main())

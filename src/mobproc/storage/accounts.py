@@ -71,8 +71,7 @@ class SqlAccountStore:
         return {"b_environment": self._environment, "b_source_system": source_system, "b_name": name}
 
     def find_account(self, source_system: str, name: str) -> Account | None:
-        with self._db.transaction(write=False) as connection:
-            row = connection.first(_FIND, self._by_name(source_system, name))
+        row = self._db.first(_FIND, self._by_name(source_system, name))
         return _account(row) if row else None
 
     def replace_password_hash(self, account_id: int, old_hash: str, new_hash: str) -> None:

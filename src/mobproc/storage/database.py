@@ -215,6 +215,21 @@ class Database:
                     driver.rollback()
                     raise
 
+    def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        """The first row of one read, run as ``transaction(write=False)`` would run it (on
+        PostgreSQL the pool's reset ends it). The hot paths' lookups are one statement each:
+        without the two context managers around it an introspection costs 3 µs less."""
+        if self.is_sqlite:
+            scope = _scope.get()
+            if scope is None or scope.thread != threading.get_ident():
+                self._commit_open_group()
+            else:
+                group = getattr(self._own, "group", None)
+                if group is not None:
+                    scope.group = group  # it may read the group's rows: answer after their commit
+        with _DriverConnection(self) as driver:
+            return Transaction(self, driver.cursor()).first(statement, params)
+
     def _open_group(self, scope: LoopScope) -> _GroupCommit:
         """BEGIN the loop's group commit, and queue its COMMIT behind the requests the loop
         is running now. The group keeps the write turn until it commits."""

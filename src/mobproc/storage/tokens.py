@@ -254,8 +254,7 @@ class SqlTokenStore:
             )
 
     def find_refresh_token(self, lookup: bytes) -> RefreshTokenRecord | None:
-        with self._db.transaction(write=False) as connection:
-            row = connection.first(_FIND_REFRESH, {"b_lookup": lookup, "b_environment": self._environment})
+        row = self._db.first(_FIND_REFRESH, {"b_lookup": lookup, "b_environment": self._environment})
         if row is None:
             return None
         return RefreshTokenRecord(
@@ -272,8 +271,7 @@ class SqlTokenStore:
         )
 
     def find_access_token(self, lookup: bytes) -> AccessTokenRecord | None:
-        with self._db.transaction(write=False) as connection:
-            row = connection.first(_FIND_ACCESS, {"b_lookup": lookup, "b_environment": self._environment})
+        row = self._db.first(_FIND_ACCESS, {"b_lookup": lookup, "b_environment": self._environment})
         if row is None:
             return None
         return AccessTokenRecord(
