@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from mobproc.server.access_log import AccessLog
 from mobproc.server.app import serve_app
 from mobproc.server.logs import PlainFormatter
 
@@ -94,6 +96,54 @@ def test_json_log_lines(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "mobproc.access"]
     assert access and {"time", "level", "logger", "message"} <= set(access[0])
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_the_answers_of_one_turn_of_the_loop_are_logged_after_it_in_their_order() -> None:
+    access, written = AccessLog(), _Lines()
+
+    def answered(path: str) -> None:
+        access.observe({"type": "http", "client": ("10.0.0.7", 1), "method": "POST", "path": path}, 200, 0.0012)
+
+    async def turn() -> list[str]:
+        for path in ("/a", "/b", "/c"):
+            answered(path)
+        assert written.lines == []  # not while the turn still runs
+        await asyncio.sleep(0)  # the turn ends
+        answered("/d")  # the next turn's first answer
+        await asyncio.sleep(0)
+        return written.lines
+
+    logger = logging.getLogger("mobproc.access")
+    level = logger.level
+    logger.addHandler(written)
+    logger.setLevel(logging.INFO)
+    try:
+        assert asyncio.run(turn()) == [f'10.0.0.7 "POST /{path}" 200 1.2ms' for path in "abcd"]
+        answered("/e")  # no event loop: at once
+        assert written.lines[-1] == '10.0.0.7 "POST /e" 200 1.2ms'
+    finally:
+        logger.removeHandler(written)
+        logger.setLevel(level)
+
+
+def test_a_stopped_server_has_logged_every_answer_once(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path) as server, ThreadPoolExecutor(8) as pool:
+        def get(_: int) -> int:
+            with server.client() as http:
+                return sum(http.get("/healthz").status_code == 200 for _ in range(25))
+
+        answered = sum(pool.map(get, range(8)))
+    lines = [line for line in server.log_path.read_text().splitlines() if "mobproc.access" in line]
+    assert answered == 200 and sum('"GET /healthz"' in line for line in lines) == 200
 
 
 def test_plain_log_lines_read_as_the_stock_formatter_writes_them() -> None:
