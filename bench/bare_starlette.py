@@ -39,11 +39,13 @@ async def introspect(request):
     data = await form(request)
     if "token" not in data:
         return JSONResponse({"error": "invalid_request"}, status_code=400, headers=HEADERS)
-    # An RFC 7662 answer for one of mobproc's users.
+    # mobproc's RFC 7662 answer for one of its users, field for field (271 bytes).
     now = int(time.time())
     return JSONResponse({
         "active": True, "scope": "MOBPROC", "client_id": data.get("client_id", ""),
         "token_type": "Bearer", "exp": now + 7199, "iat": now - 1, "sub": "command://user0",
+        "iss": "http://127.0.0.1:8765", "username": "command://user0", "platform": "command",
+        "multitenant": False, "tenant": "XYZ", "aud": "MOBPROC",
     }, headers=HEADERS)
 
 
