@@ -119,3 +119,49 @@ def test_beyond_the_queue_a_request_is_refused_at_once_and_a_waiter_after_its_wa
     holder.join()
     with admission.slot():  # free again
         pass
+
+
+def test_a_freed_slot_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
+    admission = HashingAdmission(concurrency=1, queue=8, wait=5)
+    admitted: list[str] = []
+
+    def check(name: str) -> None:
+        with admission.slot():
+            admitted.append(name)
+
+    held = admission.slot()
+    held.__enter__()
+    waiters = [threading.Thread(target=check, args=(name,)) for name in ("first", "second")]
+    for waiter in waiters:
+        waiter.start()
+        time.sleep(0.1)  # queued, in this order
+    held.__exit__(None, None, None)
+    check("newcomer")  # arrives the moment the slot is freed, before any waiter has woken
+    for waiter in waiters:
+        waiter.join()
+    assert admitted == ["first", "second", "newcomer"]
+
+
+def test_a_waiter_handed_the_slot_as_its_wait_ends_keeps_it() -> None:
+    """The slot is handed over, never lost: after any mix of timeouts, the capacity is whole."""
+    admission = HashingAdmission(concurrency=2, queue=64, wait=0.002)
+    outcomes: list[bool] = []
+
+    def check() -> None:
+        try:
+            with admission.slot():
+                time.sleep(0.001)
+            outcomes.append(True)
+        except HashingCapacityExceeded:
+            outcomes.append(False)
+
+    threads = [threading.Thread(target=check) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert any(outcomes) and not all(outcomes)  # both happened
+    with admission.slot(), admission.slot():  # both slots free again
+        pass
+    with pytest.raises(HashingCapacityExceeded), admission.slot(), admission.slot(), admission.slot():
+        pass

