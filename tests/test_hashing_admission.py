@@ -146,8 +146,10 @@ def test_a_waiter_handed_the_slot_as_its_wait_ends_keeps_it() -> None:
     """The slot is handed over, never lost: after any mix of timeouts, the capacity is whole."""
     admission = HashingAdmission(concurrency=2, queue=64, wait=0.002)
     outcomes: list[bool] = []
+    together = threading.Barrier(200)  # far more at once than two slots serve in 2 ms
 
     def check() -> None:
+        together.wait()
         try:
             with admission.slot():
                 time.sleep(0.001)
