@@ -191,19 +191,13 @@ class Database:
         they run on the same connection, and see what the group wrote before it commits.
         """
         if self.is_sqlite:
-            scope = _scope.get()
-            # Not a request's code on the loop (contextvars follow work to threads too): the
-            # loop's open group, if this is the loop's thread, commits first.
-            if scope is None or scope.thread != threading.get_ident():
-                self._commit_open_group()
-            else:
-                group = getattr(self._own, "group", None) or (self._open_group(scope) if write else None)
-                if group is not None:
-                    with self._member(group, scope, write) as transaction:
-                        yield transaction
-                    if write:
-                        scope.optimistic = False  # written: from here on, a rerun would write twice
-                    return
+            scope, group = self._join_group(write)
+            if group is not None:
+                with self._member(group, write) as transaction:
+                    yield transaction
+                if write:
+                    scope.optimistic = False  # written: from here on, a rerun would write twice
+                return
         with self._turn() if write else nullcontext():
             with self._driver_errors() as driver:
                 if write and self.is_sqlite:
@@ -220,15 +214,24 @@ class Database:
         PostgreSQL the pool's reset ends it). The hot paths' lookups are one statement each:
         without the two context managers around it an introspection costs 3 µs less."""
         if self.is_sqlite:
-            scope = _scope.get()
-            if scope is None or scope.thread != threading.get_ident():
-                self._commit_open_group()
-            else:
-                group = getattr(self._own, "group", None)
-                if group is not None:
-                    scope.group = group  # it may read the group's rows: answer after their commit
+            self._join_group(write=False)
         with _DriverConnection(self) as driver:
             return Transaction(self, driver.cursor()).first(statement, params)
+
+    def _join_group(self, write: bool) -> tuple[LoopScope | None, _GroupCommit | None]:
+        """SQLite: the request's scope and the loop's group commit its statements join. Code
+        that is not a request's on the loop (contextvars follow work to threads too) joins
+        none: the loop's open group, if this is the loop's thread, commits first. A request
+        joins the open group, or opens one with its first write; once it has joined (a read
+        may see the group's rows), its answer waits for the group's commit."""
+        scope = _scope.get()
+        if scope is None or scope.thread != threading.get_ident():
+            self._commit_open_group()
+            return None, None
+        group = getattr(self._own, "group", None) or (self._open_group(scope) if write else None)
+        if group is not None:
+            scope.group = group
+        return scope, group
 
     def _open_group(self, scope: LoopScope) -> _GroupCommit:
         """BEGIN the loop's group commit, and queue its COMMIT behind the requests the loop
@@ -245,9 +248,8 @@ class Database:
         return group
 
     @contextmanager
-    def _member(self, group: _GroupCommit, scope: LoopScope, write: bool) -> Iterator[Transaction]:
+    def _member(self, group: _GroupCommit, write: bool) -> Iterator[Transaction]:
         """One request's statements in the group; a write in a SAVEPOINT, undone alone if it fails."""
-        scope.group = group
         with self._driver_errors() as driver:
             cursor = driver.cursor()
             if not write:

@@ -23,8 +23,8 @@ from .database import Database, Transaction
 from .schema import access_tokens, clients, grants, refresh_tokens
 
 # Every statement of the hot paths is built once, here, with bound parameters, and runs in a
-# Database.transaction (a lookup in Database.first), which compiles it once. (Names in ``b_`` are parameters; unprefixed
-# names in an INSERT's parameters are its columns.)
+# Database.transaction (a lookup in Database.first), which compiles it once. (Names in ``b_``
+# are parameters; unprefixed names in an INSERT's parameters are its columns.)
 _INSERT_GRANT = insert(grants).returning(grants.c.id)
 _INSERT_ACCESS = insert(access_tokens)
 _INSERT_REFRESH = insert(refresh_tokens)
