@@ -110,7 +110,7 @@ def mobproc_insert_live_tokens(env: dict, db_path: Path, count: int, client_id: 
 @dataclass
 class Target:
     name: str                      # row label
-    group: str                     # "peer", "ceiling" or "mobproc"
+    group: str                     # "peer", "ceiling", "stack" or "mobproc"
     token_path: str = "/oauth/token"
     introspect_path: str = "/oauth/introspect"
     prefix: str = "user"           # username = prefix + index
@@ -230,6 +230,27 @@ def ceiling_target(python):
                               "127.0.0.1", "--port", str(p), "--no-access-log",
                               "--log-level", "warning", "--app-dir", str(BENCH)],
         notes=f"parses the form, answers a token-sized JSON body; {python}")
+
+
+def stack_target():
+    """The ceiling's app on another server, granian (Rust, on hyper), from the peers' venv:
+    whether a faster server under mobproc would lift it is measured, not assumed."""
+    return Target(
+        "stack: bare Starlette on granian", "stack", cases=("refresh", "client_credentials",
+                                                             "introspect"),
+        token_path="/as/token.oauth2", introspect_path="/as/introspect.oauth2",
+        provision=lambda w, e: None,
+        # Its single-threaded runtime and uvloop: one core, as every server here has.
+        command=lambda w, p: [Path(PY).with_name("granian"), "--interface", "asgi", "--host",
+                              "127.0.0.1", "--port", str(p), "--workers", "1",
+                              "--runtime-mode", "st", "--loop", "uvloop", "--no-access-log",
+                              "--log-level", "warning", "bare_starlette:app"],
+        notes="the ceiling's app on granian: one worker, single-threaded runtime, uvloop")
+
+
+def bare(group):
+    """A ceiling's app checks nothing: any token will do, and there is nothing to check first."""
+    return group in ("ceiling", "stack")
 
 
 # A saturating benchmark keeps all 32 connections' password grants waiting for the one
@@ -420,7 +441,7 @@ def measure_case(case, target, client, server, workdir, cfg, introspect_token):
         if case == "refresh":
             seeds = workdir / "seeds.txt"
             n = cfg.connections + 4  # one per connection, a few spare
-            tokens = (client.seeds(n) if target.group != "ceiling"
+            tokens = (client.seeds(n) if not bare(target.group)
                       else [secrets.token_urlsafe(31) for _ in range(n)])
             seeds.write_text("\n".join(tokens) + "\n")
             return wrk("refresh.lua", url, dict(auth, tokens=seeds), duration, cfg.connections)
@@ -472,12 +493,12 @@ def run_target(target, cfg, cases, bulk_count=0):
             "client_credentials": lambda: client.client_credentials(),
             "introspect": lambda: client.introspect(token),
         }
-        token = (secrets.token_urlsafe(21) if target.group == "ceiling"
+        token = (secrets.token_urlsafe(21) if bare(target.group)
                  else client.password(1)["access_token"])
         results = {}
         for case in cases:
             try:
-                if target.group != "ceiling":
+                if not bare(target.group):
                     checks[case]()
             except Exception as e:  # a case not built yet must not cost the others
                 results[case] = {"error": str(e)[:300]}
@@ -516,7 +537,7 @@ def versions():
     v = {"python": platform.python_version()}
     for pkg in ("Flask", "Authlib", "Flask-SQLAlchemy", "SQLAlchemy", "Django",
                 "django-oauth-toolkit", "oauthlib", "argon2-cffi", "gunicorn", "uvicorn",
-                "starlette"):
+                "starlette", "granian"):
         try:
             v[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -568,7 +589,8 @@ def write_markdown(results, path):
     lines += [
         "Password hashing everywhere: argon2id, m=19456 KiB, t=2, p=1. "
         "Ceilings: password = bare argon2id verification loop (verifications/s; its latencies are "
-        "of one verification, not at 32 connections); other grants = bare Starlette on uvicorn.", "",
+        "of one verification, not at 32 connections); other grants = bare Starlette on uvicorn. "
+        "The stack row is the same app on another server, granian.", "",
         "## Summary: mobproc ÷ tuned peer and ÷ ceiling (throughput)", "",
     ]
     tuned = [t for t in targets if t["group"] == "peer" and "tuned" in t["name"]]
@@ -637,7 +659,7 @@ def write_chart(results, path):
         ys = [t["cases"].get(case, {}).get("rps", 0) for case in CASES]
         ax.bar(xs, ys, width, label=t["name"],
                edgecolor="black" if t["group"] == "mobproc" else None,
-               hatch="//" if t["group"] == "ceiling" else None)
+               hatch="//" if bare(t["group"]) else None)
     ax.set_xticks(range(len(CASES)), CASES)
     ax.set_yscale("log")
     ax.set_ylabel("requests per second (log)")
@@ -699,6 +721,7 @@ def main():
         has_stack = mob_py.exists() and subprocess.run(
             [mob_py, "-c", "import starlette, uvicorn"], capture_output=True).returncode == 0
         targets.append(ceiling_target(str(mob_py) if has_stack else PY))
+        targets.append(stack_target())
     if "mobproc" in groups:
         if not os.access(cfg.mobproc, os.X_OK):
             sys.exit(f"mobproc not found at {cfg.mobproc} (use --mobproc, or --only peers,ceilings)")
