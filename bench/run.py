@@ -654,10 +654,13 @@ def write_chart(results, path):
                              gridspec_kw={"width_ratios": [2, 1]} if growth else None)
     ax = axes[0] if growth else axes
     width = 0.8 / max(1, len(targets))
+    # One colour per server, the same in both plots: the default cycle has ten, and repeats.
+    palette = plt.get_cmap("tab20").colors
+    colour = {t["name"]: palette[i % len(palette)] for i, t in enumerate(targets)}
     for i, t in enumerate(targets):
         xs = [c + (i - (len(targets) - 1) / 2) * width for c in range(len(CASES))]
         ys = [t["cases"].get(case, {}).get("rps", 0) for case in CASES]
-        ax.bar(xs, ys, width, label=t["name"],
+        ax.bar(xs, ys, width, label=t["name"], color=colour[t["name"]],
                edgecolor="black" if t["group"] == "mobproc" else None,
                hatch="//" if bare(t["group"]) else None)
     ax.set_xticks(range(len(CASES)), CASES)
@@ -672,7 +675,8 @@ def write_chart(results, path):
                 pts = sorted((int(n), g[case]["rps"]) for n, g in t["growth"].items()
                              if "rps" in g.get(case, {}))
                 if pts:
-                    g_ax.plot(*zip(*pts), style, label=f"{t['name']} {case}")
+                    g_ax.plot(*zip(*pts), style, label=f"{t['name']} {case}",
+                              color=colour.get(t["name"]))
         g_ax.set_xscale("log")
         g_ax.set_yscale("log")
         g_ax.set_xlabel("live tokens in the database")
