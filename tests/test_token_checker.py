@@ -237,3 +237,31 @@ def test_without_credentials_or_without_mobproc_the_answer_is_unavailable(server
     assert down.check(tokens["access_token"]).reason == resource.UNAVAILABLE
     a_jwt = f"{b64({'alg': 'ES256', 'typ': 'at+jwt', 'kid': 'k'})}.{b64({})}.{b64(b'signature')}"
     assert down.check(a_jwt).reason == resource.UNAVAILABLE  # the JWKS cannot be fetched
+
+
+def test_a_valid_jwt_is_verified_once_then_answered_from_memory_until_it_expires(
+        jwt_server: LiveServer, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    verified = []
+    real_verify = resource.verify_jwt
+    monkeypatch.setattr(resource, "verify_jwt", lambda *a, **k: verified.append(a[0]) or real_verify(*a, **k))
+    with Counting() as http:
+        checker = TokenChecker(jwt_server.url, http=http)
+        first = checker.check(token)
+        assert isinstance(first, ValidatedToken)
+        assert checker.check(token) == first and verified == [token]
+        # A refusal is not kept: the key it lacked may be published next.
+        tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        assert checker.check(tampered).reason == resource.BAD_SIGNATURE
+        assert checker.check(tampered).reason == resource.BAD_SIGNATURE
+        assert verified == [token, tampered, tampered]
+        # Kept, it still expires on time.
+        soon = signed(jwt_server, {**claims_of(token), "exp": int(time.time()) + 2})
+        assert isinstance(checker.check(soon), ValidatedToken) and isinstance(checker.check(soon), ValidatedToken)
+        assert verified.count(soon) == 1
+        time.sleep(max(0.0, claims_of(soon)["exp"] - time.time()) + 0.05)
+        assert checker.check(soon).reason == resource.EXPIRED  # it left memory as it expired
+    with Counting() as http:  # cache_seconds=0 keeps nothing: every check verifies
+        uncached = TokenChecker(jwt_server.url, http=http, cache_seconds=0)
+        verified.clear()
+        uncached.check(token), uncached.check(token)
+        assert verified == [token, token]
