@@ -17,6 +17,7 @@ mobproc is --mobproc or $MOBPROC_BIN, by default the repo's .venv/bin/mobproc.
 
 import argparse
 import concurrent.futures
+import dataclasses
 import json
 import os
 import platform
@@ -531,13 +532,58 @@ def run_argon2(cfg):
     return {"password": r}
 
 
+JWT_ISSUER = "https://mobproc.bench.test"
+JWT_CHECKERS = (  # row name, group, whose venv, jwt_check.py's CHECKER
+    ("ceiling: ES256 verification loop", "ceiling", "mobproc", "ceiling"),
+    ("mobproc TokenChecker, each check verifying", "mobproc", "mobproc", "mobproc"),
+    ("mobproc TokenChecker, the token seen before", "mobproc, kept", "mobproc", "mobproc-kept"),
+    ("PyJWT", "peer", "peers", "pyjwt"),
+    ("joserfc", "peer", "peers", "joserfc"),
+)
+
+
+def run_jwt(cfg, exe):
+    """The JWT case: a mobproc issuing JWT access tokens (ES256) hands out one token, then each
+    checker validates it in a loop of its own (bench/jwt_check.py) on the server's core, with
+    the server idle but for the one JWKS fetch of mobproc's checker."""
+    mob = mobproc_target(exe)
+    target = dataclasses.replace(mob, name="mobproc, JWT access tokens", env=lambda w: {
+        **mob.env(w), "MOBPROC_ACCESS_TOKEN_FORMAT": "jwt", "MOBPROC_ISSUER": JWT_ISSUER})
+    workdir = Path(tempfile.mkdtemp(dir=cfg.run_dir))
+    env = target.environ(workdir)
+    target.provision(workdir, env)
+    server = Server(target, workdir, env)
+    try:
+        server.wait_ready()
+        token = Client(target, server.base).client_credentials()["access_token"]
+        rows = []
+        for name, group, venv, checker in JWT_CHECKERS:
+            python = Path(exe).with_name("python") if venv == "mobproc" else PY
+            argv = ["taskset", "-c", SERVER_CORE, python, BENCH / "jwt_check.py", checker,
+                    "--token", token, "--issuer", JWT_ISSUER, "--audience", "MOBPROC",
+                    "--jwks-uri", server.base + "/pf/JWKS", "--seconds", str(cfg.duration),
+                    "--warmup", str(max(cfg.warmup, 1))]
+            r = summarize([json.loads(run_quiet(argv, os.environ)) for _ in range(cfg.runs)])
+            print(f"    {name:<44} {r['rps']:9.1f} checks/s  p50 {r['p50_ms'] * 1e3:6.1f} µs"
+                  f"  p99 {r['p99_ms'] * 1e3:6.1f} µs  errors {r['errors']}", flush=True)
+            rows.append({"name": name, "group": group, "check": r})
+        return rows
+    except Exception:
+        print(server.tail(), file=sys.stderr)
+        raise
+    finally:
+        server.stop()
+        if not cfg.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 # ------------------------------------------------------------------- reports
 
 def versions():
     v = {"python": platform.python_version()}
     for pkg in ("Flask", "Authlib", "Flask-SQLAlchemy", "SQLAlchemy", "Django",
                 "django-oauth-toolkit", "oauthlib", "argon2-cffi", "gunicorn", "uvicorn",
-                "starlette", "granian"):
+                "starlette", "granian", "PyJWT", "joserfc"):
         try:
             v[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -604,6 +650,24 @@ def write_markdown(results, path):
                           fmt(ratio(mob_rps(case), ceil_rps(case)), 2)]))
     if not mob:
         lines += ["", "_mobproc was not measured in this run (ratios need it)._"]
+
+    jwt = results.get("jwt")
+    if isinstance(jwt, dict):
+        lines += ["", f"_JWT validation not measured: {jwt['error'][:200]}_"]
+    elif jwt:
+        mob_check = next((r["check"]["rps"] for r in jwt if r["group"] == "mobproc"), None)
+        lines += ["", "## JWT validation: a resource server's check of one JWT access token, in-process", "",
+                  "ES256, issued by mobproc; one checker in one process on the server's core, "
+                  "checking the same token in a loop (checks/s; the latencies are of one check). "
+                  "The peers and the first mobproc row verify the signature at every check; "
+                  "mobproc as shipped keeps a valid token's answer (at most 30 s, never past its "
+                  "expiry), which the second row measures. Ratios are of the first.", "",
+                  "| checker | checks/s | p50 µs | p99 µs | errors | mobproc ÷ this |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in jwt:
+            c = r["check"]
+            lines.append(f"| {r['name']} | {fmt(c['rps'])} | {fmt(c['p50_ms'] * 1e3)} | "
+                         f"{fmt(c['p99_ms'] * 1e3)} | {c['errors']} | {fmt(ratio(mob_check, c['rps']), 2)} |")
 
     for case in CASES:
         lines += ["", f"## {case}", "",
@@ -774,6 +838,14 @@ def main():
         out.append(row)
     if argon2_pending:
         argon2_ceiling()
+    jwt = None
+    if "mobproc" in groups and (not cfg.servers or "jwt" in cfg.servers):
+        print(f"JWT validation  [{time.monotonic() - t_start:.0f} s]", flush=True)
+        try:
+            jwt = run_jwt(cfg, cfg.mobproc)
+        except Exception as e:
+            jwt = {"error": str(e)[:500]}
+            print(f"    FAILED: {e}", file=sys.stderr, flush=True)
 
     if cfg.keep:
         print(f"kept {cfg.run_dir}")
@@ -791,6 +863,8 @@ def main():
                  "versions": versions()},
         "targets": out,
     }
+    if jwt is not None:
+        results["jwt"] = jwt
     outdir = Path(cfg.out)
     (outdir / "results").mkdir(parents=True, exist_ok=True)
     (outdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -813,6 +887,10 @@ def main():
     # A peer's errors are a finding about that peer (results.md shows them);
     # mobproc's or a ceiling's are a failure, as is a server that could not be measured.
     ours = sum(errors(t) for t in out if t["group"] != "peer")
+    if isinstance(jwt, dict):
+        failed.append("JWT validation")
+    elif jwt:
+        ours += sum(r["check"]["errors"] for r in jwt if r["group"] != "peer")
     if ours or failed:
         sys.exit(f"benchmark not clean: {ours} request errors, failed: {failed}")
 
