@@ -5,10 +5,10 @@ mobproc's parameters, on whatever core this process is pinned to.
 """
 
 import argparse
-import json
-import time
 
 from argon2 import PasswordHasher
+
+import timed_loop
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--seconds", type=float, default=10.0)
@@ -19,22 +19,4 @@ ph = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)  # argon2id
 encoded = ph.hash("correct horse battery staple")
 
 
-def loop(seconds):
-    lat = []
-    end = time.perf_counter() + seconds
-    while (t0 := time.perf_counter()) < end:
-        ph.verify(encoded, "correct horse battery staple")
-        lat.append(time.perf_counter() - t0)
-    return lat
-
-
-loop(args.warmup)
-lat = loop(args.seconds)
-lat.sort()
-print(json.dumps({
-    "rps": len(lat) / sum(lat),
-    "p50_ms": lat[len(lat) // 2] * 1e3,
-    "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3,
-    "requests": len(lat),
-    "errors": 0,
-}))
+timed_loop.run(lambda: ph.verify(encoded, "correct horse battery staple"), args.seconds, args.warmup)

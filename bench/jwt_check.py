@@ -18,10 +18,11 @@ CHECKER is one of
 import argparse
 import base64
 import json
-import time
 from collections.abc import Callable
 
 import httpx
+
+import timed_loop
 
 ap = argparse.ArgumentParser()
 ap.add_argument("checker", choices=("ceiling", "mobproc", "mobproc-kept", "pyjwt", "joserfc"))
@@ -68,11 +69,11 @@ def ceiling() -> Callable[[], bool]:
     return check
 
 
-def mobproc(cache_seconds: float = 0) -> Callable[[], bool]:
+def mobproc(keep: bool = False) -> Callable[[], bool]:
     from mobproc import TokenChecker, ValidatedToken
 
     checker = TokenChecker(args.issuer, audience=args.audience, jwks_uri=args.jwks_uri, algorithms=("ES256",),
-                           cache_seconds=cache_seconds)
+                           **({} if keep else {"cache_seconds": 0}))
     return lambda: isinstance(checker.check(args.token), ValidatedToken)
 
 
@@ -111,27 +112,8 @@ def joserfc() -> Callable[[], bool]:
     return check
 
 
-def loop(check: Callable[[], bool], seconds: float) -> tuple[list[float], int]:
-    latencies, errors = [], 0
-    end = time.perf_counter() + seconds
-    while (started := time.perf_counter()) < end:
-        if not check():
-            errors += 1
-        latencies.append(time.perf_counter() - started)
-    return latencies, errors
-
-
-check = {"ceiling": ceiling, "mobproc": mobproc, "mobproc-kept": lambda: mobproc(cache_seconds=30), "pyjwt": pyjwt,
+check = {"ceiling": ceiling, "mobproc": mobproc, "mobproc-kept": lambda: mobproc(keep=True), "pyjwt": pyjwt,
          "joserfc": joserfc}[args.checker]()
 if not check():
     raise SystemExit(f"{args.checker} does not accept the token")
-loop(check, args.warmup)
-latencies, errors = loop(check, args.seconds)
-latencies.sort()
-print(json.dumps({
-    "rps": len(latencies) / sum(latencies),
-    "p50_ms": latencies[len(latencies) // 2] * 1e3,
-    "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3,
-    "requests": len(latencies),
-    "errors": errors,
-}))
+timed_loop.run(check, args.seconds, args.warmup)
