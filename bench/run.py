@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -466,12 +466,34 @@ def measure_case(case, target, client, server, workdir, cfg, introspect_token):
     return summarize([drained(once(duration)) for _ in range(cfg.runs)])
 
 
-def run_target(target, cfg, cases, bulk_count=0):
-    """Fresh workdir and database, provision, serve, sanity-check, measure."""
+@contextmanager
+def serving(target, cfg, prepare):
+    """A fresh workdir, made ready by ``prepare(workdir, env)``, and the target serving on it;
+    the server's log tail if anything fails, and afterwards the server stopped and the workdir
+    removed (unless --keep)."""
     workdir = Path(tempfile.mkdtemp(dir=cfg.run_dir))
     env = target.environ(workdir)
     server = None
     try:
+        prepare(workdir, env)
+        server = Server(target, workdir, env)
+        server.wait_ready()
+        yield server, workdir
+    except Exception:
+        if server:
+            print(server.tail(), file=sys.stderr)
+        raise
+    finally:
+        if server:
+            server.stop()
+        if not cfg.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_target(target, cfg, cases, bulk_count=0):
+    """Fresh workdir and database, provision, serve, sanity-check, measure."""
+
+    def prepare(workdir, env):
         # Provision once per target; its later (growth) servers start from a copy.
         template = cfg.run_dir / (target.name.replace(" ", "_").replace(",", "") + ".sqlite")
         if not template.exists():
@@ -485,8 +507,8 @@ def run_target(target, cfg, cases, bulk_count=0):
             t0 = time.monotonic()
             target.bulk(workdir, env, bulk_count)
             print(f"    inserted {bulk_count} live tokens in {time.monotonic() - t0:.1f}s", flush=True)
-        server = Server(target, workdir, env)
-        server.wait_ready()
+
+    with serving(target, cfg, prepare) as (server, workdir):
         client = Client(target, server.base)
         checks = {  # each case must work once before it is timed
             "password": lambda: client.password(),
@@ -509,15 +531,6 @@ def run_target(target, cfg, cases, bulk_count=0):
             print(f"    {case:<19} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
                   f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
         return results
-    except Exception:
-        if server:
-            print(server.tail(), file=sys.stderr)
-        raise
-    finally:
-        if server:
-            server.stop()
-        if not cfg.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_argon2(cfg):
@@ -549,12 +562,7 @@ def run_jwt(cfg, exe):
     mob = mobproc_target(exe)
     target = dataclasses.replace(mob, name="mobproc, JWT access tokens", env=lambda w: {
         **mob.env(w), "MOBPROC_ACCESS_TOKEN_FORMAT": "jwt", "MOBPROC_ISSUER": JWT_ISSUER})
-    workdir = Path(tempfile.mkdtemp(dir=cfg.run_dir))
-    env = target.environ(workdir)
-    target.provision(workdir, env)
-    server = Server(target, workdir, env)
-    try:
-        server.wait_ready()
+    with serving(target, cfg, target.provision) as (server, _):
         token = Client(target, server.base).client_credentials()["access_token"]
         rows = []
         for name, group, venv, checker in JWT_CHECKERS:
@@ -568,13 +576,6 @@ def run_jwt(cfg, exe):
                   f"  p99 {r['p99_ms'] * 1e3:6.1f} µs  errors {r['errors']}", flush=True)
             rows.append({"name": name, "group": group, "check": r})
         return rows
-    except Exception:
-        print(server.tail(), file=sys.stderr)
-        raise
-    finally:
-        server.stop()
-        if not cfg.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ------------------------------------------------------------------- reports
