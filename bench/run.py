@@ -3,9 +3,12 @@
 
 Each server runs as a real process pinned to core 0 and is driven by wrk pinned
 to core 1 (this harness also keeps to core 1). Every server gets a fresh temp
-dir and SQLite database, one client and USERS users, a readiness wait, a sanity
-check of every case, then per case a warm-up and RUNS timed wrk runs (median
-reported). Writes bench/results.json, bench/results/results.md and
+dir and SQLite database, one client and USERS users, a readiness wait and a
+sanity check of every case; all of them stay up, stopped (SIGSTOP) but for
+their turns. Then RUNS rounds: in each, every case runs once on every server in
+turn, after a warm-up, so that the figures a ratio divides are measured minutes
+apart at most (median of the rounds reported). The growth case does the same
+with its own servers. Writes bench/results.json, bench/results/results.md and
 bench/results/chart.png.
 
     bench/.venv-peers/bin/python bench/run.py                 # everything
@@ -31,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -431,41 +434,6 @@ def summarize(runs):
             "errors": sum(r["errors"] for r in runs), "runs": runs}
 
 
-def measure_case(case, target, client, server, workdir, cfg, introspect_token):
-    auth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
-    url = server.base + (target.introspect_path if case == "introspect" else target.token_path)
-
-    def once(duration):
-        if case == "password":
-            return wrk("password.lua", url, dict(auth, password=PASSWORD, users=USERS,
-                                                 prefix=target.prefix), duration, cfg.connections)
-        if case == "refresh":
-            seeds = workdir / "seeds.txt"
-            n = cfg.connections + 4  # one per connection, a few spare
-            tokens = (client.seeds(n) if not bare(target.group)
-                      else [secrets.token_urlsafe(31) for _ in range(n)])
-            seeds.write_text("\n".join(tokens) + "\n")
-            return wrk("refresh.lua", url, dict(auth, tokens=seeds), duration, cfg.connections)
-        if case == "client_credentials":
-            return wrk("client_credentials.lua", url, dict(auth, client_id=target.cc_client),
-                       duration, cfg.connections)
-        return wrk("introspect.lua", url, dict(auth, token=introspect_token), duration,
-                   cfg.connections)
-
-    def drained(r):
-        # wrk leaves up to one request per connection queued in the server; let
-        # it finish them so that they do not eat into the next run.
-        server.wait_idle()
-        return r
-
-    if cfg.warmup:
-        drained(once(cfg.warmup))
-    # At 32 connections a password grant waits about a second in the queue; a run
-    # must be several times that long for its latencies to mean anything.
-    duration = max(cfg.duration, 5) if case == "password" else cfg.duration
-    return summarize([drained(once(duration)) for _ in range(cfg.runs)])
-
-
 @contextmanager
 def serving(target, cfg, prepare):
     """A fresh workdir, made ready by ``prepare(workdir, env)``, and the target serving on it;
@@ -490,11 +458,69 @@ def serving(target, cfg, prepare):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_target(target, cfg, cases, bulk_count=0):
-    """Fresh workdir and database, provision, serve, sanity-check, measure."""
+class Stage:
+    """A target's server, provisioned and checked, stopped (SIGSTOP) but for its turns: every
+    server stays up through the run, so that each case's runs of all of them can alternate."""
+
+    def __init__(self, label, target, server, client, workdir, cfg, token):
+        self.label, self.t, self.server, self.client = label, target, server, client
+        self.workdir, self.cfg, self.token = workdir, cfg, token
+        self.runs, self.errors = {}, {}  # case -> timed runs, case -> why it stopped
+
+    def pause(self):
+        self.server.wait_idle()  # the last run's queued requests first (wrk leaves one per connection)
+        os.killpg(self.server.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.killpg(self.server.proc.pid, signal.SIGCONT)
+        self.server.wait_ready()
+        self.server.wait_idle()  # whatever it postponed while stopped: gunicorn's worker check
+
+    def turn(self, case, warmup):
+        """A warm-up and one timed run of the case, the server running only meanwhile."""
+        # At 32 connections a password grant waits about a second in the queue; a run
+        # must be several times that long for its latencies to mean anything.
+        duration = max(self.cfg.duration, 5) if case == "password" else self.cfg.duration
+        self.resume()
+        try:
+            if warmup:
+                self.once(case, warmup)
+                self.server.wait_idle()
+            return self.once(case, duration)
+        finally:
+            self.pause()
+
+    def once(self, case, duration):
+        auth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+        t, connections = self.t, self.cfg.connections
+        url = self.server.base + (t.introspect_path if case == "introspect" else t.token_path)
+        if case == "password":
+            return wrk("password.lua", url, dict(auth, password=PASSWORD, users=USERS,
+                                                 prefix=t.prefix), duration, connections)
+        if case == "refresh":
+            seeds = self.workdir / "seeds.txt"
+            n = connections + 4  # one per connection, a few spare
+            tokens = (self.client.seeds(n) if not bare(t.group)
+                      else [secrets.token_urlsafe(31) for _ in range(n)])
+            seeds.write_text("\n".join(tokens) + "\n")
+            return wrk("refresh.lua", url, dict(auth, tokens=seeds), duration, connections)
+        if case == "client_credentials":
+            return wrk("client_credentials.lua", url, dict(auth, client_id=t.cc_client),
+                       duration, connections)
+        return wrk("introspect.lua", url, dict(auth, token=self.token), duration, connections)
+
+    def results(self):
+        return {**{case: summarize(runs) for case, runs in self.runs.items() if runs},
+                **{case: {"error": why} for case, why in self.errors.items()}}
+
+
+@contextmanager
+def staged(label, target, cfg, cases, bulk_count=0):
+    """The target served on a fresh database (with ``bulk_count`` live tokens more), each case
+    checked once by a real request, and paused until its first turn."""
 
     def prepare(workdir, env):
-        # Provision once per target; its later (growth) servers start from a copy.
+        # Provision once per target; its other (growth) servers start from a copy.
         template = cfg.run_dir / (target.name.replace(" ", "_").replace(",", "") + ".sqlite")
         if not template.exists():
             target.provision(workdir, env)
@@ -506,43 +532,84 @@ def run_target(target, cfg, cases, bulk_count=0):
         if bulk_count:
             t0 = time.monotonic()
             target.bulk(workdir, env, bulk_count)
-            print(f"    inserted {bulk_count} live tokens in {time.monotonic() - t0:.1f}s", flush=True)
+            print(f"    inserted {bulk_count:,} live tokens in {time.monotonic() - t0:.1f}s", flush=True)
 
     with serving(target, cfg, prepare) as (server, workdir):
         client = Client(target, server.base)
+        token = (secrets.token_urlsafe(21) if bare(target.group)
+                 else client.password(1)["access_token"])
+        stage = Stage(label, target, server, client, workdir, cfg, token)
         checks = {  # each case must work once before it is timed
             "password": lambda: client.password(),
             "refresh": lambda: client.refresh(client.password()["refresh_token"]),
             "client_credentials": lambda: client.client_credentials(),
             "introspect": lambda: client.introspect(token),
         }
-        token = (secrets.token_urlsafe(21) if bare(target.group)
-                 else client.password(1)["access_token"])
-        results = {}
         for case in cases:
             try:
                 if not bare(target.group):
                     checks[case]()
+                stage.runs[case] = []
             except Exception as e:  # a case not built yet must not cost the others
-                results[case] = {"error": str(e)[:300]}
+                stage.errors[case] = str(e)[:300]
                 print(f"    {case:<19} FAILED its check: {e}", flush=True)
-                continue
-            results[case] = r = measure_case(case, target, client, server, workdir, cfg, token)
-            print(f"    {case:<19} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
-                  f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
-        return results
+        stage.pause()
+        try:
+            yield stage
+        finally:
+            os.killpg(server.proc.pid, signal.SIGCONT)  # so that it can take its SIGTERM
 
 
-def run_argon2(cfg):
-    runs = []
-    for _ in range(cfg.runs):
-        out = run_quiet(["taskset", "-c", SERVER_CORE, PY, BENCH / "bare_argon2.py",
-                         "--seconds", str(cfg.duration), "--warmup", str(cfg.warmup)], os.environ)
-        r = json.loads(out)
-        runs.append({k: r[k] for k in ("rps", "p50_ms", "p99_ms", "requests", "errors")})
-    r = summarize(runs)
-    print(f"    {'password':<19} {r['rps']:9.1f} verifications/s (single verify p50 {r['p50_ms']:.1f} ms)")
-    return {"password": r}
+def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
+    """Every server of ``entries`` (label, target, cases, bulk count) up at once, then
+    ``cfg.runs`` rounds, each running every case once on every server in turn: a ratio's two
+    figures are measured within a minute or two of each other, however the host's speed drifts
+    over the run (10-20 %). Each server warms up for ``cfg.warmup`` s before its first run of a
+    case and 1 s before the others. ``argon2_runs``, when given, gets a run of the argon2id loop
+    just before each round's password grants. Returns label -> results, or an error."""
+    out, width = {}, max((len(entry[0]) for entry in entries), default=0)
+    with ExitStack() as stack:
+        stages = []
+        for label, target, cases, bulk_count in entries:
+            print(f"{label}: starting  [{time.monotonic() - t_start:.0f} s]", flush=True)
+            try:
+                stages.append(stack.enter_context(staged(label, target, cfg, cases, bulk_count)))
+            except Exception as e:  # one broken server must not cost the others' figures
+                out[label] = {"error": str(e)[:500]}
+                print(f"    FAILED: {e}", file=sys.stderr, flush=True)
+        for round_ in range(cfg.runs):
+            for case in CASES:
+                playing = [s for s in stages if case in s.runs and case not in s.errors]
+                if argon2_runs is not None and case == "password":
+                    playing.insert(0, None)
+                if playing:
+                    print(f"round {round_ + 1}/{cfg.runs}: {case}  [{time.monotonic() - t_start:.0f} s]",
+                          flush=True)
+                for stage in playing:
+                    if stage is None:
+                        argon2_runs.append(r := argon2_once(cfg))
+                        print(f"    {'argon2id verification loop':<{width}} {r['rps']:9.1f} verifications/s"
+                              f"  (one verification: p50 {r['p50_ms']:.1f} ms)", flush=True)
+                        continue
+                    try:
+                        r = stage.turn(case, cfg.warmup if round_ == 0 else min(cfg.warmup, 1))
+                    except Exception as e:
+                        stage.errors[case] = str(e)[:300]
+                        print(f"    {stage.label:<{width}} {case} FAILED: {e}", file=sys.stderr, flush=True)
+                        continue
+                    stage.runs[case].append(r)
+                    print(f"    {stage.label:<{width}} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
+                          f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
+        for stage in stages:
+            out[stage.label] = stage.results()
+    return out
+
+
+def argon2_once(cfg):
+    out = run_quiet(["taskset", "-c", SERVER_CORE, PY, BENCH / "bare_argon2.py",
+                     "--seconds", str(cfg.duration), "--warmup", str(cfg.warmup)], os.environ)
+    r = json.loads(out)
+    return {k: r[k] for k in ("rps", "p50_ms", "p99_ms", "requests", "errors")}
 
 
 JWT_ISSUER = "https://mobproc.bench.test"
@@ -802,43 +869,25 @@ def main():
     t_start, load_start = time.monotonic(), os.getloadavg()[0]
     out = []
 
-    def argon2_ceiling():
-        print("ceiling: argon2id verification loop", flush=True)
-        # First in the tables, whenever it ran.
-        out.insert(0, {"name": "ceiling: argon2id verify loop", "group": "ceiling",
-                       "notes": "argon2-cffi verify, m=19456 KiB t=2 p=1, one core",
-                       "cases": run_argon2(cfg)})
-
-    argon2_pending = "ceilings" in groups and (not cfg.servers or "argon2" in cfg.servers)
+    argon2 = "ceilings" in groups and (not cfg.servers or "argon2" in cfg.servers)
+    argon2_runs = [] if argon2 else None
+    figures = measure_in_rounds([(t.name, t, t.cases, 0) for t in targets], cfg, t_start, argon2_runs)
+    if argon2:  # first in the tables
+        out.append({"name": "ceiling: argon2id verify loop", "group": "ceiling",
+                    "notes": "argon2-cffi verify, m=19456 KiB t=2 p=1, one core",
+                    "cases": {"password": summarize(argon2_runs)}})
     for t in targets:
-        # The host's speed drifts by 10-20 % over a run: the argon2id loop runs after the
-        # peers, just before the bare-stack ceiling and mobproc, not half an hour before them.
-        if argon2_pending and t.group != "peer":
-            argon2_ceiling()
-            argon2_pending = False
-        print(f"{t.name}  [{time.monotonic() - t_start:.0f} s]", flush=True)
-        row = {"name": t.name, "group": t.group, "notes": t.notes}
-        try:
-            row["cases"] = run_target(t, cfg, t.cases)
-        except Exception as e:  # one broken server must not cost the others' figures
-            row["error"] = str(e)[:500]
-            print(f"    FAILED: {e}", file=sys.stderr, flush=True)
-        if t.growth and sizes and "cases" in row:
-            row["growth"] = {}
-            for n in sizes:
-                print(f"  growth {n:,} live tokens", flush=True)
-                try:
-                    row["growth"][str(n)] = run_target(t, cfg, ("refresh", "introspect"), n)
-                except NotImplementedError as e:
-                    row["growth"][str(n)] = {"error": f"skipped: {e}"}
-                    print(f"    skipped: {e}", flush=True)
-                    break
-                except Exception as e:
-                    row["growth"][str(n)] = {"error": str(e)[:500]}
-                    print(f"    FAILED: {e}", file=sys.stderr, flush=True)
-        out.append(row)
-    if argon2_pending:
-        argon2_ceiling()
+        measured = figures[t.name]
+        out.append({"name": t.name, "group": t.group, "notes": t.notes,
+                    **({"error": measured["error"]} if "error" in measured else {"cases": measured})})
+    growing = [t for t in targets if t.growth and "error" not in figures[t.name]]
+    if growing and sizes:
+        print("growth", flush=True)
+        grown = measure_in_rounds([(f"{t.name}, {n:,} live tokens", t, ("refresh", "introspect"), n)
+                                   for t in growing for n in sizes], cfg, t_start)
+        for row in out:
+            if any(t.name == row["name"] for t in growing):
+                row["growth"] = {str(n): grown[f"{row['name']}, {n:,} live tokens"] for n in sizes}
     jwt = None
     if "mobproc" in groups and (not cfg.servers or "jwt" in cfg.servers):
         print(f"JWT validation  [{time.monotonic() - t_start:.0f} s]", flush=True)
