@@ -8,7 +8,7 @@ sanity check of every case; all of them stay up, stopped (SIGSTOP) but for
 their turns. Then RUNS rounds: in each, every case runs once on every server in
 turn, after a warm-up, so that the figures a ratio divides are measured minutes
 apart at most (median of the rounds reported). The growth case does the same
-with its own servers. Writes bench/results.json, bench/results/results.md and
+with each target's servers, one per size. Writes bench/results.json, bench/results/results.md and
 bench/results/chart.png.
 
     bench/.venv-peers/bin/python bench/run.py                 # everything
@@ -532,6 +532,7 @@ def staged(label, target, cfg, cases, bulk_count=0):
         if bulk_count:
             t0 = time.monotonic()
             target.bulk(workdir, env, bulk_count)
+            os.sync()  # the inserted rows written out now, not by the kernel during the timed runs
             print(f"    inserted {bulk_count:,} live tokens in {time.monotonic() - t0:.1f}s", flush=True)
 
     with serving(target, cfg, prepare) as (server, workdir):
@@ -880,14 +881,14 @@ def main():
         measured = figures[t.name]
         out.append({"name": t.name, "group": t.group, "notes": t.notes,
                     **({"error": measured["error"]} if "error" in measured else {"cases": measured})})
-    growing = [t for t in targets if t.growth and "error" not in figures[t.name]]
-    if growing and sizes:
-        print("growth", flush=True)
-        grown = measure_in_rounds([(f"{t.name}, {n:,} live tokens", t, ("refresh", "introspect"), n)
-                                   for t in growing for n in sizes], cfg, t_start)
-        for row in out:
-            if any(t.name == row["name"] for t in growing):
-                row["growth"] = {str(n): grown[f"{row['name']}, {n:,} live tokens"] for n in sizes}
+    # Growth: each target's servers, one per size, alternate with each other only, so that
+    # none of them waits stopped through the others' turns.
+    for t, row in zip(targets, out[len(out) - len(targets):]):
+        if t.growth and sizes and "cases" in row:
+            print(f"growth: {t.name}", flush=True)
+            grown = measure_in_rounds([(f"{t.name}, {n:,} live tokens", t, ("refresh", "introspect"), n)
+                                       for n in sizes], cfg, t_start)
+            row["growth"] = {str(n): grown[f"{t.name}, {n:,} live tokens"] for n in sizes}
     jwt = None
     if "mobproc" in groups and (not cfg.servers or "jwt" in cfg.servers):
         print(f"JWT validation  [{time.monotonic() - t_start:.0f} s]", flush=True)
