@@ -8,8 +8,8 @@ sanity check of every case; all of them stay up, stopped (SIGSTOP) but for
 their turns. Then RUNS rounds: in each, every case runs once on every server in
 turn, after a warm-up, so that the figures a ratio divides are measured minutes
 apart at most (median of the rounds reported). The growth case does the same
-with each target's servers, one per size. Writes bench/results.json, bench/results/results.md and
-bench/results/chart.png.
+with each target's servers, one per size. Writes bench/results.json,
+bench/results/results.md and bench/results/chart.png.
 
     bench/.venv-peers/bin/python bench/run.py                 # everything
     bench/.venv-peers/bin/python bench/run.py --only peers,ceilings
