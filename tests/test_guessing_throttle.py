@@ -3,6 +3,7 @@ accounts is slowed too (RFC 6749 §4.3.2, RFC 9700 §2.4)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -63,6 +64,28 @@ def test_successful_logins_spend_no_budget(make_server) -> None:  # noqa: ANN001
     with make_server(address_failure_burst=2, client_failure_burst=2, **CHEAP) as server, server.client() as http:
         client, user = server.add_client(), server.add_user()
         assert all(password_grant(http, client, user).status_code == 200 for _ in range(10))
+
+
+def test_the_first_logins_of_a_new_client_and_address_all_at_once_all_succeed(make_server) -> None:  # noqa: ANN001
+    # Their budgets' rows do not exist yet: all of them race to create each one. On
+    # PostgreSQL the losers wait for the winner's commit, and must then take a token from the
+    # row it made, not answer 429 from a full bucket.
+    settings = {"hashing_concurrency": 16, "hashing_queue": 1000, "hashing_wait_ms": 60000, **CHEAP}
+    with make_server(**settings) as server:
+        client, users = server.add_client(), [server.add_user() for _ in range(16)]
+        start, statuses = threading.Barrier(16), []
+
+        def login(user: tuple[str, str]) -> None:
+            with server.client() as mine:
+                start.wait()
+                statuses.append(password_grant(mine, client, user).status_code)
+
+        threads = [threading.Thread(target=login, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * 16
 
 
 def test_the_budget_refills_with_time(make_server) -> None:  # noqa: ANN001

@@ -90,6 +90,10 @@ class SqlFailureBudget:
         created = connection.first(self._create, {**params, "b_tokens": bucket.capacity - 1.0})
         if created is not None:
             return
+        # Another transaction made the row first (on PostgreSQL this INSERT waited for its
+        # commit): the row exists now, and the claim is tried on it once more.
+        if connection.execute(_TAKE, params):
+            return
         left = connection.scalar(_LEFT, params) or 0.0
         raise _Empty(bucket, max(0.0, 1 - left) / bucket.per_second)
 
