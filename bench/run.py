@@ -580,17 +580,15 @@ def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
         for round_ in range(cfg.runs):
             for case in CASES:
                 playing = [s for s in stages if case in s.runs and case not in s.errors]
-                if argon2_runs is not None and case == "password":
-                    playing.insert(0, None)
-                if playing:
+                loop_turn = argon2_runs is not None and case == "password"
+                if playing or loop_turn:
                     print(f"round {round_ + 1}/{cfg.runs}: {case}  [{time.monotonic() - t_start:.0f} s]",
                           flush=True)
+                if loop_turn:
+                    argon2_runs.append(r := argon2_once(cfg))
+                    print(f"    {'argon2id verification loop':<{width}} {r['rps']:9.1f} verifications/s"
+                          f"  (one verification: p50 {r['p50_ms']:.1f} ms)", flush=True)
                 for stage in playing:
-                    if stage is None:
-                        argon2_runs.append(r := argon2_once(cfg))
-                        print(f"    {'argon2id verification loop':<{width}} {r['rps']:9.1f} verifications/s"
-                              f"  (one verification: p50 {r['p50_ms']:.1f} ms)", flush=True)
-                        continue
                     try:
                         r = stage.turn(case, cfg.warmup if round_ == 0 else min(cfg.warmup, 1))
                     except Exception as e:
@@ -882,16 +880,16 @@ def main():
                     "cases": {"password": summarize(argon2_runs)}})
     for t in targets:
         measured = figures[t.name]
-        out.append({"name": t.name, "group": t.group, "notes": t.notes,
-                    **({"error": measured["error"]} if "error" in measured else {"cases": measured})})
-    # Growth: each target's servers, one per size, alternate with each other only, so that
-    # none of them waits stopped through the others' turns.
-    for t, row in zip(targets, out[len(out) - len(targets):]):
+        row = {"name": t.name, "group": t.group, "notes": t.notes,
+               **({"error": measured["error"]} if "error" in measured else {"cases": measured})}
+        # Growth: each target's servers, one per size, alternate with each other only, so
+        # that none of them waits stopped through the others' turns.
         if t.growth and sizes and "cases" in row:
             print(f"growth: {t.name}", flush=True)
             grown = measure_in_rounds([(f"{t.name}, {n:,} live tokens", t, ("refresh", "introspect"), n)
                                        for n in sizes], cfg, t_start)
             row["growth"] = {str(n): grown[f"{t.name}, {n:,} live tokens"] for n in sizes}
+        out.append(row)
     jwt = None
     if "mobproc" in groups and (not cfg.servers or "jwt" in cfg.servers):
         print(f"JWT validation  [{time.monotonic() - t_start:.0f} s]", flush=True)
