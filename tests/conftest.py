@@ -19,8 +19,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -41,6 +42,7 @@ LOG_FILES: list[Path] = []
 TOKEN_PATH = "/as/token.oauth2"
 MOBPROC = str(Path(sys.executable).with_name("mobproc"))  # the installed console script
 _names = itertools.count(1)
+T = TypeVar("T")
 
 
 def database_url(path: Path) -> str:
@@ -147,6 +149,29 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_names)}x{secrets.token_hex(3)}"
 
 
+def all_at_once(count: int, call: Callable[[int], T]) -> list[T]:
+    """``call(0)`` to ``call(count - 1)``, each on a thread of its own, all released together by a
+    barrier: the races the tests need. Their results in that order; if a call raised, the first
+    such error is raised here once every call has ended."""
+    start, results, errors = threading.Barrier(count), [None] * count, []
+
+    def run(n: int) -> None:
+        start.wait()
+        try:
+            results[n] = call(n)
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 class Provisioning:
     """Creates clients and accounts directly in a server's database."""
 
@@ -206,8 +231,10 @@ class LiveServer(Provisioning):
         self._thread.join(timeout=10)
         self.services.database.dispose()
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, event_hooks={"response": [record_tokens]})
+    def client(self, connections: int = 100) -> httpx.Client:
+        """``connections``: as many requests at once, each on a connection of its own."""
+        return httpx.Client(base_url=self.url, timeout=30, limits=httpx.Limits(max_connections=connections),
+                            event_hooks={"response": [record_tokens]})
 
 
 class ServerProcess(Provisioning):
@@ -259,9 +286,10 @@ class ServerProcess(Provisioning):
         self._out.close()
         self.services.database.dispose()
 
-    def client(self) -> httpx.Client:
+    def client(self, connections: int = 100) -> httpx.Client:
         hooks = {"response": [record_tokens]}
-        return httpx.Client(base_url=self.url, timeout=60, verify=self.verify, event_hooks=hooks)
+        return httpx.Client(base_url=self.url, timeout=60, verify=self.verify,
+                            limits=httpx.Limits(max_connections=connections), event_hooks=hooks)
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import text
 import subprocess
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 
-from conftest import MOBPROC, LiveServer, ServerProcess, password_grant, record_tokens
+from conftest import MOBPROC, LiveServer, ServerProcess, all_at_once, password_grant
 from mobproc.domain import audit
 
 # Spraying budgets off: these tests are about one account, not about who is guessing.
@@ -106,22 +104,9 @@ def test_two_hundred_parallel_guesses_on_two_workers_check_at_most_five_password
     }
     with ServerProcess(tmp_path, "--workers", "2", env=env) as server, server.client() as http:
         client, (username, password) = server.add_client(), server.add_user()
-        start = threading.Barrier(200)
-        answers: list[httpx.Response] = []
         # One client, 200 connections: each guess on its own connection, all at once.
-        shared = httpx.Client(base_url=server.url, timeout=120, limits=httpx.Limits(max_connections=200),
-                              event_hooks={"response": [record_tokens]})
-
-        def guess(n: int) -> None:
-            start.wait()
-            answers.append(password_grant(shared, client, (username, f"guess-{n}")))
-
-        threads = [threading.Thread(target=guess, args=(n,)) for n in range(200)]
-        with shared:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+        with server.client(connections=200) as shared:
+            answers = all_at_once(200, lambda n: password_grant(shared, client, (username, f"guess-{n}")))
         assert Counter(a.status_code for a in answers) == Counter({400: 200})
         assert len({a.text for a in answers}) == 1  # one answer, whatever happened inside
         # The audit trail counts what was checked: a password was evaluated five times, no more.
@@ -148,17 +133,6 @@ def test_many_simultaneous_logins_with_the_right_password_all_succeed(make_serve
                 "argon2_memory_kib": 1024, "argon2_time_cost": 1, **NO_BUDGETS}
     with make_server(**settings) as server:
         client, user = server.add_client(), server.add_user()
-        start = threading.Barrier(30)
-        statuses: list[int] = []
-
-        def login() -> None:
-            with server.client() as mine:
-                start.wait()
-                statuses.append(password_grant(mine, client, user).status_code)
-
-        threads = [threading.Thread(target=login) for _ in range(30)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with server.client(connections=30) as shared:
+            statuses = all_at_once(30, lambda _: password_grant(shared, client, user).status_code)
         assert statuses == [200] * 30

@@ -3,13 +3,12 @@ accounts is slowed too (RFC 6749 §4.3.2, RFC 9700 §2.4)."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
 import pytest
 
-from conftest import LiveServer, password_grant, unique
+from conftest import LiveServer, all_at_once, password_grant, unique
 from mobproc.domain import audit
 
 CHEAP = {"argon2_memory_kib": 64, "argon2_time_cost": 1}
@@ -73,18 +72,8 @@ def test_the_first_logins_of_a_new_client_and_address_all_at_once_all_succeed(ma
     settings = {"hashing_concurrency": 16, "hashing_queue": 1000, "hashing_wait_ms": 60000, **CHEAP}
     with make_server(**settings) as server:
         client, users = server.add_client(), [server.add_user() for _ in range(16)]
-        start, statuses = threading.Barrier(16), []
-
-        def login(user: tuple[str, str]) -> None:
-            with server.client() as mine:
-                start.wait()
-                statuses.append(password_grant(mine, client, user).status_code)
-
-        threads = [threading.Thread(target=login, args=(user,)) for user in users]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with server.client(connections=16) as shared:
+            statuses = all_at_once(16, lambda n: password_grant(shared, client, users[n]).status_code)
         assert statuses == [200] * 16
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ServerProcess, password_grant, record_tokens, refresh_grant
+from conftest import ServerProcess, all_at_once, password_grant, record_tokens, refresh_grant
 from mobproc.domain.passwords import HashingAdmission, HashingCapacityExceeded
 
 BURST = 100  # password grants at once, against one hashing slot and a queue of two
@@ -145,23 +145,16 @@ def test_a_freed_slot_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
 def test_a_waiter_handed_the_slot_as_its_wait_ends_keeps_it() -> None:
     """The slot is handed over, never lost: after any mix of timeouts, the capacity is whole."""
     admission = HashingAdmission(concurrency=2, queue=64, wait=0.002)
-    outcomes: list[bool] = []
-    together = threading.Barrier(200)  # far more at once than two slots serve in 2 ms
 
-    def check() -> None:
-        together.wait()
+    def check(_: int) -> bool:
         try:
             with admission.slot():
                 time.sleep(0.001)
-            outcomes.append(True)
+            return True
         except HashingCapacityExceeded:
-            outcomes.append(False)
+            return False
 
-    threads = [threading.Thread(target=check) for _ in range(200)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = all_at_once(200, check)  # far more at once than two slots serve in 2 ms
     assert any(outcomes) and not all(outcomes)  # both happened
     with admission.slot(), admission.slot():  # both slots free again
         pass

@@ -7,13 +7,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from conftest import (
-    EVERY_GRANT, ServerProcess, database_url, introspect, password_grant, record_tokens, refresh_grant, revoke,
+    EVERY_GRANT, ServerProcess, all_at_once, database_url, introspect, password_grant, refresh_grant, revoke,
 )
 from mobproc.domain import audit
 from mobproc.domain import secrets
@@ -53,22 +52,9 @@ def test_two_hundred_parallel_guesses_spread_over_two_servers_check_at_most_five
     }
     with ServerProcess(tmp_path, env=env) as one, ServerProcess(tmp_path, env=env) as two:
         client, (username, password) = one.add_client(), one.add_user()
-        start = threading.Barrier(200)
-        statuses: list[int] = []
-        shared = [httpx.Client(base_url=server.url, timeout=120, limits=httpx.Limits(max_connections=100))
-                  for server in (one, two)]
-
-        def guess(n: int) -> None:
-            start.wait()
-            statuses.append(password_grant(shared[n % 2], client, (username, f"guess-{n}")).status_code)
-
-        threads = [threading.Thread(target=guess, args=(n,)) for n in range(200)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for http in shared:
-            http.close()
+        with one.client(connections=100) as first, two.client(connections=100) as second:
+            statuses = all_at_once(200, lambda n: password_grant(
+                (first, second)[n % 2], client, (username, f"guess-{n}")).status_code)
         assert Counter(statuses) == Counter({400: 200})
         counted = Counter(e.reason for e in one.services.audit.events(subject=username, event=audit.LOGIN_FAILED))
         assert counted["wrong_password"] == 5, counted
@@ -81,19 +67,9 @@ def test_fifty_concurrent_refreshes_over_two_servers_give_exactly_one_winner(tmp
     with ServerProcess(tmp_path) as one, ServerProcess(tmp_path) as two, one.client() as http:
         client, user = one.add_client(), one.add_user()
         token = password_grant(http, client, user).json()
-        start = threading.Barrier(50)
-        statuses: list[int] = []
-
-        def use(url: str) -> None:
-            with httpx.Client(base_url=url, timeout=60, event_hooks={"response": [record_tokens]}) as mine:
-                start.wait()
-                statuses.append(refresh_grant(mine, client, token["refresh_token"]).status_code)
-
-        threads = [threading.Thread(target=use, args=((one, two)[i % 2].url,)) for i in range(50)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with one.client(connections=25) as first, two.client(connections=25) as second:
+            statuses = all_at_once(50, lambda n: refresh_grant(
+                (first, second)[n % 2], client, token["refresh_token"]).status_code)
         assert Counter(statuses) == Counter({200: 1, 400: 49})
 
 

@@ -3,13 +3,12 @@ period is a retry, not theft; anything else still revokes the grant (RFC 9700 §
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
 import pytest
 
-from conftest import LiveServer, password_grant, refresh_grant
+from conftest import LiveServer, all_at_once, password_grant, refresh_grant
 from mobproc.config import SettingsError, load_settings
 from mobproc.domain import audit, secrets
 
@@ -85,18 +84,8 @@ def test_without_grace_the_predecessor_revokes_the_grant_at_once(server: LiveSer
 
 def test_simultaneous_uses_within_grace_all_succeed_and_leave_one_live_token(graced) -> None:  # noqa: ANN001
     server, _, client, first = graced
-    start, answers = threading.Barrier(10), []
-
-    def use() -> None:
-        with server.client() as mine:
-            start.wait()
-            answers.append(refresh_grant(mine, client, first))
-
-    threads = [threading.Thread(target=use) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with server.client(connections=10) as shared:
+        answers = all_at_once(10, lambda _: refresh_grant(shared, client, first))
     assert [a.status_code for a in answers] == [200] * 10
     assert sum(is_live(server, a.json()["refresh_token"]) for a in answers) == 1
 
