@@ -8,7 +8,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-
 from conftest import MOBPROC, LiveServer, ServerProcess, all_at_once, password_grant
 from mobproc.domain import audit
 

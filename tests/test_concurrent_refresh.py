@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-
 from conftest import TOKEN_PATH, ServerProcess, all_at_once, password_grant, refresh_grant
 
 
