@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/mobproc serve --demo
 
-# The whole suite on SQLite, then again on PostgreSQL (started first if it is installed).
-test: test-sqlite test-postgresql
+# The whole suite on SQLite and again on PostgreSQL (started first if it is installed), the two
+# side by side: each keeps about one core busy, so together they take 6 min instead of 10. Each
+# prints its output when it ends.
+test: $(STAMP) postgres
+	@echo "make test: the SQLite and PostgreSQL runs side by side; each prints when it ends"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest -m "not postgresql_only" $(PYTEST_ARGS)
