@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import json
 import logging
 import threading
@@ -12,11 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mobproc.server.access_log import AccessLog
 from mobproc.server.app import serve_app
-from mobproc.server.logs import PlainFormatter
+from mobproc.server.logs import JsonFormatter, PlainFormatter
 
 from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant
 
@@ -148,12 +150,55 @@ def test_a_stopped_server_has_logged_every_answer_once(tmp_path: Path) -> None:
 
 def test_plain_log_lines_read_as_the_stock_formatter_writes_them() -> None:
     stock = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    plain = PlainFormatter()
+    plain, as_json = PlainFormatter(), JsonFormatter()
     # Within one second, across a boundary, and back to an earlier second (another thread's record).
     for created in (1764563122.0, 1764563122.999, 1764563123.001, 1764563122.5, 1764649522.25):
         record = logging.LogRecord("mobproc.access", logging.INFO, "", 0, "%s %d", ("GET /", 200), None)
         record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
         assert plain.format(record) == stock.format(record)
+        # What the access log writes without a record is what each formatter makes of one.
+        assert plain.line(created, "INFO", "mobproc.access", "GET / 200") == plain.format(record)
+        assert as_json.line(created, "INFO", "mobproc.access", "GET / 200") == as_json.format(record)
+
+
+class _Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.mark.parametrize("formatter", [PlainFormatter, JsonFormatter])
+def test_under_mobprocs_log_set_up_the_lines_of_a_turn_leave_in_one_write(formatter: type) -> None:
+    stream, access = _Writes(), AccessLog()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter())
+    logger = logging.getLogger("mobproc")  # as logs.log_config sets it up for mobproc serve
+    saved = logger.handlers[:], logger.propagate, logger.level
+    logger.handlers[:], logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+
+    async def turn() -> None:
+        for path in ("/a", "/b", "/c"):
+            access.observe({"type": "http", "client": ("10.0.0.7", 1), "method": "POST", "path": path}, 200, 0.0012)
+        await asyncio.sleep(0)
+
+    try:
+        asyncio.run(turn())
+    finally:
+        logger.handlers[:], logger.propagate = saved[:2]
+        logger.setLevel(saved[2])
+    # Other threads of the suite may log meanwhile: only the access lines are counted.
+    writes = [text for text in stream.writes if "mobproc.access" in text]
+    assert len(writes) == 1
+    if formatter is JsonFormatter:
+        lines = [f"{e['level'].upper()} {e['logger']}: {e['message']}" for e in map(json.loads, writes[0].splitlines())]
+    else:
+        lines = [line.split(" ", 2)[2] for line in writes[0].splitlines()]  # after the date and time
+    assert lines == [f'INFO mobproc.access: 10.0.0.7 "POST /{path}" 200 1.2ms' for path in "abc"]
 
 
 def test_a_served_app_keeps_its_start_up_objects_out_of_garbage_collection(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
