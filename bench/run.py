@@ -434,6 +434,70 @@ def summarize(runs):
             "errors": sum(r["errors"] for r in runs), "runs": runs}
 
 
+def paired_ratios(mine, other):
+    """``mine`` ÷ ``other`` (two case results), round by round: each pair was measured a
+    minute or two apart, so the host's drift over a run (10-20 %) cancels out of each ratio."""
+    theirs = {r.get("round", i + 1): r["rps"] for i, r in enumerate(other.get("runs", ()))}
+    return [r["rps"] / theirs[k] for i, r in enumerate(mine.get("runs", ()))
+            if theirs.get(k := r.get("round", i + 1))]
+
+
+def paired_ratio(mine, other):
+    """The median of the round-by-round ratios (the ratio of the medians for a result without
+    its runs); None when either was not measured."""
+    if not mine or not other or "rps" not in mine or "rps" not in other:
+        return None
+    by_round = paired_ratios(mine, other)
+    return statistics.median(by_round) if by_round else (mine["rps"] / other["rps"] if other["rps"] else None)
+
+
+FAST_CASES = ("refresh", "client_credentials", "introspect")
+
+
+def issue_targets(targets):
+    """The benchmark issue's targets, each as measured in this run: the median of its ratio's
+    round-by-round values, those values, and whether the median reaches the goal."""
+    by_name = {t["name"]: t for t in targets if "cases" in t}
+    mob = next((t for t in by_name.values() if t["group"] == "mobproc"), None)
+    if mob is None:
+        return []
+    checks = []
+
+    def check(name, goal, mine, other, against):
+        if not mine or not other or "rps" not in mine or "rps" not in other:
+            return
+        ratio = paired_ratio(mine, other)
+        checks.append({"target": name, "goal": goal, "against": against, "ratio": ratio,
+                       "by_round": [round(r, 3) for r in paired_ratios(mine, other)],
+                       "met": ratio is not None and ratio >= goal})
+
+    loop = by_name.get("ceiling: argon2id verify loop")
+    if loop:
+        check("password ÷ argon2id loop", 0.95, mob["cases"].get("password"),
+              loop["cases"].get("password"), loop["name"])
+    stack = next((t for t in by_name.values() if t["group"] == "ceiling" and t is not loop), None)
+    python = [t for t in by_name.values() if t["group"] == "peer" and "tuned" in t["name"]
+              and not t["name"].startswith("node")]
+    node = by_name.get("node-oauth2-server tuned")
+    for case in FAST_CASES:
+        mine = mob["cases"].get(case)
+        if stack:
+            check(f"{case} ÷ bare stack", 0.5, mine, stack["cases"].get(case), stack["name"])
+        measured = [t for t in python if "rps" in t["cases"].get(case, {})]
+        if measured:  # the fastest tuned Python peer of this case
+            fastest = max(measured, key=lambda t: t["cases"][case]["rps"])
+            check(f"{case} ÷ fastest tuned Python peer", 5.0, mine, fastest["cases"][case], fastest["name"])
+        if node:
+            check(f"{case} ÷ tuned Node peer", 1.0, mine, node["cases"].get(case), node["name"])
+    sizes = sorted(mob.get("growth", {}), key=int)
+    if len(sizes) >= 2:
+        small, large = mob["growth"][sizes[0]], mob["growth"][sizes[-1]]
+        for case in ("refresh", "introspect"):
+            check(f"{case} at {int(sizes[-1]):,} ÷ at {int(sizes[0]):,} live tokens", 0.9,
+                  large.get(case), small.get(case), f"mobproc, {int(sizes[0]):,} live tokens")
+    return checks
+
+
 @contextmanager
 def serving(target, cfg, prepare):
     """A fresh workdir, made ready by ``prepare(workdir, env)``, and the target serving on it;
@@ -585,7 +649,7 @@ def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
                     print(f"round {round_ + 1}/{cfg.runs}: {case}  [{time.monotonic() - t_start:.0f} s]",
                           flush=True)
                 if loop_turn:
-                    argon2_runs.append(r := argon2_once(cfg))
+                    argon2_runs.append(r := {**argon2_once(cfg), "round": round_ + 1})
                     print(f"    {'argon2id verification loop':<{width}} {r['rps']:9.1f} verifications/s"
                           f"  (one verification: p50 {r['p50_ms']:.1f} ms)", flush=True)
                 for stage in playing:
@@ -595,7 +659,7 @@ def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
                         stage.errors[case] = str(e)[:300]
                         print(f"    {stage.label:<{width}} {case} FAILED: {e}", file=sys.stderr, flush=True)
                         continue
-                    stage.runs[case].append(r)
+                    stage.runs[case].append({**r, "round": round_ + 1})
                     print(f"    {stage.label:<{width}} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
                           f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
         for stage in stages:
@@ -684,9 +748,10 @@ def write_markdown(results, path):
     meta, targets = results["meta"], results["targets"]
     mob = next((t for t in targets if t["group"] == "mobproc" and "cases" in t), None)
     mob_rps = lambda case: mob and mob["cases"].get(case, {}).get("rps")
-    ceil_rps = lambda case: next((t["cases"][case]["rps"] for t in targets
-                                  if t["group"] == "ceiling" and case in t.get("cases", {})), None)
-    ratio = lambda a, b: None if not a or not b else a / b
+    ceiling = lambda case: next((t["cases"][case] for t in targets
+                                 if t["group"] == "ceiling" and case in t.get("cases", {})), None)
+    # mobproc ÷ another server's result of the same case: the median of the rounds' ratios.
+    versus = lambda case, other: paired_ratio(mob and mob["cases"].get(case), other)
     lines = [
         "# mobproc benchmarks", "",
         f"{meta['date']} · {meta['cpu']} · server on core {SERVER_CORE}, wrk on core {LOAD_CORE}"
@@ -702,18 +767,28 @@ def write_markdown(results, path):
         "Password hashing everywhere: argon2id, m=19456 KiB, t=2, p=1. "
         "Ceilings: password = bare argon2id verification loop (verifications/s; its latencies are "
         "of one verification, not at 32 connections); other grants = bare Starlette on uvicorn. "
-        "The stack row is the same app on another server, granian.", "",
-        "## Summary: mobproc ÷ tuned peer and ÷ ceiling (throughput)", "",
+        "The stack row is the same app on another server, granian. "
+        "Every ratio is the median of its round-by-round ratios: the two figures of each were "
+        "measured a minute or two apart, which cancels the host's drift over the run.", "",
     ]
+    checks = results.get("issue_targets") or []
+    if checks:
+        lines += ["## The issue's targets", "",
+                  "| target | at least | measured | by round | against | |", "|---|---:|---:|---|---|---|"]
+        for c in checks:
+            lines.append(f"| {c['target']} | {c['goal']:g} | {fmt(c['ratio'], 2)} | "
+                         f"{', '.join(f'{r:.2f}' for r in c['by_round'])} | {c['against']} | "
+                         f"{'met' if c['met'] else 'missed'} |")
+        lines.append("")
+    lines += ["## Summary: mobproc ÷ tuned peer and ÷ ceiling (throughput)", ""]
     tuned = [t for t in targets if t["group"] == "peer" and "tuned" in t["name"]]
     row = lambda cells: "| " + " | ".join(cells) + " |"
     lines.append(row(["case", "mobproc req/s", *(f"÷ {t['name']}" for t in tuned), "÷ ceiling"]))
     lines.append(row(["---"] + ["---:"] * (len(tuned) + 2)))
     for case in CASES:
         lines.append(row([case, fmt(mob_rps(case)),
-                          *(fmt(ratio(mob_rps(case), t.get("cases", {}).get(case, {}).get("rps")), 2)
-                            for t in tuned),
-                          fmt(ratio(mob_rps(case), ceil_rps(case)), 2)]))
+                          *(fmt(versus(case, t.get("cases", {}).get(case)), 2) for t in tuned),
+                          fmt(versus(case, ceiling(case)), 2)]))
     if not mob:
         lines += ["", "_mobproc was not measured in this run (ratios need it)._"]
 
@@ -722,6 +797,7 @@ def write_markdown(results, path):
         lines += ["", f"_JWT validation not measured: {jwt['error'][:200]}_"]
     elif jwt:
         mob_check = next((r["check"]["rps"] for r in jwt if r["group"] == "mobproc"), None)
+        ratio = lambda a, b: None if not a or not b else a / b  # one checker at a time, no rounds
         lines += ["", "## JWT validation: a resource server's check of one JWT access token, in-process", "",
                   "ES256, issued by mobproc; one checker in one process on the server's core, "
                   "checking the same token in a loop (checks/s; the latencies are of one check). "
@@ -746,7 +822,7 @@ def write_markdown(results, path):
             elif r:
                 lines.append(f"| {t['name']} | {fmt(r['rps'])} | {fmt(r['p50_ms'])} | "
                              f"{fmt(r['p99_ms'])} | {r['errors']} | "
-                             f"{fmt(ratio(mob_rps(case), r['rps']), 2)} |")
+                             f"{fmt(versus(case, r), 2)} |")
 
     growth = [t for t in targets if t.get("growth")]
     if growth:
@@ -918,6 +994,7 @@ def main():
     }
     if jwt is not None:
         results["jwt"] = jwt
+    results["issue_targets"] = issue_targets(out)
     outdir = Path(cfg.out)
     (outdir / "results").mkdir(parents=True, exist_ok=True)
     (outdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -925,6 +1002,9 @@ def main():
     write_chart(results, outdir / "results" / "chart.png")
     print(f"wrote {outdir / 'results.json'}, results/results.md, results/chart.png"
           f" in {results['meta']['elapsed_s']} s")
+    for c in results["issue_targets"]:
+        print(f"  {c['target']:<46} {fmt(c['ratio'], 2):>6} (at least {c['goal']:g})"
+              f"  {'met' if c['met'] else 'missed'}")
     def errors(t):
         return sum(r.get("errors", 0) for r in t.get("cases", {}).values()) + sum(
             r.get("errors", 0) for g in t.get("growth", {}).values()
