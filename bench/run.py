@@ -938,6 +938,10 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--growth", default="1000,100000" if quick else "1000,1000000",
                     help="live-token counts for the growth case ('' to skip)")
+    # QUICK keeps to 5 minutes on a slow host: the growth target is mobproc's own, and the
+    # peers' growth servers took a minute of it.
+    ap.add_argument("--growth-of", default="mobproc" if quick else "",
+                    help="the growth case only for targets whose name contains one of these ('': all)")
     ap.add_argument("--mobproc", default=os.environ.get(
         "MOBPROC_BIN", str(BENCH.parent / ".venv" / "bin" / "mobproc")))
     ap.add_argument("--out", default=str(BENCH))
@@ -985,7 +989,8 @@ def main():
                **({"error": measured["error"]} if "error" in measured else {"cases": measured})}
         # Growth: each target's servers, one per size, alternate with each other only, so
         # that none of them waits stopped through the others' turns.
-        if t.growth and sizes and "cases" in row:
+        grows = t.growth and (not cfg.growth_of or any(g in t.name for g in cfg.growth_of.split(",")))
+        if grows and sizes and "cases" in row:
             print(f"growth: {t.name}", flush=True)
             grown = measure_in_rounds([(f"{t.name}, {n:,} live tokens", t, ("refresh", "introspect"), n)
                                        for n in sizes], cfg, t_start)
@@ -1010,7 +1015,7 @@ def main():
                  "runs": cfg.runs, "password_seconds": cfg.password_seconds,
                  "connections": cfg.connections, "users": USERS,
                  "argon2id": {"memory_kib": 19456, "time_cost": 2, "parallelism": 1},
-                 "growth_sizes": sizes, "elapsed_s": round(time.monotonic() - t_start, 1),
+                 "growth_sizes": sizes, "growth_of": cfg.growth_of or "all", "elapsed_s": round(time.monotonic() - t_start, 1),
                  # The harness and servers alone keep this near 2; more means
                  # something else shared the cores and the figures are suspect.
                  "loadavg_1min": {"start": load_start, "end": os.getloadavg()[0]},
