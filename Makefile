@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgresql test-reliability test-reliability-postgresql postgres bench clean
+.PHONY: run test test-sqlite test-postgresql test-reliability test-reliability-postgresql postgres bench profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ postgres:
 bench: $(STAMP)
 	bench/setup.sh
 	QUICK=$(QUICK) bench/.venv-peers/bin/python bench/run.py $(BENCH_ARGS)
+
+# Where mobproc's time goes under the same load, by py-spy (bench/results/profile.md; 3 min).
+profile: $(STAMP)
+	bench/setup.sh
+	bench/.venv-peers/bin/python bench/profile.py $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -553,23 +553,26 @@ class Stage:
             self.pause()
 
     def once(self, case, duration):
+        return wrk(*self.load(case), duration, self.cfg.connections)
+
+    def load(self, case):
+        """wrk's script, URL and script arguments for a run of ``case``; for a refresh run, the
+        fresh refresh tokens it starts from, got now."""
         auth = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
-        t, connections = self.t, self.cfg.connections
+        t = self.t
         url = self.server.base + (t.introspect_path if case == "introspect" else t.token_path)
         if case == "password":
-            return wrk("password.lua", url, dict(auth, password=PASSWORD, users=USERS,
-                                                 prefix=t.prefix), duration, connections)
+            return "password.lua", url, dict(auth, password=PASSWORD, users=USERS, prefix=t.prefix)
         if case == "refresh":
             seeds = self.workdir / "seeds.txt"
-            n = connections + 4  # one per connection, a few spare
+            n = self.cfg.connections + 4  # one per connection, a few spare
             tokens = (self.client.seeds(n) if not bare(t.group)
                       else [secrets.token_urlsafe(31) for _ in range(n)])
             seeds.write_text("\n".join(tokens) + "\n")
-            return wrk("refresh.lua", url, dict(auth, tokens=seeds), duration, connections)
+            return "refresh.lua", url, dict(auth, tokens=seeds)
         if case == "client_credentials":
-            return wrk("client_credentials.lua", url, dict(auth, client_id=t.cc_client),
-                       duration, connections)
-        return wrk("introspect.lua", url, dict(auth, token=self.token), duration, connections)
+            return "client_credentials.lua", url, dict(auth, client_id=t.cc_client)
+        return "introspect.lua", url, dict(auth, token=self.token)
 
     def results(self):
         return {**{case: summarize(runs) for case, runs in self.runs.items() if runs},
