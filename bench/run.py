@@ -224,16 +224,21 @@ def node_targets():
     ]
 
 
-def ceiling_target(python):
+# mobproc serves with uvicorn's httptools protocol writing each answer in one go
+# (src/mobproc/server/http.py): the ceiling runs on that same stack.
+MOBPROC_HTTP = "mobproc.server.http:CoalescingHttpToolsProtocol"
+
+
+def ceiling_target(python, http="auto"):
     return Target(
         "ceiling: bare Starlette on uvicorn", "ceiling", cases=("refresh", "client_credentials",
                                                                 "introspect"),
         token_path="/as/token.oauth2", introspect_path="/as/introspect.oauth2",
         provision=lambda w, e: None,
         command=lambda w, p: [python, "-m", "uvicorn", "bare_starlette:app", "--host",
-                              "127.0.0.1", "--port", str(p), "--no-access-log",
+                              "127.0.0.1", "--port", str(p), "--no-access-log", "--http", http,
                               "--log-level", "warning", "--app-dir", str(BENCH)],
-        notes=f"parses the form, answers a token-sized JSON body; {python}")
+        notes=f"parses the form, answers a token-sized JSON body; --http {http}; {python}")
 
 
 def stack_target():
@@ -964,8 +969,9 @@ def main():
         # Same server stack as mobproc: its venv's uvicorn when there is one.
         mob_py = Path(cfg.mobproc).parent / "python"
         has_stack = mob_py.exists() and subprocess.run(
-            [mob_py, "-c", "import starlette, uvicorn"], capture_output=True).returncode == 0
-        targets.append(ceiling_target(str(mob_py) if has_stack else PY))
+            [mob_py, "-c", "import starlette, uvicorn, mobproc.server.http"],
+            capture_output=True).returncode == 0
+        targets.append(ceiling_target(str(mob_py), MOBPROC_HTTP) if has_stack else ceiling_target(PY))
         targets.append(stack_target())
     if "mobproc" in groups:
         if not os.access(cfg.mobproc, os.X_OK):

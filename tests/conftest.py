@@ -30,6 +30,7 @@ import uvicorn
 from mobproc.config import load_settings
 from mobproc.domain.identities import Username
 from mobproc.server.app import create_app
+from mobproc.server.http import CoalescingHttpToolsProtocol
 from mobproc.storage.migrate import upgrade
 
 # The whole suite runs once per database: `make test` runs it on SQLite, then with
@@ -199,8 +200,9 @@ class Provisioning:
 class LiveServer(Provisioning):
     """The ASGI app on uvicorn in a thread of the test process, on a real database (see database_url)."""
 
-    def __init__(self, database_path: Path, *, migrate: bool = True, **settings: object) -> None:
-        self.migrate = migrate
+    def __init__(self, database_path: Path, *, migrate: bool = True, http: type = CoalescingHttpToolsProtocol,
+                 **settings: object) -> None:
+        self.migrate, self.http = migrate, http
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("database_url", database_url(database_path))
@@ -215,7 +217,7 @@ class LiveServer(Provisioning):
         # As `mobproc serve` runs it: uvicorn must not rewrite the peer address from
         # X-Forwarded-For itself (mobproc decides whom to believe, MOBPROC_TRUSTED_PROXIES).
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                                lifespan="on", proxy_headers=False)
+                                lifespan="on", proxy_headers=False, http=self.http)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

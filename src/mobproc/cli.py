@@ -123,6 +123,7 @@ def serve(
     """Run the authorization server (and upgrade the schema first)."""
     import uvicorn
 
+    from .server.http import CoalescingHttpToolsProtocol
     from .server.logs import log_config
     from .server.transport import plain_http_refusal, tls_problem
 
@@ -166,6 +167,7 @@ def serve(
         access_log=False,  # mobproc's own access log masks secrets in query strings
         proxy_headers=False,
         server_header=False,
+        http=CoalescingHttpToolsProtocol,  # an answer in one write, not two (server/http.py)
         log_config=log_config(settings.log_format),
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
