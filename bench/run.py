@@ -798,7 +798,8 @@ def write_markdown(results, path):
         "Password hashing everywhere: argon2id, m=19456 KiB, t=2, p=1. "
         "Ceilings: password = bare argon2id verification loop, run just before and just after "
         "mobproc's password grants, the mean of the two (verifications/s; its latencies are of one "
-        "verification, not at 32 connections); other grants = bare Starlette on uvicorn. "
+        "verification, not at 32 connections); other grants = bare Starlette on uvicorn, "
+        "with mobproc's HTTP protocol (uvicorn's httptools one, each answer in one write). "
         "The stack row is the same app on another server, granian. "
         "Every ratio is the median of its round-by-round ratios: the two figures of each were "
         "measured a minute or two apart, which cancels the host's drift over the run.", "",
