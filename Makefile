@@ -47,7 +47,7 @@ bench: $(STAMP)
 	bench/setup.sh
 	QUICK=$(QUICK) bench/.venv-peers/bin/python bench/run.py $(BENCH_ARGS)
 
-# Where mobproc's time goes under the same load, by py-spy (bench/results/profile.md; 3 min).
+# Where mobproc's time goes under the same load, by py-spy (bench/results/profile.md; 2 min).
 profile: $(STAMP)
 	bench/setup.sh
 	bench/.venv-peers/bin/python bench/profile.py $(PROFILE_ARGS)
