@@ -24,7 +24,7 @@ fresh_deployment("mobproc-cost-")
 # The audit lines are formatted and handled as in the server, then dropped.
 logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"))
 from mobproc.config import load_settings  # noqa: E402
-from mobproc.server.app import Services  # noqa: E402
+from mobproc.services import Services  # noqa: E402
 
 services = Services.build(load_settings())
 

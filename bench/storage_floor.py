@@ -24,7 +24,7 @@ fresh_deployment("mobproc-floor-")
 from mobproc.config import load_settings  # noqa: E402
 from mobproc.domain.audit import AuditEvent  # noqa: E402
 from mobproc.domain.secrets import digest  # noqa: E402
-from mobproc.server.app import Services  # noqa: E402
+from mobproc.services import Services  # noqa: E402
 from mobproc.storage import audit, tokens  # noqa: E402
 
 services = Services.build(load_settings())  # starts the server's background checkpoints

@@ -257,7 +257,7 @@ class ServerProcess(Provisioning):
         LOG_FILES.append(self.log_path)
 
     def __enter__(self) -> ServerProcess:
-        from mobproc.server.app import Services
+        from mobproc.services import Services
 
         self._log, self._out = self.log_path.open("wb"), self.out_path.open("wb")
         self.process = subprocess.Popen(

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from conftest import (
-    EVERY_GRANT, JWKS_PATH, LiveServer, client_credentials_grant, database_url, dump_database, introspect, password_grant,
+    EVERY_GRANT, JWKS_PATH, LiveServer, client_credentials_grant, dump_database, introspect, password_grant,
 )
 
 

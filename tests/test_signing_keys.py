@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from mobproc.storage.database import normalize_url
 from mobproc.config import load_settings
 from mobproc.domain.signing_keys import RETIREMENT_GRACE_SECONDS
-from mobproc.server.app import Services
+from mobproc.services import Services
 from mobproc.storage.migrate import upgrade
 
 KEK = "k" * 8 + "-key-encryption-key-for-tests-0123456789"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 
 from conftest import LOG_FILES, SECRETS, TOKEN_PATH, LiveServer
 

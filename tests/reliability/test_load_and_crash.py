@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BACKEND, EVERY_GRANT, TOKEN_PATH, ServerProcess
+from conftest import EVERY_GRANT, TOKEN_PATH, ServerProcess
 
 from .conftest import SERVER_ENV, figure, kill_process_tree
 from .traffic import Traffic, check_tokens

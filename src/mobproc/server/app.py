@@ -1,4 +1,4 @@
-"""The ASGI application: wiring of configuration, storage, identity sources and grants."""
+"""The ASGI application: the token endpoints, documents and operational routes over the services."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,35 +21,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings, load_settings
-from ..domain.clients import CachedClientStore
-from ..domain.identities import IdentitySource, LockoutPolicy, StoredIdentitySource
-from ..domain.jwt_tokens import JwtTokenStrategy
-from ..domain.passwords import PasswordHasher
-from ..domain.signing_keys import KeyEncryption, SigningKeys
-from ..domain.throttling import GuessingThrottle
-from ..domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
-from ..oauth2.endpoint import TokenEndpoint
-from ..oauth2.grants import (
-    ClientCredentialsGrant,
-    RefreshTokenGrant,
-    ResourceOwnerPasswordGrant,
-    ValidateBearerGrant,
-)
-from ..oauth2.rfc7009 import RevocationEndpoint
-from ..oauth2.rfc7662 import IntrospectionEndpoint
-from ..oauth2.rfc8414 import authorization_server_metadata
-from ..storage.accounts import SqlAccountStore
-from ..storage.audit import SqlAuditLog
-from ..storage.clients import SqlClientStore
-from ..storage.database import Database
+from ..services import Services
 from ..storage.housekeeping import Housekeeper
-from ..storage.signing_keys import SqlSigningKeyStore
-from ..storage.throttle import SqlFailureBudget, forget_after
-from ..storage.tokens import SqlTokenStore
 from . import introspection_endpoint, metadata, openapi, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
 from .logs import lean_records
-from .metrics import MeteredAuditLog, MeteredHashingAdmission, RequestMetrics
+from .metrics import RequestMetrics
 from .observing import AnswerEdge
 from .responses import error_response, json_response
 from .token_endpoint import FormEndpoint, token_route
@@ -57,104 +34,6 @@ from .token_endpoint import FormEndpoint, token_route
 log = logging.getLogger("mobproc.server")
 # Endpoints answer every method themselves, so that a wrong one gets the RFC's JSON error.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-@dataclass
-class Services:
-    """Everything a request needs, built once per process from the settings."""
-
-    settings: Settings
-    database: Database
-    clients: SqlClientStore
-    accounts: SqlAccountStore
-    tokens: SqlTokenStore
-    hasher: PasswordHasher
-    token_endpoint: TokenEndpoint
-    keys: SigningKeys
-    introspection: IntrospectionEndpoint
-    revocation: RevocationEndpoint
-    audit: MeteredAuditLog
-
-    @classmethod
-    def build(cls, settings: Settings) -> Services:
-        database = Database(
-            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, background_checkpoints=True
-        )
-        environment = settings.environment.value
-        clients = SqlClientStore(database, environment)
-        accounts = SqlAccountStore(database, environment)
-        tokens = SqlTokenStore(database, environment)
-        hasher = PasswordHasher.from_settings(settings)
-        audit = MeteredAuditLog(SqlAuditLog(database, environment))
-        lockout = LockoutPolicy(settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds)
-        sources: dict[str, IdentitySource] = {
-            name: StoredIdentitySource(name, accounts, hasher, lockout) for name in settings.source_systems
-        }
-        secret = settings.key_encryption_secret()
-        keys = SigningKeys(
-            SqlSigningKeyStore(database, environment),
-            algorithm=settings.signing_algorithm,
-            token_lifetime=settings.access_token_lifetime,
-            encryption=KeyEncryption(secret) if secret else None,
-        )
-        # How an access token looks is configuration; a grant never knows.
-        formats = {
-            "opaque": OpaqueTokenStrategy(settings.access_token_length),
-            "jwt": JwtTokenStrategy(keys, issuer=settings.issuer_url, audience=settings.access_token_audience),
-        }
-        access_tokens = TokenFormats(formats.values())
-        budgets = [(settings.client_failure_burst, settings.client_failures_per_minute),
-                   (settings.address_failure_burst, settings.address_failures_per_minute)]
-        throttle = GuessingThrottle(
-            SqlFailureBudget(database, environment, forget_after=forget_after(*budgets)),
-            client_burst=settings.client_failure_burst,
-            client_per_minute=settings.client_failures_per_minute,
-            address_burst=settings.address_failure_burst,
-            address_per_minute=settings.address_failures_per_minute,
-        )
-        factory = TokenFactory(
-            formats[settings.access_token_format],
-            access_lifetime=settings.access_token_lifetime,
-            refresh_length=settings.refresh_token_length,
-            refresh_idle_timeout=settings.refresh_token_idle_timeout,
-            grant_lifetime=settings.refresh_token_lifetime,
-        )
-        # The grant registry: a new grant is one module and one line here.
-        grants = [
-            ResourceOwnerPasswordGrant(
-                sources, hasher, tokens, factory,
-                audit=audit, throttle=throttle, admission=MeteredHashingAdmission.from_settings(settings),
-            ),
-            RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
-            ClientCredentialsGrant(tokens, factory),
-            ValidateBearerGrant(access_tokens, tokens),
-        ]
-        endpoint_clients = (
-            CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
-        )
-        return cls(
-            settings, database, clients, accounts, tokens, hasher,
-            TokenEndpoint(endpoint_clients, grants, query_credentials=settings.query_credentials),
-            keys=keys,
-            introspection=IntrospectionEndpoint(
-                endpoint_clients, tokens, access_tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
-            ),
-            revocation=RevocationEndpoint(endpoint_clients, tokens, access_tokens, audit),
-            audit=audit,
-        )
-
-    def metadata(self) -> dict[str, Any]:
-        """RFC 8414 §2, with this deployment's URLs; the scopes are those its clients may ask for."""
-        issuer = self.settings.issuer_url
-        return authorization_server_metadata(
-            issuer=issuer,
-            token_endpoint=issuer + token_endpoint.PATH,
-            introspection_endpoint=issuer + introspection_endpoint.PATH,
-            revocation_endpoint=issuer + revocation_endpoint.PATH,
-            jwks_uri=issuer + metadata.JWKS_PATH,
-            grant_types=self.token_endpoint.grant_types,
-            scopes=(scope for client in self.clients.list_clients() for scope in client.scopes),
-        )
 
 
 class SecurityHeaders:
@@ -239,7 +118,7 @@ def create_app(settings: Settings | None = None) -> TokenService:
     services = Services.build(settings)
     limits = {"max_body_bytes": settings.max_body_bytes, "retry_after": settings.retry_after_seconds}
     retry_after = settings.retry_after_seconds
-    document = metadata.document_route(services.metadata, max_age=metadata.METADATA_MAX_AGE, retry_after=retry_after)
+    document = metadata.document_route(partial(metadata.server_metadata, services), max_age=metadata.METADATA_MAX_AGE, retry_after=retry_after)
     form_endpoints = {
         token_endpoint.PATH: token_route(
             services.token_endpoint, **limits, trusted_proxies=settings.trusted_proxies, database=services.database

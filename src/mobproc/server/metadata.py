@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..oauth2.errors import MethodNotAllowedError
+from ..oauth2.rfc8414 import authorization_server_metadata
+from ..services import Services
 from .responses import error_response, public_json_response
 
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
@@ -31,3 +33,19 @@ def document_route(produce: Callable[[], dict[str, Any]], *, max_age: int, retry
             return error_response(error, retry_after)
 
     return document
+
+
+def server_metadata(services: Services) -> dict[str, Any]:
+    """RFC 8414 §2, with this deployment's URLs; the scopes are those its clients may ask for."""
+    from . import introspection_endpoint, revocation_endpoint, token_endpoint
+
+    issuer = services.settings.issuer_url
+    return authorization_server_metadata(
+        issuer=issuer,
+        token_endpoint=issuer + token_endpoint.PATH,
+        introspection_endpoint=issuer + introspection_endpoint.PATH,
+        revocation_endpoint=issuer + revocation_endpoint.PATH,
+        jwks_uri=issuer + JWKS_PATH,
+        grant_types=services.token_endpoint.grant_types,
+        scopes=(scope for client in services.clients.list_clients() for scope in client.scopes),
+    )

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..storage import migrate
 from ..storage.database import Database, DatabaseUnavailable
-from . import metrics
+from .. import telemetry
 
 
 async def healthz(request: Request) -> Response:
@@ -36,5 +36,5 @@ def readyz_route(database: Database, retry_after: int):  # noqa: ANN201
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    body, content_type = metrics.render()
+    body, content_type = telemetry.render()
     return Response(body, media_type=content_type)

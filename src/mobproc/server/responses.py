@@ -13,7 +13,7 @@ from ..domain.signing_keys import SigningKeyUnavailable
 from ..domain.passwords import HashingCapacityExceeded
 from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
 from ..storage.database import DatabaseUnavailable
-from . import metrics
+from .. import telemetry
 
 log = logging.getLogger("mobproc.server")
 
@@ -56,7 +56,7 @@ def error_response(error: BaseException, retry_after: int = 1) -> NoStoreJSONRes
     whose details stay in the log."""
     if isinstance(error, DatabaseUnavailable):
         log.warning("database unavailable: %s", error)
-        metrics.DATABASE_ERRORS.inc()
+        telemetry.DATABASE_ERRORS.inc()
         error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
     elif isinstance(error, SigningKeyUnavailable):
         log.error("signing key unavailable: %s", error)

@@ -14,7 +14,7 @@ from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestT
 from ..oauth2.request import TokenRequest
 from ..storage.database import Database, WriteWouldWait
 from .forwarded import Network, source_address
-from .metrics import TOKEN_REQUESTS, labelled
+from ..telemetry import TOKEN_REQUESTS, labelled
 from .responses import error_response, json_response
 
 PATH = "/as/token.oauth2"

@@ -1,0 +1,90 @@
+"""Prometheus metrics of the domain (lockouts, reuse, password hashing, database failures),
+and the exposition of every metric. With several worker processes each writes its own file
+under ``PROMETHEUS_MULTIPROC_DIR`` (set by ``mobproc serve``) and a scrape of any worker
+sums them. The HTTP edge's own metrics (requests by route, latency) are in
+:mod:`mobproc.server.metrics`."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+    multiprocess,
+)
+
+from .domain import audit
+from .domain.audit import AuditEvent, AuditLog
+from .domain.passwords import HashingAdmission, HashingCapacityExceeded
+
+TOKEN_REQUESTS = Counter(
+    "mobproc_token_requests_total", "Token endpoint requests by grant type and outcome", ["grant_type", "outcome"]
+)
+HASHING_IN_FLIGHT = Gauge(
+    "mobproc_password_hashing_in_flight", "Password verifications running now", multiprocess_mode="livesum"
+)
+HASHING_REFUSED = Counter("mobproc_password_hashing_refused_total", "Password grants refused by admission control")
+LOCKOUTS = Counter("mobproc_account_lockouts_total", "Accounts locked after repeated failed passwords")
+REUSE_DETECTED = Counter("mobproc_refresh_token_reuse_total", "Consumed refresh tokens presented again (grant revoked)")
+DATABASE_ERRORS = Counter("mobproc_database_errors_total", "Requests answered 503 because the database failed")
+
+
+@functools.lru_cache(maxsize=1024)
+def labelled(metric, *values: str):  # noqa: ANN001, ANN201
+    """``metric.labels(*values)``, remembered: labels() validates, converts and takes a lock on
+    every call, a measurable part of a fast request; the values here come from small fixed
+    sets (known paths, statuses, grant types), so the cache stays small."""
+    return metric.labels(*values)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class MeteredAuditLog:
+    """The audit trail, counting the events operators alert on as they are recorded."""
+
+    COUNTED = {audit.ACCOUNT_LOCKED: LOCKOUTS, audit.REFRESH_REUSE: REUSE_DETECTED}
+
+    def __init__(self, trail: AuditLog) -> None:
+        self._trail = trail
+
+    def record(self, event: AuditEvent) -> None:
+        counter = self.COUNTED.get(event.event)
+        if counter is not None:
+            counter.inc()
+        self._trail.record(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trail, name)  # reading the trail (``events``) is the trail's
+
+
+class MeteredHashingAdmission(HashingAdmission):
+    """Admission control for password hashing, with its load and its refusals as metrics."""
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        try:
+            with super().slot():
+                HASHING_IN_FLIGHT.inc()
+                try:
+                    yield
+                finally:
+                    HASHING_IN_FLIGHT.dec()
+        except HashingCapacityExceeded:
+            HASHING_REFUSED.inc()
+            raise
