@@ -16,13 +16,13 @@ from mobproc.storage.schema import access_tokens, grants, refresh_tokens
 def fill_expired_tokens(server: LiveServer, client_id: str, count: int) -> None:
     """``count`` expired access tokens under one expired grant, generated inside the database."""
     database = server.services.database
-    with database.write() as connection:
-        client_pk = connection.execute(text("SELECT id FROM clients WHERE client_id = :c"), {"c": client_id}).scalar()
-        grant_id = connection.execute(
+    with database.transaction(write=True) as transaction:
+        client_pk = transaction.scalar(text("SELECT id FROM clients WHERE client_id = :c"), {"c": client_id})
+        grant_id = transaction.scalar(
             grants.insert().values(environment="dev", client_pk=client_pk, grant_type="password", subject="bulk",
                                    scope="MOBPROC", multitenant=False, created_at=0, expires_at=1)
             .returning(grants.c.id)
-        ).scalar_one()
+        )
         if database.is_sqlite:
             rows = ("WITH RECURSIVE n(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
                     "SELECT randomblob(32), 'dev', :grant, 'MOBPROC', 0, 1 FROM n")
@@ -32,15 +32,15 @@ def fill_expired_tokens(server: LiveServer, client_id: str, count: int) -> None:
         # In statements of 100,000 rows: each must finish within the server's statement_timeout.
         chunk = 100_000
         for first in range(1, count + 1, chunk):
-            connection.execute(
+            transaction.execute(
                 text(f"INSERT INTO access_tokens (lookup, environment, grant_id, scope, issued_at, expires_at) {rows}"),
                 {"first": first, "last": min(first + chunk - 1, count), "grant": grant_id},
             )
 
 
 def count(server: LiveServer, table) -> int:  # noqa: ANN001
-    with server.services.database.read() as connection:
-        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+    with server.services.database.transaction(write=False) as transaction:
+        return transaction.scalar(select(func.count()).select_from(table))
 
 
 def test_a_million_expired_tokens_are_deleted_while_the_server_answers(make_server) -> None:  # noqa: ANN001
@@ -121,8 +121,8 @@ def test_one_process_at_a_time_holds_the_housekeeping_lease(server: LiveServer) 
 
     database = server.services.database
     assert take_lease(database, "test-lease", "machine-a", 60) is False  # no such lease row
-    with database.write() as connection:
-        connection.execute(text("INSERT INTO leases (name, holder, expires_at) VALUES ('test-lease', '', 0)"))
+    with database.transaction(write=True) as transaction:
+        transaction.execute(text("INSERT INTO leases (name, holder, expires_at) VALUES ('test-lease', '', 0)"))
     assert take_lease(database, "test-lease", "machine-a", 60)
     assert not take_lease(database, "test-lease", "machine-b", 60)
     assert take_lease(database, "test-lease", "machine-a", 60)  # renewing one's own lease

@@ -115,7 +115,7 @@ def _committed(db: Database) -> list[str]:
 
 
 def _request(db: Database, text: str, seen: dict[str, list[str]] | None = None):  # noqa: ANN202
-    """A request handler as HandlerPlacement runs it: on the loop, answering once durable."""
+    """A request handler as Database.run runs one that opted in: on the loop, answering once durable."""
 
     async def handle() -> None:
         with db.on_event_loop() as scope:
@@ -187,8 +187,8 @@ def test_code_outside_a_request_commits_the_open_group_before_it_runs(database: 
             with database.transaction(write=True) as transaction:
                 transaction.execute(_ADD, {"text": "a"})
         assert _committed(database) == []
-        with database.write() as connection:  # its own connection: it needs the lock
-            connection.execute(_ADD, {"text": "b"})
+        with database.transaction(write=True) as transaction:  # outside the request: it needs the lock
+            transaction.execute(_ADD, {"text": "b"})
         assert _committed(database) == ["a", "b"]
         await scope.durable()
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,7 +21,7 @@ from prometheus_client import (
 )
 
 from .domain import audit
-from .domain.audit import AuditEvent, AuditLog
+from .domain.audit import AuditEvent
 from .domain.passwords import HashingAdmission, HashingCapacityExceeded
 
 TOKEN_REQUESTS = Counter(
@@ -55,31 +54,23 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-class MeteredAuditLog:
-    """The audit trail, counting the events operators alert on as they are recorded."""
+_COUNTED = {audit.ACCOUNT_LOCKED: LOCKOUTS, audit.REFRESH_REUSE: REUSE_DETECTED}
 
-    COUNTED = {audit.ACCOUNT_LOCKED: LOCKOUTS, audit.REFRESH_REUSE: REUSE_DETECTED}
 
-    def __init__(self, trail: AuditLog) -> None:
-        self._trail = trail
-
-    def record(self, event: AuditEvent) -> None:
-        counter = self.COUNTED.get(event.event)
-        if counter is not None:
-            counter.inc()
-        self._trail.record(event)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._trail, name)  # reading the trail (``events``) is the trail's
+def count_event(event: AuditEvent) -> None:
+    """An audit trail listener: counts the events operators alert on, once each is on record."""
+    counter = _COUNTED.get(event.event)
+    if counter is not None:
+        counter.inc()
 
 
 class MeteredHashingAdmission(HashingAdmission):
     """Admission control for password hashing, with its load and its refusals as metrics."""
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
         try:
-            with super().slot():
+            async with super().slot():
                 HASHING_IN_FLIGHT.inc()
                 try:
                     yield

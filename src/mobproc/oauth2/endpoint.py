@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..domain.clients import ClientStore
+from ..domain.passwords import HashingAdmission
 from .client_auth import authenticate_client
 from .errors import (
     InvalidRequestError,
@@ -29,10 +30,18 @@ class TokenEndpoint:
     def grant_types(self) -> list[str]:
         return list(self._grants)
 
-    def hashes_passwords(self, request: TokenRequest) -> bool:
-        """Whether answering ``request`` may hash a password (a grant that says it does)."""
+    def admission(self, request: TokenRequest) -> HashingAdmission | None:
+        """The slots answering ``request`` takes before it is handed to a thread: a grant that
+        checks a password says which (``admission(request)``); the others take none."""
         grant = self._grants.get(request.get("grant_type") or "")
-        return getattr(grant, "hashes_passwords", False)
+        admission = getattr(grant, "admission", None)
+        return admission(request) if admission is not None else None
+
+    def runs_on_event_loop(self, request: TokenRequest) -> bool:
+        """Whether the grant that answers ``request`` opted in to the event loop
+        (:attr:`Grant.runs_on_event_loop`); a request no grant answers is refused at once."""
+        grant = self._grants.get(request.get("grant_type") or "")
+        return grant is None or grant.runs_on_event_loop
 
     def handle(self, request: TokenRequest) -> dict[str, Any]:
         if self._reject_query_credentials:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+from ..domain.passwords import HashingAdmission
 from ..oauth2.endpoint import TokenEndpoint
 from ..oauth2.errors import (
     InvalidRequestError,
@@ -16,7 +16,7 @@ from ..oauth2.errors import (
     RequestTooLargeError,
 )
 from ..oauth2.request import TokenRequest
-from ..storage.database import Database, WriteWouldWait
+from ..storage.database import Database
 from ..telemetry import TOKEN_REQUESTS, labelled
 from .forwarded import Network, source_address
 from .responses import error_response, json_response
@@ -44,50 +44,13 @@ FormHandler = Callable[[TokenRequest], dict[str, Any]]
 OutcomeRecorder = Callable[[TokenRequest | None, str], None]
 
 
-class HandlerPlacement:
-    """Where a handler runs: on the event loop, or on a worker thread.
-
-    A handler that hashes a password (25 ms of argon2id) runs on a thread: argon2-cffi
-    releases the GIL, and the hasher's admission control bounds how many threads hash. The
-    others spend 100-500 µs, and on one core handing that to a thread and back costs as much
-    again (the GIL moves twice, threads contend for it): on SQLite they run on the event
-    loop, optimistically (:meth:`Database.on_event_loop`), and are rerun on a thread in the
-    rare case their first write would have to wait for the write lock (a cleanup batch,
-    another process). Their writes join the loop's group commit, and each answer waits for
-    it. On PostgreSQL every statement is a network round trip: all run on threads.
-    """
-
-    def __init__(self, database: Database | None, on_thread: Callable[[TokenRequest], bool] | None = None) -> None:
-        self._database = database if database is not None and database.is_sqlite else None
-        self._on_thread = on_thread or (lambda _: False)
-
-    async def run(self, handle: FormHandler, request: TokenRequest) -> dict[str, Any]:
-        if self._database is None or self._on_thread(request):
-            return await run_in_threadpool(handle, request)
-        try:
-            with self._database.on_event_loop() as scope:
-                try:
-                    answer, failure = handle(request), None
-                except WriteWouldWait:
-                    raise
-                except Exception as error:  # noqa: BLE001 - answered below, once its writes are durable
-                    answer, failure = None, error
-        except WriteWouldWait:
-            return await run_in_threadpool(handle, request)
-        # Its writes are in the loop's group commit: no answer, not even an error, before it commits.
-        await scope.durable()
-        if failure is not None:
-            raise failure
-        return answer
-
-
 class FormEndpoint:
     """A POST endpoint of the OAuth family (token, introspection, revocation), as a plain ASGI
     app: parameters from the query string and the form body, client credentials, a JSON
     answer; every failure JSON. ``record`` hears each request's outcome: ``issued`` or the
-    RFC error code. ``database`` and ``on_thread`` say where ``handle`` runs
-    (:class:`HandlerPlacement`). (No Request object: the few headers it needs are read
-    from the scope once.)"""
+    RFC error code. ``handle`` runs where ``database`` puts it (:meth:`Database.run`), on
+    the event loop if ``on_event_loop`` says the handler opted in. (No Request object: the
+    few headers it needs are read from the scope once.)"""
 
     def __init__(
         self,
@@ -97,12 +60,13 @@ class FormEndpoint:
         retry_after: int,
         trusted_proxies: Sequence[Network] = (),
         record: OutcomeRecorder | None = None,
-        database: Database | None = None,
-        on_thread: Callable[[TokenRequest], bool] | None = None,
+        database: Database,
+        on_event_loop: Callable[[TokenRequest], bool],
+        admission: Callable[[TokenRequest], HashingAdmission | None] = lambda request: None,
     ) -> None:
         self._handle, self._record = handle, record
         self._max_body_bytes, self._retry_after, self._trusted_proxies = max_body_bytes, retry_after, trusted_proxies
-        self._placement = HandlerPlacement(database, on_thread)
+        self._database, self._on_event_loop, self._admission = database, on_event_loop, admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token_request = None
@@ -125,7 +89,16 @@ class FormEndpoint:
                 headers.get(b"authorization"),
                 source_address(client[0] if client else "", forwarded_for, self._trusted_proxies),
             )
-            response = json_response(await self._placement.run(self._handle, token_request))
+            admission = self._admission(token_request)
+            if admission is None:
+                answer = await self._database.run(
+                    self._handle, token_request, on_event_loop=self._on_event_loop(token_request)
+                )
+            else:
+                # Taken here, on the loop: a request refused (503), or waiting, holds no thread.
+                async with admission.slot():
+                    answer = await self._database.run(self._handle, token_request)
+            response = json_response(answer)
             outcome = "issued"
         except Exception as error:  # noqa: BLE001 - every failure becomes JSON, never a trace
             response = error_response(error, self._retry_after)
@@ -144,7 +117,7 @@ def token_route(
     max_body_bytes: int,
     retry_after: int,
     trusted_proxies: Sequence[Network] = (),
-    database: Database | None = None,
+    database: Database,
 ):  # noqa: ANN201
     known_grants = frozenset(endpoint.grant_types)
 
@@ -160,5 +133,6 @@ def token_route(
         trusted_proxies=trusted_proxies,
         record=record,
         database=database,
-        on_thread=endpoint.hashes_passwords,
+        on_event_loop=endpoint.runs_on_event_loop,
+        admission=endpoint.admission,
     )

@@ -10,13 +10,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain import secrets
-from ..domain.clients import Client
+from ..domain.clients import Client, ClientExists
 from .database import Database
 from .schema import clients
-
-
-class ClientExists(Exception):
-    pass
 
 
 def _words(values: Iterable[str]) -> str:
@@ -44,8 +40,7 @@ class SqlClientStore:
         return clients.c.environment == self._environment
 
     def find_client(self, client_id: str) -> Client | None:
-        with self._db.read() as connection:
-            row = connection.execute(select(clients).where(self._where(), clients.c.client_id == client_id)).first()
+        row = self._db.first(select(clients).where(self._where(), clients.c.client_id == client_id), {})
         return _client(row) if row else None
 
     def add_client(
@@ -70,8 +65,8 @@ class SqlClientStore:
             "created_at": time.time(),
         }
         try:
-            with self._db.write() as connection:
-                connection.execute(insert(clients).values(values))
+            with self._db.transaction(write=True) as transaction:
+                transaction.execute(insert(clients).values(values))
         except IntegrityError:
             raise ClientExists(client_id) from None
         client = self.find_client(client_id)
@@ -79,28 +74,25 @@ class SqlClientStore:
         return client
 
     def list_clients(self) -> list[Client]:
-        with self._db.read() as connection:
-            rows = connection.execute(select(clients).where(self._where()).order_by(clients.c.client_id)).all()
+        with self._db.transaction(write=False) as transaction:
+            rows = transaction.all(select(clients).where(self._where()).order_by(clients.c.client_id))
         return [_client(row) for row in rows]
 
     def remove_client(self, client_id: str) -> bool:
         """Remove the client; its grants and every token go with it (ON DELETE CASCADE)."""
-        with self._db.write() as connection:
-            result = connection.execute(delete(clients).where(self._where(), clients.c.client_id == client_id))
-        return result.rowcount == 1
+        with self._db.transaction(write=True) as transaction:
+            return transaction.execute(delete(clients).where(self._where(), clients.c.client_id == client_id)) == 1
 
     def set_enabled(self, client_id: str, enabled: bool) -> bool:
-        with self._db.write() as connection:
-            result = connection.execute(
+        with self._db.transaction(write=True) as transaction:
+            return transaction.execute(
                 update(clients).where(self._where(), clients.c.client_id == client_id).values(enabled=enabled)
-            )
-        return result.rowcount == 1
+            ) == 1
 
     def replace_secret(self, client_id: str, secret: str) -> bool:
-        with self._db.write() as connection:
-            result = connection.execute(
+        with self._db.transaction(write=True) as transaction:
+            return transaction.execute(
                 update(clients)
                 .where(self._where(), clients.c.client_id == client_id)
                 .values(secret_digest=secrets.digest(secret))
-            )
-        return result.rowcount == 1
+            ) == 1

@@ -1,4 +1,18 @@
-"""The database: an engine per URL, transactions, and what a failing database means."""
+"""The database: one way to run a transaction, what a failing database means, and where a
+request's code runs.
+
+:meth:`Database.transaction` is the one way in, for reads and writes, for the hot paths and
+the command line alike: SQLAlchemy Core statements, compiled once per statement and run on
+the driver's connection (:class:`Transaction`). A transaction opened while another is open in
+the same context joins it, so that a domain service can make several stores' writes one
+transaction (:class:`mobproc.domain.authentication.Authenticator`'s success path). What must
+be said only once a write is true (an audit line, a metric) is handed to
+:meth:`Transaction.after_commit` and happens after the commit, never before, never twice.
+
+:meth:`Database.run` is where a request's code runs: on a worker thread, or, for a handler
+that opts in on SQLite, on the event loop in the loop's group commit (see
+:meth:`Database.run`). The HTTP edge never decides it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +20,14 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine, Executable, Insert, create_engine, event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -19,6 +35,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 log = logging.getLogger("mobproc.database")
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class DatabaseUnavailable(Exception):
@@ -26,13 +44,14 @@ class DatabaseUnavailable(Exception):
 
 
 class WriteWouldWait(Exception):
-    """Under :meth:`Database.optimistic`, the first write found the write lock taken. Nothing
-    was written: run the whole request again where it may wait."""
+    """In an optimistic run (:meth:`Database.run` on the event loop), the first write found the
+    write lock taken. Nothing was written: the whole request is run again where it may wait."""
 
 
 class LoopScope:
-    """One request's code on the event loop (:meth:`Database.on_event_loop`): whether its
-    first write may still step aside (``optimistic``), and the group commit it joined."""
+    """One request's code on the event loop: whether its first write may still step aside
+    (``optimistic``: nothing written yet, so a rerun repeats nothing), and the group commit
+    it joined."""
 
     __slots__ = ("loop", "thread", "optimistic", "group")
 
@@ -69,6 +88,16 @@ class _GroupCommit:
 
 # Set by Database.on_event_loop for the request code it runs.
 _scope: ContextVar[LoopScope | None] = ContextVar("mobproc_loop_scope", default=None)
+# The transaction open in this context, which a nested Database.transaction joins.
+_current: ContextVar[Transaction | None] = ContextVar("mobproc_transaction", default=None)
+
+
+def optimistic_now() -> bool:
+    """True while request code runs optimistically on the event loop and has written nothing:
+    anything it does now but read would be done again if it is rerun. (Tests hold opted-in
+    handlers to that: ``tests/test_handler_placement.py``.)"""
+    scope = _scope.get()
+    return scope is not None and scope.optimistic
 
 
 def normalize_url(url: str) -> str:
@@ -83,17 +112,18 @@ def normalize_url(url: str) -> str:
 FALLBACK_CHECKPOINT_PAGES = 16384
 
 
+def _run_callbacks(callbacks: list[tuple[Callable[..., None], tuple[Any, ...]]]) -> None:
+    for callback, args in callbacks:
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - one failing callback must not hide the rest
+            log.exception("after-commit callback failed")
+
+
 class Database:
     """``background_checkpoints`` (SQLite, the server's): a thread of this process copies the
     write-ahead log back into the database file every ``checkpoint_interval`` seconds, so
-    that no request pays for it. SQLite does it otherwise in whichever commit takes the log
-    past 1000 pages, and that commit then copies them all and syncs the file.
-
-    Every 0.1 s, not more seldom: the commit that next restarts the log from its start (on
-    the event loop) syncs the log's header, and with it every page of the log written since
-    the checkpoint synced it. Under write load, checkpoints every 0.5 s made that commit take
-    up to 30 ms and every 5 s up to 57 ms, and refresh's p99 followed; every 0.1 s it stays
-    under 12 ms. An idle log costs a checkpoint nothing."""
+    that no request pays for it (README, Operations: why every 0.1 s)."""
 
     def __init__(
         self,
@@ -110,7 +140,12 @@ class Database:
         # between tries; other processes still wait in the busy handler, up to its timeout.
         self._write_turn = threading.RLock() if self.is_sqlite else None
         self._busy_timeout = busy_timeout_ms / 1000
-        self._prepared: dict[tuple[int, tuple[str, ...]], _Prepared] = {}
+        # Compiled statements, by statement: a module's constant stays, one built per call
+        # (the command line's) goes with it.
+        self._prepared: weakref.WeakKeyDictionary[Executable, dict[tuple[str, ...], _Prepared]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._prepared_lock = threading.Lock()
         self._stop = threading.Event()
         self._own = threading.local()  # SQLite: each thread's own connection, for transaction()
         if self.is_sqlite:
@@ -136,22 +171,142 @@ class Database:
                     "options": f"-c lock_timeout={int(busy_timeout_ms)} -c statement_timeout={max(30000, 2 * int(busy_timeout_ms))}",
                 },
             )
+        self._dialect = sqlite_dialect.dialect(paramstyle="named") if self.is_sqlite else self.engine.dialect
+
+    # --- transactions ------------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
-        processes never both read and then fail to upgrade: one waits its busy timeout."""
-        self._commit_open_group()  # the loop's own group holds the lock this would wait for
-        self.end_optimism()  # it writes: a rerun of the request would write again
-        with self._turn(), self._translate_errors(), self.engine.connect() as connection:
-            connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-            with connection.begin():
-                yield connection
+    def transaction(self, *, write: bool, join: bool = True) -> Iterator[Transaction]:
+        """A transaction. On SQLite a write takes the write lock at BEGIN (IMMEDIATE), so two
+        processes never both read and then fail to upgrade: one waits its busy timeout; a read
+        runs in autocommit (each statement its own snapshot). On PostgreSQL the pool lends a
+        connection for it.
+
+        Opened while another transaction is open in this context (a store called by a domain
+        service that made one), it joins that one: its statements commit or roll back with
+        it. A write cannot join a read. A transaction that must stand alone (``join=False``:
+        one that recovers from a failed statement, which on PostgreSQL aborts the whole
+        transaction) refuses to be opened inside another.
+
+        On SQLite, request code on the event loop (:meth:`run`) writes in the loop's group
+        commit (:class:`_GroupCommit`), and reads there too while one is open: they run on the
+        same connection, and see what the group wrote before it commits.
+        """
+        outer = _current.get()
+        if outer is not None and outer.thread == threading.get_ident():
+            if (write and not outer.write) or not join:
+                raise RuntimeError("this transaction cannot join the one open" if not join else
+                                   "a write transaction cannot join a read transaction")
+            yield outer
+            return
+        if self.is_sqlite:
+            scope, group = self._join_group(write)
+            if group is not None:
+                with self._member(group, write) as transaction:
+                    yield transaction
+                if write:
+                    scope.optimistic = False  # written: from here on, a rerun would write twice
+                return
+        with self._turn() if write else _NO_TURN:
+            with _DriverConnection(self) as driver:
+                if write and self.is_sqlite:
+                    self._begin_immediate(driver, optimistic=False)
+                transaction = Transaction(self, driver.cursor(), write)
+                token = _current.set(transaction)
+                try:
+                    yield transaction
+                    driver.commit()
+                except BaseException:
+                    driver.rollback()
+                    raise
+                finally:
+                    _current.reset(token)
+        _run_callbacks(transaction.after)
+
+    def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        """The first row of one read, run as ``transaction(write=False)`` would run it. The hot
+        paths' lookups are one statement each, and skip the context managers around it."""
+        outer = _current.get()
+        if outer is not None and outer.thread == threading.get_ident():
+            return outer.first(statement, params)
+        if self.is_sqlite:
+            self._join_group(write=False)
+        with _DriverConnection(self) as driver:
+            return Transaction(self, driver.cursor(), False).first(statement, params)
+
+    def after_commit(self, callback: Callable[..., None], *args: Any) -> None:
+        """Call ``callback(*args)`` once what this request wrote is committed: with the open
+        transaction's commit, with the loop's group commit (never, if it fails), or at once
+        when nothing is open. For what must not be said before it is true: an audit line."""
+        outer = _current.get()
+        if outer is not None and outer.thread == threading.get_ident():
+            outer.after_commit(callback, *args)
+            return
+        scope = _scope.get()
+        group = getattr(self._own, "group", None) if self.is_sqlite else None
+        if group is not None and scope is not None and scope.group is group:
+            group.after.append((callback, args))
+        else:
+            callback(*args)
+
+    # --- where a request runs ---------------------------------------------------------------
+
+    async def run(self, handle: Callable[[A], R], argument: A, *, on_event_loop: bool = False) -> R:
+        """``handle(argument)``, answered once what it wrote is committed.
+
+        By default it runs on a worker thread: a handler that hashes a password (argon2id
+        releases the GIL) or reaches the network, and every handler on PostgreSQL, where each
+        statement is a network round trip. A handler that opts in with ``on_event_loop``
+        (a few hundred microseconds of lookups and writes: refresh, client credentials,
+        introspection, revocation) runs on SQLite on the event loop, where handing it to a
+        thread and back would cost as much again. There it runs optimistically: its first
+        write, finding the write lock taken (a cleanup batch, another process), raises
+        :class:`WriteWouldWait` before anything is written, and the whole handler is run again
+        on a thread, where it may wait. So an opted-in handler may be run twice up to its
+        first write: before it, it may only read, and whatever it must say (audit lines,
+        metrics) goes through :meth:`Transaction.after_commit`, which a rerun cannot repeat.
+        Its writes join the loop's group commit, and its answer, errors included, waits for it.
+        """
+        if not (on_event_loop and self.is_sqlite):
+            return await anyio.to_thread.run_sync(handle, argument)
+        try:
+            with self.on_event_loop() as scope:
+                try:
+                    answer, failure = handle(argument), None
+                except WriteWouldWait:
+                    raise
+                except Exception as error:  # noqa: BLE001 - raised below, once its writes are durable
+                    answer, failure = None, error
+        except WriteWouldWait:
+            return await anyio.to_thread.run_sync(handle, argument)
+        # Its writes are in the loop's group commit: no answer, not even an error, before it commits.
+        await scope.durable()
+        if failure is not None:
+            raise failure
+        return answer  # type: ignore[return-value]
+
+    @contextmanager
+    def on_event_loop(self) -> Iterator[LoopScope]:
+        """Request code on the event loop, as :meth:`run` runs it: its first write, finding the
+        lock taken by another thread or process, raises :class:`WriteWouldWait` instead of
+        waiting, before anything is written; later writes wait as usual. Its writes join the
+        loop's group commit: answer only after ``await scope.durable()``. Outside SQLite it
+        changes nothing."""
+        scope = LoopScope(asyncio.get_running_loop(), self.is_sqlite)
+        token = _scope.set(scope)
+        try:
+            yield scope
+        finally:
+            _scope.reset(token)
+
+    # --- SQLite: the write turn and the loop's group commit -----------------------------------
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
         """This thread's turn to write (SQLite; elsewhere there is no turn to take). Waiting
-        for it counts against the same timeout as waiting for the lock."""
+        for it counts against the same timeout as waiting for the lock. The loop's own open
+        group holds the lock this would wait for: it commits first."""
+        self._commit_open_group()
         self._take_turn(optimistic=False)
         try:
             yield
@@ -169,55 +324,6 @@ class Database:
                 raise WriteWouldWait()
         elif not turn.acquire(timeout=self._busy_timeout):
             raise DatabaseUnavailable("OperationalError")
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self._translate_errors(), self.engine.connect() as connection, connection.begin():
-            yield connection
-
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Transaction]:
-        """A transaction for the hot paths (token issue, refresh, lookup, login bookkeeping):
-        Core statements compiled once for this database and run on the driver's connection
-        (on SQLite this thread's own, on PostgreSQL one lent by the pool).
-
-        SQLAlchemy's per-execution machinery (execution context, events, result set-up) costs
-        about 70 µs a statement and as much again a transaction; SQLite spends 10-15 µs
-        running one of these statements. Same SQL, same pool, same errors as :meth:`write`
-        and :meth:`read`; only the Python around them is gone. A read of SQLite runs in
-        autocommit (one statement is its own transaction); a write takes the lock at BEGIN.
-
-        On SQLite, request code on the event loop (:meth:`on_event_loop`) writes in the
-        loop's group commit (:class:`_GroupCommit`), and reads there too while one is open:
-        they run on the same connection, and see what the group wrote before it commits.
-        """
-        if self.is_sqlite:
-            scope, group = self._join_group(write)
-            if group is not None:
-                with self._member(group, write) as transaction:
-                    yield transaction
-                if write:
-                    scope.optimistic = False  # written: from here on, a rerun would write twice
-                return
-        with self._turn() if write else nullcontext():
-            with self._driver_errors() as driver:
-                if write and self.is_sqlite:
-                    self._begin_immediate(driver, optimistic=False)
-                try:
-                    yield Transaction(self, driver.cursor())
-                    driver.commit()
-                except BaseException:
-                    driver.rollback()
-                    raise
-
-    def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        """The first row of one read, run as ``transaction(write=False)`` would run it (on
-        PostgreSQL the pool's reset ends it). The hot paths' lookups are one statement each:
-        without the two context managers around it an introspection costs 3 µs less."""
-        if self.is_sqlite:
-            self._join_group(write=False)
-        with _DriverConnection(self) as driver:
-            return Transaction(self, driver.cursor()).first(statement, params)
 
     def _join_group(self, write: bool) -> tuple[LoopScope | None, _GroupCommit | None]:
         """SQLite: the request's scope and the loop's group commit its statements join. Code
@@ -239,7 +345,7 @@ class Database:
         is running now. The group keeps the write turn until it commits."""
         self._take_turn(optimistic=scope.optimistic)
         try:
-            with self._driver_errors() as driver:
+            with _DriverConnection(self) as driver:
                 self._begin_immediate(driver, scope.optimistic)
         except BaseException:
             self._write_turn.release()
@@ -250,27 +356,34 @@ class Database:
 
     @contextmanager
     def _member(self, group: _GroupCommit, write: bool) -> Iterator[Transaction]:
-        """One request's statements in the group; a write in a SAVEPOINT, undone alone if it fails."""
-        with self._driver_errors() as driver:
+        """One request's statements in the group; a write in a SAVEPOINT, undone alone if it
+        fails. What it says after its commit waits for the group's."""
+        with _DriverConnection(self) as driver:
             cursor = driver.cursor()
-            if not write:
-                yield Transaction(self, cursor)
-                return
+            transaction = Transaction(self, cursor, write)
+            token = _current.set(transaction)
             try:
-                cursor.execute("SAVEPOINT request")
-                try:
-                    yield Transaction(self, cursor)
-                except BaseException:
-                    cursor.execute("ROLLBACK TO request")
-                    cursor.execute("RELEASE request")
-                    raise
-                cursor.execute("RELEASE request")
-            except sqlite3.IntegrityError:
-                raise  # this request's conflict, undone with its savepoint
-            except sqlite3.Error as error:
-                # The connection failed mid-group: nobody's work can be vouched for, none commits.
-                group.broken = group.broken or error
-                raise
+                if not write:
+                    yield transaction
+                else:
+                    try:
+                        cursor.execute("SAVEPOINT request")
+                        try:
+                            yield transaction
+                        except BaseException:
+                            cursor.execute("ROLLBACK TO request")
+                            cursor.execute("RELEASE request")
+                            raise
+                        cursor.execute("RELEASE request")
+                    except sqlite3.IntegrityError:
+                        raise  # this request's conflict, undone with its savepoint
+                    except sqlite3.Error as error:
+                        # The connection failed mid-group: nobody's work can be vouched for, none commits.
+                        group.broken = group.broken or error
+                        raise
+            finally:
+                _current.reset(token)
+        group.after += transaction.after
 
     def _commit_group(self, group: _GroupCommit) -> None:
         """COMMIT (on the loop's thread, from the callback :meth:`_open_group` queued, or
@@ -281,7 +394,7 @@ class Database:
         try:
             if getattr(self._own, "connection", None) is not group.connection:
                 group.broken = group.broken or DatabaseUnavailable("connection lost")
-            with self._driver_errors() as driver:
+            with _DriverConnection(self) as driver:
                 if group.broken is not None:
                     driver.rollback()
                     raise DatabaseUnavailable(type(group.broken).__name__)
@@ -295,28 +408,14 @@ class Database:
             group.committed.set_exception(error)
         else:
             group.committed.set_result(None)
-            for callback, args in group.after:
-                try:
-                    callback(*args)
-                except Exception:  # noqa: BLE001 - one failing callback must not hide the rest
-                    log.exception("after-commit callback failed")
+            _run_callbacks(group.after)
         finally:
             self._write_turn.release()
 
     def _commit_open_group(self) -> None:
-        group = getattr(self._own, "group", None)
+        group = getattr(self._own, "group", None) if self.is_sqlite else None
         if group is not None:
             self._commit_group(group)
-
-    def after_commit(self, callback: Callable[..., None], *args: Any) -> None:
-        """Call ``callback(*args)`` once what this thread wrote is committed: at once, or
-        when the loop's group commit has committed (never, if it fails). For what must not
-        be said before it is true, such as an audit line."""
-        group = getattr(self._own, "group", None) if self.is_sqlite else None
-        if group is None:
-            callback(*args)
-        else:
-            group.after.append((callback, args))
 
     def _begin_immediate(self, driver: sqlite3.Connection, optimistic: bool) -> None:
         # An optimistic BEGIN must not wait for the lock; the connection is this thread's
@@ -333,56 +432,25 @@ class Database:
                 raise WriteWouldWait() from None  # another process holds the lock
             raise
 
-    @contextmanager
-    def on_event_loop(self) -> Iterator[LoopScope]:
-        """Run a request's code on the event loop, where it must not wait for SQLite's write
-        lock: its first write, finding the lock taken by another thread or process, raises
-        :class:`WriteWouldWait` instead of waiting, before anything is written. Writes after
-        the first one wait as usual. Its writes join the loop's group commit: answer only
-        after ``await scope.durable()``. Outside SQLite it changes nothing."""
-        scope = LoopScope(asyncio.get_running_loop(), self.is_sqlite)
-        token = _scope.set(scope)
-        try:
-            yield scope
-        finally:
-            _scope.reset(token)
-
-    @staticmethod
-    def end_optimism() -> None:
-        """Code about to do something a rerun would repeat (log a line) calls this first: later
-        writes then wait instead of asking for a rerun."""
-        scope = _scope.get()
-        if scope is not None:
-            scope.optimistic = False
-
-    def _driver_errors(self) -> _DriverConnection:
-        """A driver connection; the driver's errors as :meth:`_translate_errors` has them.
-
-        On SQLite each thread keeps one, taken from the pool once and detached from it: a
-        checkout and check-in through the pool cost more Python than a SQLite statement,
-        and a file's connections are cheap. On PostgreSQL the pool lends one per use.
-        """
-        return _DriverConnection(self)
+    # --- statements ---------------------------------------------------------------------------
 
     def prepared(self, statement: Executable, keys: tuple[str, ...]) -> _Prepared:
         """``statement`` compiled for this database (an INSERT for the columns ``keys``)."""
         is_insert = isinstance(statement, Insert)
-        cache_key = (id(statement), keys if is_insert else ())
-        found = self._prepared.get(cache_key)
+        variants = self._prepared.get(statement)
+        found = variants.get(keys if is_insert else ()) if variants is not None else None
         if found is None:
             # An INSERT given its columns as parameters (not one whose values are expressions)
             columns = keys if is_insert and set(keys) <= set(statement.table.c.keys()) else ()
-            found = self._prepared[cache_key] = _Prepared(statement, self._dialect(), columns)
+            found = _Prepared(statement, self._dialect, columns)
+            with self._prepared_lock:
+                self._prepared.setdefault(statement, {})[keys if is_insert else ()] = found
         return found
-
-    def _dialect(self):  # noqa: ANN202
-        # Named parameters on SQLite as on PostgreSQL (pyformat), so that both take a dict.
-        return sqlite_dialect.dialect(paramstyle="named") if self.is_sqlite else self.engine.dialect
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: it copies what no reader still needs and waits for no one.
         Answers SQLite's (busy, pages in the log, pages copied back)."""
-        with self._driver_errors() as driver:
+        with _DriverConnection(self) as driver:
             return tuple(driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
 
     def _checkpoints(self, interval: float) -> None:
@@ -394,23 +462,23 @@ class Database:
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 log.exception("checkpoint failed")
 
-    @contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except IntegrityError:
-            raise
-        except (DBAPIError, PoolTimeoutError) as error:
-            raise DatabaseUnavailable(type(error.orig if isinstance(error, DBAPIError) else error).__name__) from None
-
     def dispose(self) -> None:
         self._stop.set()
         self.engine.dispose()
 
 
+_NO_TURN = suppress()  # a reusable context manager that does nothing
+
+
 class _DriverConnection:
-    """:meth:`Database._driver_errors`, as a class: every token request enters two or three of
-    these, and a generator-made context manager costs twice what its methods do."""
+    """A driver connection, and the driver's errors as this module has them: a conflict as
+    SQLAlchemy's IntegrityError, anything else as :class:`DatabaseUnavailable` (a dead
+    connection is not returned to the pool).
+
+    On SQLite each thread keeps one, taken from the pool once and detached from it: a
+    checkout and check-in through the pool cost more Python than a SQLite statement, and a
+    file's connections are cheap. On PostgreSQL the pool lends one per use. (A class, not a
+    generator-made context manager, which costs twice what its methods do.)"""
 
     __slots__ = ("_db", "_pooled", "_lent")
 
@@ -455,55 +523,99 @@ class _DriverConnection:
 
 class _Prepared:
     """A statement's SQL in the driver's paramstyle, the values of the parameters it carries
-    itself (a literal such as the 1 of ``failed_logins + 1``), and for one that returns rows a
-    row type whose fields are its columns' names (as SQLAlchemy's rows have them)."""
+    itself (a literal such as the 1 of ``failed_logins + 1``), the type conversions of its
+    parameters and columns where the driver's own values differ from SQLAlchemy's (on SQLite a
+    Boolean is 0 or 1, a DateTime a string), and for one that returns rows a row type whose
+    fields are its columns' names (as SQLAlchemy's rows have them)."""
 
-    __slots__ = ("sql", "own", "row")
+    __slots__ = ("sql", "own", "row", "binds", "results")
 
     def __init__(self, statement: Executable, dialect, keys: tuple[str, ...]) -> None:  # noqa: ANN001
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        column_keys = list(keys) if keys else None
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        expanding = any(bind.expanding for bind in compiled.binds.values())
+        if expanding:
+            # ``column.in_([...])`` of a statement built with its values: the list rendered as
+            # one parameter each (such a statement is compiled for the one call that built it).
+            compiled = statement.compile(dialect=dialect, column_keys=column_keys,
+                                         compile_kwargs={"render_postcompile": True})
         self.sql = str(compiled)
-        self.own = {
-            name: bind.effective_value
-            for bind, name in compiled.bind_names.items()
-            if not bind.required and name not in keys
-        }
+        binds = {}
+        own = {}
+        for bind, name in compiled.bind_names.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                binds[name] = process
+            if not bind.required and name not in keys and not bind.expanding:
+                own[name] = bind.effective_value
+        if expanding:
+            required = {name for bind, name in compiled.bind_names.items() if bind.required or name in keys}
+            own = {name: value for name, value in compiled.construct_params(_check=False).items()
+                   if name not in required}
+        self.binds = binds
+        self.own = {name: binds[name](value) if name in binds else value for name, value in own.items()}
         columns = getattr(statement, "exported_columns", ())
         names = [getattr(column, "name", None) or f"_{index}" for index, column in enumerate(columns)]
         self.row = namedtuple("Row", names, rename=True) if names else None
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        self.results = processors if any(processors) else None
 
     def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        binds = self.binds
+        if binds:
+            given = {name: binds[name](value) if name in binds else value for name, value in given.items()}
         return {**self.own, **given} if self.own else given
+
+    def make_row(self, values: tuple[Any, ...]) -> Any:
+        if self.results is not None:
+            values = tuple(value if process is None else process(value) for process, value in zip(self.results, values))
+        return values if self.row is None else self.row._make(values)  # a text() statement's: a tuple
 
 
 class Transaction:
-    """Statements of one :meth:`Database.transaction`. ``params`` name the statement's bound
-    parameters, or an INSERT's columns."""
+    """Statements of one :meth:`Database.transaction`: SQLAlchemy Core statements, each
+    compiled once for this database and run on the driver's cursor. ``params`` name the
+    statement's bound parameters, or an INSERT's columns; a statement built with literal values
+    (``clients.c.client_id == client_id``) needs none.
 
-    __slots__ = ("_db", "_cursor")
+    SQLAlchemy's own execution (execution context, events, result set-up) costs about 70 µs a
+    statement and as much again a transaction, where SQLite spends 10-15 µs running one of the
+    hot paths' statements: this is the same SQL, pool and errors without that Python."""
 
-    def __init__(self, database: Database, cursor: Any) -> None:
-        self._db, self._cursor = database, cursor
+    __slots__ = ("_db", "_cursor", "write", "thread", "after")
 
-    def execute(self, statement: Executable, params: Mapping[str, Any]) -> int:
+    def __init__(self, database: Database, cursor: Any, write: bool) -> None:
+        self._db, self._cursor, self.write, self.thread = database, cursor, write, threading.get_ident()
+        self.after: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+
+    def execute(self, statement: Executable, params: Mapping[str, Any] = {}) -> int:  # noqa: B006 - never mutated
         """Run it; the number of rows it changed."""
         prepared = self._db.prepared(statement, tuple(params))
         self._cursor.execute(prepared.sql, prepared.params(params))
         return self._cursor.rowcount
 
-    def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+    def first(self, statement: Executable, params: Mapping[str, Any] = {}) -> Any:  # noqa: B006
         """Its first row (fields named as the statement's columns), or None."""
         prepared = self._db.prepared(statement, tuple(params))
         self._cursor.execute(prepared.sql, prepared.params(params))
         row = self._cursor.fetchone()
-        return None if row is None else prepared.row._make(row)
+        return None if row is None else prepared.make_row(row)
 
-    def scalar(self, statement: Executable, params: Mapping[str, Any]) -> Any:
-        """The first column of its first row, or None."""
+    def all(self, statement: Executable, params: Mapping[str, Any] = {}) -> list[Any]:  # noqa: B006
+        """Every row."""
         prepared = self._db.prepared(statement, tuple(params))
         self._cursor.execute(prepared.sql, prepared.params(params))
-        row = self._cursor.fetchone()
+        return [prepared.make_row(row) for row in self._cursor.fetchall()]
+
+    def scalar(self, statement: Executable, params: Mapping[str, Any] = {}) -> Any:  # noqa: B006
+        """The first column of its first row, or None."""
+        row = self.first(statement, params)
         return None if row is None else row[0]
+
+    def after_commit(self, callback: Callable[..., None], *args: Any) -> None:
+        """Call ``callback(*args)`` once this transaction (and any it joined) has committed;
+        never if it rolls back."""
+        self.after.append((callback, args))
 
 
 _BEGIN = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}

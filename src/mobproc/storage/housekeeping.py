@@ -35,9 +35,9 @@ class Cleaned:
 def _delete_batches(database: Database, table, condition, batch: int, pause: float) -> int:  # noqa: ANN001
     deleted = 0
     while True:
-        with database.write() as connection:
+        with database.transaction(write=True) as transaction:
             ids = select(table.c.id).where(condition).limit(batch).scalar_subquery()
-            count = connection.execute(delete(table).where(table.c.id.in_(ids))).rowcount
+            count = transaction.execute(delete(table).where(table.c.id.in_(ids)))
         deleted += count
         if count < batch:
             return deleted
@@ -70,12 +70,12 @@ def take_lease(database: Database, name: str, holder: str, duration: float) -> b
     once, exactly one moves ``expires_at`` forward.
     """
     now = time.time()
-    with database.write() as connection:
-        taken = connection.execute(
+    with database.transaction(write=True) as transaction:
+        taken = transaction.execute(
             update(leases)
             .where(leases.c.name == name, or_(leases.c.expires_at <= now, leases.c.holder == holder))
             .values(holder=holder, expires_at=now + duration)
-        ).rowcount
+        )
     return taken == 1
 
 

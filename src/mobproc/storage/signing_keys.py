@@ -35,35 +35,33 @@ class SqlSigningKeyStore:
         self._environment = environment
 
     def active_signing_key(self) -> SigningKeyRecord | None:
-        with self._db.read() as connection:
-            row = connection.execute(
-                select(signing_keys).where(
-                    signing_keys.c.environment == self._environment, signing_keys.c.retired_at.is_(None)
-                )
-            ).first()
+        row = self._db.first(
+            select(signing_keys).where(signing_keys.c.environment == self._environment, signing_keys.c.retired_at.is_(None)),
+            {},
+        )
         return _record(row) if row else None
 
     def find_signing_key(self, kid: str) -> SigningKeyRecord | None:
-        with self._db.read() as connection:
-            row = connection.execute(
-                select(signing_keys).where(signing_keys.c.environment == self._environment, signing_keys.c.kid == kid)
-            ).first()
+        row = self._db.first(
+            select(signing_keys).where(signing_keys.c.environment == self._environment, signing_keys.c.kid == kid), {}
+        )
         return _record(row) if row else None
 
     def list_signing_keys(self) -> list[SigningKeyRecord]:
-        with self._db.read() as connection:
-            rows = connection.execute(
+        with self._db.transaction(write=False) as transaction:
+            rows = transaction.all(
                 select(signing_keys)
                 .where(signing_keys.c.environment == self._environment)
                 .order_by(signing_keys.c.created_at.desc())
-            ).all()
+            )
         return [_record(row) for row in rows]
 
     def replace_active_signing_key(self, new: SigningKeyRecord, retiring_kid: str | None, not_after: float) -> bool:
         try:
-            with self._db.write() as connection:
+            # Alone: a refused INSERT is an answer here (another process won), not a failure.
+            with self._db.transaction(write=True, join=False) as transaction:
                 if retiring_kid is not None:
-                    retired = connection.execute(
+                    retired = transaction.execute(
                         update(signing_keys)
                         .where(
                             signing_keys.c.environment == self._environment,
@@ -72,12 +70,12 @@ class SqlSigningKeyStore:
                         )
                         # The private key goes with retirement: a retired key only verifies.
                         .values(retired_at=new.created_at, not_after=not_after, private_key=None)
-                    ).rowcount
+                    )
                     if retired != 1:
                         raise _Superseded()
                 # The partial unique index (one active key per environment) refuses a second
                 # key made concurrently by another process.
-                connection.execute(
+                transaction.execute(
                     insert(signing_keys).values(
                         environment=self._environment,
                         kid=new.kid,

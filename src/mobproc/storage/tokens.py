@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.audit import AuditEvent
+from ..domain.audit import AuditEvent, AuditLog
 from ..domain.identities import Identity, Username
 from ..domain.tokens import (
     AccessTokenRecord,
@@ -21,7 +21,6 @@ from ..domain.tokens import (
     IssuedToken,
     RefreshTokenRecord,
 )
-from .audit import log_event, store_event
 from .clients import _client
 from .database import Database, Transaction
 from .schema import access_tokens, clients, grants, refresh_tokens
@@ -164,13 +163,14 @@ MAX_GRACE_ATTEMPTS = 16
 
 
 class SqlTokenStore:
-    """A write that issues tokens takes the audit event that says so, and stores its row in
-    the same transaction: the tokens and their record commit together, in one transaction
-    instead of two, and the event's log line follows the commit."""
+    """A write that issues tokens takes the audit event that says so, and records it in the
+    same transaction: the tokens and their record commit together, and the event's log line
+    follows the commit."""
 
-    def __init__(self, database: Database, environment: str) -> None:
+    def __init__(self, database: Database, environment: str, audit: AuditLog) -> None:
         self._db = database
         self._environment = environment
+        self._audit = audit
 
     def create_grant(
         self,
@@ -181,14 +181,11 @@ class SqlTokenStore:
         event: AuditEvent | None = None,
     ) -> int:
         try:
-            grant_id, stored = self._create_grant(authorization, access, refresh, expires_at, event)
+            return self._create_grant(authorization, access, refresh, expires_at, event)
         except IntegrityError:
             # The foreign keys refused: the client or account was deleted after this request
             # looked it up (another process, or a cached client).
             raise GrantOwnerGone() from None
-        if stored is not None:
-            self._db.after_commit(log_event, stored)
-        return grant_id
 
     def _create_grant(
         self,
@@ -197,8 +194,7 @@ class SqlTokenStore:
         refresh: IssuedToken | None,
         expires_at: float,
         event: AuditEvent | None,
-    ) -> tuple[int, AuditEvent | None]:
-        """The grant's id, and the event as stored (with that id)."""
+    ) -> int:
         identity = authorization.identity
         with self._db.transaction(write=True) as connection:
             grant_id = connection.scalar(
@@ -220,9 +216,8 @@ class SqlTokenStore:
             )
             self._insert_tokens(connection, grant_id, authorization.scope, access, refresh, generation=0)
             if event is not None:
-                event = replace(event, grant_id=grant_id)
-                store_event(connection, self._environment, event)
-        return grant_id, event
+                self._audit.record(replace(event, grant_id=grant_id))
+        return grant_id
 
     def _insert_tokens(
         self,
@@ -307,9 +302,7 @@ class SqlTokenStore:
                 return False
             self._insert_tokens(connection, record.grant_id, scope, access, refresh, record.generation + 1)
             if event is not None:
-                store_event(connection, self._environment, event)
-        if event is not None:
-            self._db.after_commit(log_event, event)
+                self._audit.record(event)
         return True
 
     def replace_successor(
@@ -340,9 +333,7 @@ class SqlTokenStore:
                 return False
             self._insert_tokens(connection, record.grant_id, scope, access, refresh, successor)
             if event is not None:
-                store_event(connection, self._environment, event)
-        if event is not None:
-            self._db.after_commit(log_event, event)
+                self._audit.record(event)
         return True
 
     def revoke_grant(self, grant_id: int) -> bool:

@@ -26,6 +26,7 @@ class _Checked:
 class ClientCredentialsGrant:
     grant_type = "client_credentials"
     client_grant = "client_credentials"
+    runs_on_event_loop = True
 
     def __init__(self, storage: GrantStorage, tokens: TokenFactory) -> None:
         self._storage = storage

@@ -44,6 +44,7 @@ class RefreshTokenGrant:
 
     grant_type = "refresh_token"
     client_grant = "refresh_token"
+    runs_on_event_loop = True
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ class _Checked:
 class ValidateBearerGrant:
     grant_type = "urn:pingidentity.com:oauth2:grant_type:validate_bearer"
     client_grant = "access_token_validation"
+    runs_on_event_loop = True
 
     def __init__(self, verifier: AccessTokenVerifier) -> None:
         self._verifier = verifier
