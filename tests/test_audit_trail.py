@@ -45,7 +45,9 @@ def test_a_session_of_grants_leaves_its_trail(make_server, server_log: Path) -> 
     assert refreshed.grant_id == issued.grant_id == revoked.grant_id
     assert reuse.token == secrets.short_id(first["refresh_token"]) and revoked.reason == "refresh_token_reuse"
     reasons = [(e.subject, e.reason) for e in events if e.event == audit.LOGIN_FAILED]
-    unknown = "#" + secrets.short_id("command://nobody-" + password)
+    # Named by a digest keyed with the deployment's secret (issue 19, item 6), never as typed.
+    unknown = server.services.pseudonyms.unknown_username("command://nobody-" + password)
+    assert unknown != "#" + secrets.short_id("command://nobody-" + password)
     assert reasons == [(unknown, "unknown_account"), (username, "wrong_password"), (username, "wrong_password"),
                        (username, "locked")]
     # The same events, as lines on the mobproc.audit logger.
@@ -105,3 +107,19 @@ def test_client_credentials_and_revocations_are_recorded(server: LiveServer) -> 
     assert (audit.TOKEN_ISSUED, "client_credentials", secrets.short_id(machine["access_token"])) in kinds
     assert (audit.TOKEN_REVOKED, None, secrets.short_id(machine["access_token"])) in kinds
     assert (audit.GRANT_REVOKED, None, secrets.short_id(login["refresh_token"])) in kinds
+
+
+def test_a_password_typed_as_a_username_cannot_be_found_by_a_dictionary(make_server) -> None:  # noqa: ANN001
+    """Issue 19, item 6: the trail named an unknown username by the first 12 hex digits of its
+    unsalted SHA-256, and a small dictionary recovered ``Tr0ub4dor&3`` in 457 guesses. It is a
+    digest keyed with a secret of the deployment now, which the trail and the logs never hold."""
+    typed = "Tr0ub4dor&3"
+    dictionary = [f"{word}{n}" for word in ("Tr0ub4dor&", "password", "Summer20", "letmein") for n in range(250)]
+    assert typed in dictionary
+    with make_server() as server, server.client() as http:
+        client = server.add_client()
+        password_grant(http, client, (typed, typed))
+        [failed] = server.services.audit.events(event=audit.LOGIN_FAILED)
+    guesses = {"#" + secrets.short_id(word) for word in dictionary} | {"#" + secrets.short_id("platform://" + word)
+                                                                        for word in dictionary}
+    assert failed.subject.startswith("#") and failed.subject not in guesses

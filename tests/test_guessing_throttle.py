@@ -117,3 +117,38 @@ def test_the_shared_default_server_has_budgets_on(server: LiveServer) -> None:
     settings = server.settings
     assert (settings.address_failure_burst, settings.address_failures_per_minute) == (20, 10)
     assert (settings.client_failure_burst, settings.client_failures_per_minute) == (100, 60)
+
+
+def test_the_64s_of_one_ipv6_48_share_a_budget(make_server) -> None:  # noqa: ANN001
+    """Issue 19, item 11: 25 /64s of one /48 each got the whole budget of a /64. The /48 now has
+    four budgets in all, whichever of its 65,536 /64s the guesses come from."""
+    settings = {"address_failure_burst": 2, "address_failures_per_minute": 1, "trusted_proxies": "127.0.0.1"}
+    with make_server(**settings, **CHEAP) as server, server.client() as http:
+        client = server.add_client()
+        # 25 /64s in 25 /56s of one /48 (each /56 would have a budget of its own too).
+        answers = [spray(http, client, 1, **{"X-Forwarded-For": f"2001:db8:7:{n:x}00::1"})[0] for n in range(25)]
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(400) == 2 * 4  # the /48's budget: four times one /64's
+        assert statuses[8:] == [429] * 17
+        # Another /48 has a budget of its own.
+        assert spray(http, client, 1, **{"X-Forwarded-For": "2001:db8:8::1"})[0].status_code == 400
+
+
+def test_a_success_between_failures_does_not_open_the_way_to_endless_guesses(make_server) -> None:  # noqa: ANN001
+    """Issue 19, item 10: 25 rounds of 4 wrong guesses and 1 right login checked 100 wrong
+    passwords without a lockout. Now at most MOBPROC_LOCKOUT_FAILURES_PER_HOUR are checked in an
+    hour, whatever successes come between: then the account is locked for the rest of the hour."""
+    with make_server(lockout_failures_per_hour=20, client_failure_burst=0, address_failure_burst=0,
+                     **CHEAP) as server, server.client() as http:
+        client, (username, password) = server.add_client(), server.add_user()
+        outcomes = []
+        for _ in range(25):
+            for _ in range(4):
+                outcomes.append(password_grant(http, client, (username, "a guess")).status_code)
+            outcomes.append(password_grant(http, client, (username, password)).status_code)
+        failures = server.services.audit.events(subject=username, event=audit.LOGIN_FAILED)
+    checked = [e for e in failures if e.reason == "wrong_password"]
+    assert len(checked) == 20
+    assert outcomes[-1] == 400  # the owner too is refused until the hour is over
+    locked = [e for e in server.services.audit.events(subject=username, event=audit.ACCOUNT_LOCKED)]
+    assert locked and 3000 <= int(locked[-1].detail.split()[0]) <= 3600

@@ -3,6 +3,7 @@ while other grants keep their latency."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import threading
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ServerProcess, all_at_once, password_grant, record_tokens, refresh_grant
+from conftest import ServerProcess, password_grant, record_tokens, refresh_grant
 from mobproc.domain.passwords import HashingAdmission, HashingCapacityExceeded
 
 BURST = 100  # password grants at once, against one hashing slot and a queue of two
@@ -86,59 +87,60 @@ def test_a_password_burst_beyond_capacity_gets_fast_503s_while_refreshes_keep_su
 
 def test_beyond_the_queue_a_request_is_refused_at_once_and_a_waiter_after_its_wait() -> None:
     admission = HashingAdmission(concurrency=1, queue=1, wait=0.1)
-    holding, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with admission.slot():
-            holding.set()
-            release.wait()
+    async def main() -> None:
+        holding, release = asyncio.Event(), asyncio.Event()
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    holding.wait()
-    outcomes: list[float] = []
+        async def hold() -> None:
+            async with admission.slot():
+                holding.set()
+                await release.wait()
 
-    def wait_in_queue() -> None:
+        async def wait_in_queue() -> float:
+            started = time.perf_counter()
+            with pytest.raises(HashingCapacityExceeded):
+                async with admission.slot():
+                    pass
+            return time.perf_counter() - started
+
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        waiter = asyncio.create_task(wait_in_queue())
+        await asyncio.sleep(0.02)
         started = time.perf_counter()
-        with pytest.raises(HashingCapacityExceeded):
-            with admission.slot():
+        with pytest.raises(HashingCapacityExceeded):  # the queue (one place) is taken
+            async with admission.slot():
                 pass
-        outcomes.append(time.perf_counter() - started)
-
-    waiter = threading.Thread(target=wait_in_queue)
-    waiter.start()
-    time.sleep(0.02)
-    started = time.perf_counter()
-    with pytest.raises(HashingCapacityExceeded):  # the queue (one place) is taken
-        with admission.slot():
+        assert time.perf_counter() - started < 0.05
+        assert 0.09 <= await waiter < 1
+        release.set()
+        await holder
+        async with admission.slot():  # free again
             pass
-    assert time.perf_counter() - started < 0.05
-    waiter.join()
-    assert 0.09 <= outcomes[0] < 1
-    release.set()
-    holder.join()
-    with admission.slot():  # free again
-        pass
+
+    asyncio.run(main())
 
 
 def test_a_freed_slot_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
     admission = HashingAdmission(concurrency=1, queue=8, wait=5)
     admitted: list[str] = []
 
-    def check(name: str) -> None:
-        with admission.slot():
+    async def check(name: str) -> None:
+        async with admission.slot():
             admitted.append(name)
 
-    held = admission.slot()
-    held.__enter__()
-    waiters = [threading.Thread(target=check, args=(name,)) for name in ("first", "second")]
-    for waiter in waiters:
-        waiter.start()
-        time.sleep(0.1)  # queued, in this order
-    held.__exit__(None, None, None)
-    check("newcomer")  # arrives the moment the slot is freed, before any waiter has woken
-    for waiter in waiters:
-        waiter.join()
+    async def main() -> None:
+        held = admission.slot()
+        await held.__aenter__()
+        waiters = []
+        for name in ("first", "second"):
+            waiters.append(asyncio.create_task(check(name)))
+            await asyncio.sleep(0.05)  # queued, in this order
+        await held.__aexit__(None, None, None)
+        await check("newcomer")  # arrives the moment the slot is freed, before any waiter has run
+        await asyncio.gather(*waiters)
+
+    asyncio.run(main())
     assert admitted == ["first", "second", "newcomer"]
 
 
@@ -146,17 +148,22 @@ def test_a_waiter_handed_the_slot_as_its_wait_ends_keeps_it() -> None:
     """The slot is handed over, never lost: after any mix of timeouts, the capacity is whole."""
     admission = HashingAdmission(concurrency=2, queue=64, wait=0.002)
 
-    def check(_: int) -> bool:
+    async def check() -> bool:
         try:
-            with admission.slot():
-                time.sleep(0.001)
+            async with admission.slot():
+                await asyncio.sleep(0.001)
             return True
         except HashingCapacityExceeded:
             return False
 
-    outcomes = all_at_once(200, check)  # far more at once than two slots serve in 2 ms
+    async def main() -> list[bool]:
+        outcomes = await asyncio.gather(*(check() for _ in range(200)))  # far more than two slots serve in 2 ms
+        async with admission.slot(), admission.slot():  # both slots free again
+            pass
+        with pytest.raises(HashingCapacityExceeded):
+            async with admission.slot(), admission.slot(), admission.slot():
+                pass
+        return outcomes
+
+    outcomes = asyncio.run(main())
     assert any(outcomes) and not all(outcomes)  # both happened
-    with admission.slot(), admission.slot():  # both slots free again
-        pass
-    with pytest.raises(HashingCapacityExceeded), admission.slot(), admission.slot(), admission.slot():
-        pass

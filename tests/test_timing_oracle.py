@@ -1,4 +1,5 @@
-"""No timing oracle: an unknown account, a wrong password on a known one and a locked account
+"""No timing oracle: an unknown account, a wrong password on a known one, a locked account and
+an account whose hash was made with earlier, cheaper argon2id settings (issue 19, item 2)
 take the same time (CONTRACT §1), within 10 % of one argon2id verification."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from argon2 import PasswordHasher as Argon2  # noqa: N814
 
-from conftest import ServerProcess, password_grant, query, unique
+from conftest import ServerProcess, lock_subject, password_grant, unique
 from mobproc.config import load_settings
+from mobproc.domain.identities import Username
 
 ATTEMPTS = 200
 
@@ -19,17 +21,20 @@ ATTEMPTS = 200
 def test_unknown_wrong_and_locked_answer_in_the_same_time(tmp_path: Path) -> None:
     env = {
         # The known account must stay unlocked for 200 wrong passwords; the budgets stay out of the way.
-        "MOBPROC_LOCKOUT_THRESHOLD": "1000", "MOBPROC_CLIENT_FAILURE_BURST": "0", "MOBPROC_ADDRESS_FAILURE_BURST": "0",
-        "MOBPROC_ACCESS_LOG": "false",
+        "MOBPROC_LOCKOUT_THRESHOLD": "1000", "MOBPROC_LOCKOUT_FAILURES_PER_HOUR": "0",
+        "MOBPROC_CLIENT_FAILURE_BURST": "0", "MOBPROC_ADDRESS_FAILURE_BURST": "0", "MOBPROC_ACCESS_LOG": "false",
     }
     with ServerProcess(tmp_path, env=env) as server, server.client() as http:
         client, known, locked = server.add_client(), server.add_user(), server.add_user()
-        query(server.database_url, "UPDATE accounts SET locked_until = :until WHERE name = :name",
-              until=time.time() + 3600, name=locked[0].split("://")[1])
+        lock_subject(server, locked[0], until=time.time() + 3600)
+        # Hashed before MOBPROC_ARGON2_* was raised to today's cost, and not logged into since.
+        old = Username("command", unique("old"))
+        server.services.accounts.add_account(old, Argon2(memory_cost=4096, time_cost=1).hash("its password"))
         kinds = {
             "unknown": lambda: (f"command://{unique('nobody')}", "a wrong password"),
             "wrong": lambda: (known[0], "a wrong password"),
             "locked": lambda: (locked[0], locked[1]),  # even its right password
+            "old_hash": lambda: (str(old), "a wrong password"),
         }
         for make in kinds.values():  # warm up every path
             password_grant(http, client, make())
@@ -61,3 +66,4 @@ def test_unknown_wrong_and_locked_answer_in_the_same_time(tmp_path: Path) -> Non
           f"; one argon2id verification {one * 1000:.2f} ms")
     assert abs(medians["unknown"] - medians["wrong"]) < 0.1 * one
     assert abs(medians["locked"] - medians["wrong"]) < 0.1 * one
+    assert abs(medians["old_hash"] - medians["unknown"]) < 0.1 * one

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEV
     host: str = "127.0.0.1"
     port: int = Field(9031, ge=1, le=65535)  # PingFederate's runtime port
+    # Where /metrics and the detailed /readyz are served: a listener of their own, on loopback
+    # unless chosen otherwise, since they are not for whoever can reach the token endpoint.
+    # The port of the token endpoint serves them beside it; 0 serves them nowhere.
+    operations_host: str = "127.0.0.1"
+    operations_port: int = Field(9032, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=256)
     log_format: Literal["plain", "json"] = "plain"
     # How long a process may keep using a client it looked up: the bound within which a
@@ -102,6 +107,35 @@ class Settings(BaseSettings):
                 raise ValueError(f"{value} must hold at least 32 characters")
         return value
 
+    @field_validator("audit_key")
+    @classmethod
+    def _strong_audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -base64 32`)")
+        return value
+
+    @field_validator("audit_key_file")
+    @classmethod
+    def _readable_audit_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("audit_key") is not None:
+            raise ValueError("set MOBPROC_AUDIT_KEY or MOBPROC_AUDIT_KEY_FILE, not both")
+        if value is not None:
+            try:
+                secret = value.read_text().strip()
+            except (OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"cannot read {value}: {type(error).__name__}") from None
+            if len(secret) < 32:
+                raise ValueError(f"{value} must hold at least 32 characters")
+        return value
+
+    def audit_secret(self) -> bytes | None:
+        """MOBPROC_AUDIT_KEY, from the variable or the file (None: the database keeps one)."""
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode()
+        if self.audit_key_file is not None:
+            return self.audit_key_file.read_text().strip().encode()
+        return None
+
     @property
     def issuer_url(self) -> str:
         """MOBPROC_ISSUER, or (dev) the listen address; :meth:`require_issuer` refuses qa and
@@ -137,6 +171,13 @@ class Settings(BaseSettings):
     lockout_threshold: int = Field(5, ge=0, le=1000)
     lockout_seconds: int = Field(60, ge=1)
     lockout_max_seconds: int = Field(900, ge=1)
+    # Failed checks of one subject in an hour, whatever successes come between (ASVS 4.0.3
+    # §2.2.1: at most 100); reached, the subject is locked until the hour is over. 0: no cap.
+    lockout_failures_per_hour: int = Field(20, ge=0, le=100)
+    # The secret of the deployment's pseudonyms (unknown usernames in the audit trail, lockout
+    # keys); without one it is made on first start and kept in the database.
+    audit_key: SecretStr | None = None
+    audit_key_file: Path | None = None
     # Failure budgets (token buckets) against spraying one password over many accounts:
     # a burst of failures, then so many a minute; a burst of 0 turns the budget off.
     client_failure_burst: int = Field(100, ge=0)

@@ -8,13 +8,18 @@ tests and the benchmarks. Nothing here knows HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .config import Settings
+from .domain.authentication import Authenticator
 from .domain.clients import CachedClientStore
-from .domain.identities import IdentitySource, LockoutPolicy, StoredIdentitySource
+from .domain.identities import BuiltinIdentitySource, IdentitySource
 from .domain.jwt_tokens import JwtTokenStrategy
+from .domain.lockout import Lockout, LockoutPolicy
 from .domain.passwords import PasswordHasher
+from .domain.pseudonyms import Pseudonyms
+from .domain.registries import AccountRegistry, ClientRegistry
 from .domain.signing_keys import KeyEncryption, SigningKeys
 from .domain.throttling import GuessingThrottle
 from .domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
@@ -22,6 +27,7 @@ from .domain.verifier import AccessTokenVerifier
 from .oauth2.endpoint import TokenEndpoint
 from .oauth2.grants import (
     ClientCredentialsGrant,
+    Grant,
     RefreshTokenGrant,
     ResourceOwnerPasswordGrant,
     ValidateBearerGrant,
@@ -29,13 +35,39 @@ from .oauth2.grants import (
 from .oauth2.rfc7009 import RevocationEndpoint
 from .oauth2.rfc7662 import IntrospectionEndpoint
 from .storage.accounts import SqlAccountStore
+from .storage.attempts import SqlLoginAttempts
 from .storage.audit import SqlAuditLog
 from .storage.clients import SqlClientStore
 from .storage.database import Database
+from .storage.deployment_secrets import SqlDeploymentSecrets
 from .storage.signing_keys import SqlSigningKeyStore
 from .storage.throttle import SqlFailureBudget, forget_after
 from .storage.tokens import SqlTokenStore
-from .telemetry import MeteredAuditLog, MeteredHashingAdmission
+from .telemetry import MeteredHashingAdmission, count_event
+
+
+@dataclass(frozen=True)
+class GrantParts:
+    """What a grant is built from."""
+
+    settings: Settings
+    authenticator: Authenticator
+    storage: SqlTokenStore
+    tokens: TokenFactory
+    verifier: AccessTokenVerifier
+    audit: SqlAuditLog
+
+
+GrantFactory = Callable[[GrantParts], Grant]
+
+# The grant registry: a new grant is one module and one line here.
+GRANTS: tuple[GrantFactory, ...] = (
+    lambda parts: ResourceOwnerPasswordGrant(parts.authenticator, parts.storage, parts.tokens),
+    lambda parts: RefreshTokenGrant(parts.storage, parts.tokens, audit=parts.audit,
+                                    grace_seconds=parts.settings.refresh_grace_seconds),
+    lambda parts: ClientCredentialsGrant(parts.storage, parts.tokens),
+    lambda parts: ValidateBearerGrant(parts.verifier),
+)
 
 
 @dataclass
@@ -52,24 +84,37 @@ class Services:
     keys: SigningKeys
     introspection: IntrospectionEndpoint
     revocation: RevocationEndpoint
-    audit: MeteredAuditLog
+    audit: SqlAuditLog
     verifier: AccessTokenVerifier
+    authenticator: Authenticator
+    attempts: SqlLoginAttempts
+    pseudonyms: Pseudonyms
+    client_registry: ClientRegistry
+    account_registry: AccountRegistry
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, *, extra_grants: Iterable[GrantFactory] = ()) -> Services:
+        """``extra_grants``: grants beside :data:`GRANTS` (a test's own, say)."""
         database = Database(
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, background_checkpoints=True
         )
         environment = settings.environment.value
         clients = SqlClientStore(database, environment)
         accounts = SqlAccountStore(database, environment)
-        tokens = SqlTokenStore(database, environment)
+        deployment_secrets = SqlDeploymentSecrets(database, environment)
+        given = settings.audit_secret()
+        pseudonyms = Pseudonyms(lambda: given or deployment_secrets.get_or_create("pseudonyms"))
+        audit = SqlAuditLog(database, environment, listeners=[count_event], pseudonyms=pseudonyms)
+        tokens = SqlTokenStore(database, environment, audit)
         hasher = PasswordHasher.from_settings(settings)
-        audit = MeteredAuditLog(SqlAuditLog(database, environment))
-        lockout = LockoutPolicy(settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds)
         sources: dict[str, IdentitySource] = {
-            name: StoredIdentitySource(name, accounts, hasher, lockout) for name in settings.source_systems
+            name: BuiltinIdentitySource(name, accounts, hasher) for name in settings.source_systems
         }
+        attempts = SqlLoginAttempts(database, environment)
+        lockout = Lockout(attempts, LockoutPolicy(
+            settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds,
+            settings.lockout_failures_per_hour,
+        ))
         secret = settings.key_encryption_secret()
         keys = SigningKeys(
             SqlSigningKeyStore(database, environment),
@@ -101,16 +146,18 @@ class Services:
             refresh_idle_timeout=settings.refresh_token_idle_timeout,
             grant_lifetime=settings.refresh_token_lifetime,
         )
-        # The grant registry: a new grant is one module and one line here.
-        grants = [
-            ResourceOwnerPasswordGrant(
-                sources, hasher, tokens, factory,
-                audit=audit, throttle=throttle, admission=MeteredHashingAdmission.from_settings(settings),
-            ),
-            RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
-            ClientCredentialsGrant(tokens, factory),
-            ValidateBearerGrant(verifier),
-        ]
+        authenticator = Authenticator(
+            sources,
+            transactions=database,
+            lockout=lockout,
+            throttle=throttle,
+            audit_log=audit,
+            pseudonyms=pseudonyms,
+            hasher=hasher,
+            admission=MeteredHashingAdmission.from_settings(settings),
+        )
+        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit)
+        grants = [make(parts) for make in (*GRANTS, *extra_grants)]
         endpoint_clients = (
             CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
         )
@@ -122,4 +169,11 @@ class Services:
             revocation=RevocationEndpoint(endpoint_clients, tokens, verifier, audit),
             audit=audit,
             verifier=verifier,
+            authenticator=authenticator,
+            attempts=attempts,
+            pseudonyms=pseudonyms,
+            client_registry=ClientRegistry(clients, audit),
+            account_registry=AccountRegistry(
+                accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems
+            ),
         )

@@ -7,9 +7,8 @@ A username is ``<source_system>://<name>`` for an account of another system
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .passwords import PasswordHasher
 
@@ -55,50 +54,55 @@ class Identity:
 
 
 # Why a login failed. For the audit trail only: the client gets one invalid_grant for all,
-# so that the answer tells no one which accounts exist or are locked.
+# so that the answer tells no one which accounts exist or are locked. (The lockout's own
+# reasons, ``locked`` and ``busy``, are in mobproc.domain.lockout.)
 UNKNOWN_ACCOUNT = "unknown_account"
 WRONG_PASSWORD = "wrong_password"
-LOCKED = "locked"
-BUSY = "busy"  # as many checks of the account in flight as failures allowed, for too long
+CREDENTIAL_CHANGED = "credential_changed"  # the password was set anew (or the account removed) during the check
 
 
 class AuthenticationFailed(Exception):
-    """The credentials were refused; ``reason`` and ``locked_until`` are for the audit trail."""
+    """The credentials were refused; ``reason`` is for the audit trail."""
 
-    def __init__(self, reason: str, *, locked_until: float | None = None) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.locked_until = locked_until  # set when this failure locked the account
 
 
-class IdentitySource(Protocol):
-    """One source system's identity store (the built-in table, or LDAP later)."""
-
-    def authenticate(self, name: str, password: str) -> Identity:
-        """The identity, or :class:`AuthenticationFailed`."""
-        ...
+class SourceUnavailable(Exception):
+    """The identity source could not check the password (a directory down, slow past its
+    timeout, or refusing the service bind): served as 503, never as a wrong password, since
+    the password was not checked."""
 
 
 @dataclass(frozen=True, slots=True)
-class LockoutPolicy:
-    """RFC 6749 §4.3.2: the password grant "MUST protect the endpoint against brute force
-    attacks (e.g., using rate-limitation or generating alerts)".
+class Verified:
+    """A password that checked out against one source. ``evidence`` is the source's own (what
+    :meth:`IdentitySource.confirm` needs to tell that it still holds)."""
 
-    After ``threshold`` consecutive failures an account is locked for ``first`` seconds, and
-    each further streak doubles it up to ``longest``; a success resets both. A threshold of 0
-    turns lockout off.
+    identity: Identity
+    evidence: Any = None
 
-    >>> [LockoutPolicy(5, 60, 900).duration(n) for n in range(6)]
-    [60, 120, 240, 480, 900, 900]
-    """
 
-    threshold: int = 5
-    first: int = 60
-    longest: int = 900
-    busy_wait: float = 0.5  # how long an attempt waits while the limit is all checks in flight
+class IdentitySource(Protocol):
+    """One source system's identity store: the built-in table, or a directory. It checks a
+    password and nothing else: lockout, failure budgets, admission control and the audit
+    trail are the :class:`~mobproc.domain.authentication.Authenticator`'s, the same for every
+    source."""
 
-    def duration(self, lockouts: int) -> int:
-        return min(self.first * 2 ** min(lockouts, 32), self.longest)
+    source_system: str
+
+    def verify(self, name: str, password: str) -> Verified:
+        """The identity whose password this is, or :class:`AuthenticationFailed`
+        (``UNKNOWN_ACCOUNT``, ``WRONG_PASSWORD``), or :class:`SourceUnavailable`. A name that
+        matches no account must cost the time a wrong password costs."""
+        ...
+
+    def confirm(self, verified: Verified, now: float) -> bool:
+        """In the transaction that acts on the login (creates its grant): whether the credential
+        checked is still the account's. False when its password was set anew, or the account
+        removed, since the check: then the login must make nothing."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,114 +114,61 @@ class Account:
     tenant: str | None
     multitenant: bool
     domain: str | None
-    failed_logins: int = 0
-    lockouts: int = 0
-    locked_until: float | None = None
+    credential_version: int = 0
+    last_login_at: float | None = None
+
+    @property
+    def username(self) -> Username:
+        return Username(self.source_system, self.name)
 
     def identity(self) -> Identity:
-        subject = str(Username(self.source_system, self.name))
-        return Identity(subject, self.source_system, self.name, self.tenant, self.multitenant, self.domain, self.id)
+        return Identity(str(self.username), self.source_system, self.name, self.tenant, self.multitenant, self.domain,
+                        self.id)
+
+
+class AccountExists(Exception):
+    """An account of this name is in the source system already."""
 
 
 class AccountStore(Protocol):
     def find_account(self, source_system: str, name: str) -> Account | None: ...
-    def replace_password_hash(self, account_id: int, old_hash: str, new_hash: str) -> None: ...
 
-    def claim_attempt(self, source_system: str, name: str, limit: int, now: float) -> tuple[Account | None, bool]:
-        """Count one attempt against the account, in one conditional update, only while its
-        streak is under ``limit`` and it is not locked. Answer the account (None if there is
-        none) with its counters after the claim, and whether the attempt was claimed; one
-        transaction either way, so that a refusal costs what a claim costs."""
-        ...
-
-    def release_attempt(self, account_id: int) -> None:
-        """Give back a claimed attempt whose password was never checked."""
-        ...
-
-    def lock_account(self, account_id: int, limit: int, until: float) -> bool:
-        """Lock the account until ``until`` if its streak still stands at ``limit`` or more (a
-        concurrent success resets the streak, and then no lock)."""
-        ...
-
-    def record_success(self, account_id: int) -> None:
-        """A right password: the failure streak and the lockout escalation start over."""
+    def record_login(self, account_id: int, credential_version: int, now: float,
+                     rehash: tuple[str, str] | None = None) -> bool:
+        """The account's last login, and (``rehash``: old and new hash) its hash renewed with
+        the current argon2 parameters, only if its credential is still at
+        ``credential_version``. False when it is not (or the account is gone)."""
         ...
 
 
-class StoredIdentitySource:
-    """The built-in identity source: accounts in mobproc's own database, argon2id passwords,
-    and lockout kept on the account row, so that every process and machine shares it."""
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    account_id: int
+    credential_version: int
+    rehash: tuple[str, str] | None
 
-    def __init__(
-        self,
-        source_system: str,
-        accounts: AccountStore,
-        hasher: PasswordHasher,
-        lockout: LockoutPolicy = LockoutPolicy(),
-    ) -> None:
+
+class BuiltinIdentitySource:
+    """The built-in identity source: accounts in mobproc's own database, argon2id passwords."""
+
+    def __init__(self, source_system: str, accounts: AccountStore, hasher: PasswordHasher) -> None:
         self.source_system = source_system
         self._accounts = accounts
         self._hasher = hasher
-        self._lockout = lockout
 
-    def authenticate(self, name: str, password: str) -> Identity:
-        limit, now = self._lockout.threshold, time.time()
-        if limit:
-            account = self._claim(name, limit, now)
-            if isinstance(account, str):
-                # A locked account costs a password check too: a fast answer would tell that
-                # the account is locked, and so that it exists. Even the right password is
-                # refused, and not counted.
-                self._hasher.verify(None, password)
-                raise AuthenticationFailed(account)
-        else:
-            account = self._accounts.find_account(self.source_system, name)
-            if account is None:
-                # An unknown account is checked against the dummy hash: same answer, same time.
-                self._hasher.verify(None, password)
-                raise AuthenticationFailed(UNKNOWN_ACCOUNT)
-        try:
-            correct = self._hasher.verify(account.password_hash, password)
-        except BaseException:
-            if limit:
-                self._accounts.release_attempt(account.id)  # never checked: it does not count
-            raise
-        if not correct:
-            locked_until = None
-            if limit and account.failed_logins >= limit:
-                until = now + self._lockout.duration(account.lockouts)
-                if self._accounts.lock_account(account.id, limit, until):
-                    locked_until = until
-            raise AuthenticationFailed(WRONG_PASSWORD, locked_until=locked_until)
-        if limit:
-            self._accounts.record_success(account.id)
+    def verify(self, name: str, password: str) -> Verified:
+        account = self._accounts.find_account(self.source_system, name)
+        if account is None:
+            # An unknown account is checked against the dummy hash: same answer, same time.
+            self._hasher.verify(None, password)
+            raise AuthenticationFailed(UNKNOWN_ACCOUNT)
+        if not self._hasher.verify(account.password_hash, password):
+            raise AuthenticationFailed(WRONG_PASSWORD)
+        rehash = None
         if self._hasher.needs_rehash(account.password_hash):
-            self._accounts.replace_password_hash(account.id, account.password_hash, self._hasher.hash(password))
-        return account.identity()
+            rehash = (account.password_hash, self._hasher.hash(password))
+        return Verified(account.identity(), _Checked(account.id, account.credential_version, rehash))
 
-    def _claim(self, name: str, limit: int, now: float) -> Account | str:
-        """The account with an attempt claimed, or why not (``UNKNOWN_ACCOUNT``, ``LOCKED``, ``BUSY``).
-
-        The attempt is claimed before the password is checked, by the database: of 200
-        parallel guesses on any number of processes at most ``limit`` are ever checked. That
-        caps one account's checks in flight at ``limit`` too, so an attempt that finds every
-        slot taken by checks still running (not by failures) waits briefly for one to end: a
-        fleet logging in to one service account at once is not refused for it, unless the
-        checks in flight outlast ``busy_wait`` (then it is refused like a locked attempt).
-        """
-        deadline = time.monotonic() + self._lockout.busy_wait
-        account, claimed = self._accounts.claim_attempt(self.source_system, name, limit, now)
-        while not claimed:
-            if account is None:
-                return UNKNOWN_ACCOUNT
-            if (account.locked_until or 0) > time.time():
-                return LOCKED
-            if time.monotonic() >= deadline:
-                return BUSY
-            if account.failed_logins >= limit:
-                time.sleep(0.01)  # polling by reading: a waiting attempt takes no write lock
-                account = self._accounts.find_account(self.source_system, name)
-                continue
-            account, claimed = self._accounts.claim_attempt(self.source_system, name, limit, time.time())
-        assert account is not None
-        return account
+    def confirm(self, verified: Verified, now: float) -> bool:
+        checked: _Checked = verified.evidence
+        return self._accounts.record_login(checked.account_id, checked.credential_version, now, checked.rehash)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-import threading
+import statistics
+import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from argon2 import PasswordHasher as _Argon2
@@ -33,56 +35,64 @@ class HashingAdmission:
     until every request is slow. It is per process by nature: it shares out this process's
     cores and threads.
 
-    The slot covers a whole password check, its database writes (failure budget, lockout
-    claim) as well as the hash: a refused request then has spent nothing and waited for
-    nothing, and no more password checks than slots contend for the database's write lock.
+    A slot is taken on the event loop, before the request is handed to a thread
+    (:meth:`slot` is asynchronous): a request refused, or still waiting, holds no thread and
+    no database connection, so its 503 comes within the wait however many arrive; and the
+    slot covers the whole password check, its database writes (failure budget, lockout
+    claim) as well as the hash.
 
+    >>> import asyncio
     >>> admission = HashingAdmission(concurrency=1, queue=0, wait=0)
-    >>> with admission.slot():
-    ...     with admission.slot():
-    ...         pass
+    >>> async def twice():
+    ...     async with admission.slot():
+    ...         async with admission.slot():
+    ...             pass
+    >>> asyncio.run(twice())
     Traceback (most recent call last):
     mobproc.domain.passwords.HashingCapacityExceeded
     """
 
     def __init__(self, concurrency: int, queue: int, wait: float) -> None:
         self._free = concurrency
-        self._waiters: deque[threading.Lock] = deque()  # in arrival order, each held until admitted
+        self._waiters: deque[asyncio.Future[None]] = deque()  # in arrival order, each resolved when admitted
         self._queue = queue
         self._wait = wait
-        self._lock = threading.Lock()
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
         """First come, first served: a slot that frees up is handed to the longest waiter, and
-        no newcomer overtakes those waiting. A semaphore lets one, and the waiter it overtook
-        queues again at the back: 32 connections of password grants saw their latency's
-        standard deviation at 229-291 ms with one, 95-115 ms with this (wrk, 10 s each)."""
-        waiter = None
-        with self._lock:
-            if self._free:
-                self._free -= 1
-            elif len(self._waiters) >= self._queue:
-                raise HashingCapacityExceeded()
-            else:
-                waiter = threading.Lock()
-                waiter.acquire()
-                self._waiters.append(waiter)
-        if waiter is not None and not (self._wait > 0 and waiter.acquire(timeout=self._wait)):
-            with self._lock:
-                handed = waiter not in self._waiters  # the slot came just as the wait ended
-                if not handed:
+        no newcomer overtakes those waiting (README, Admission control: why)."""
+        if self._free:
+            self._free -= 1
+        elif len(self._waiters) >= self._queue or self._wait <= 0:
+            raise HashingCapacityExceeded()
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), self._wait)
+            except (TimeoutError, asyncio.CancelledError) as error:
+                if not waiter.done():  # not handed the slot as the wait ended
                     self._waiters.remove(waiter)
-            if not handed:
-                raise HashingCapacityExceeded()
+                    waiter.cancel()
+                    if isinstance(error, asyncio.CancelledError):
+                        raise
+                    raise HashingCapacityExceeded() from None
+                if isinstance(error, asyncio.CancelledError):
+                    self._release()  # handed, then cancelled: pass it on
+                    raise
         try:
             yield
         finally:
-            with self._lock:
-                if self._waiters:
-                    self._waiters.popleft().release()  # handed over: it stays taken
-                else:
-                    self._free += 1
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # handed over: it stays taken
+                return
+        self._free += 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HashingAdmission:
@@ -94,20 +104,29 @@ class PasswordHasher:
 
     An unknown account is checked against :attr:`dummy_hash` so that it costs the same time
     as a wrong password on a known one: the answer time must not tell which accounts exist.
+    For the same reason a failed check of a hash made with other (earlier, cheaper) argon2
+    parameters takes as long as one with the current parameters: after any change of
+    ``MOBPROC_ARGON2_*`` every account that has not logged in since keeps its old hash, and
+    answering its wrong passwords faster would set it apart from names that do not exist.
+    Such a check is held until the median time of this process's recent checks with the
+    current parameters has passed.
 
     With ``threads``, every hash and verification runs on one of that many threads of its own
     (the caller waits, without the GIL). argon2 allocates its memory (19 MiB) on each call,
     and glibc keeps a heap per thread: on the same few threads each call reuses memory the
     last one left in the processor's caches, where the request threads that take turns would
-    each bring their own. A bare loop on one core, verifying on 32 threads in turn: 43.6
-    verifications/s; handing each to one such thread: 49.1 to 50.2, as the loop on one thread
-    (49.8 to 50.3).
+    each bring their own (README, Performance).
     """
 
     def __init__(self, memory_kib: int, time_cost: int, parallelism: int, threads: int | None = None) -> None:
         self._argon2 = _Argon2(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="mobproc-argon2") if threads else None
+        # The durations of recent checks with the current parameters, the first being the
+        # dummy hash's own making (a hash costs what a verification costs).
+        self._recent: deque[float] = deque(maxlen=64)
+        started = time.perf_counter()
         self.dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
+        self._recent.append(time.perf_counter() - started)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasher:
@@ -122,10 +141,21 @@ class PasswordHasher:
         return self._run(self._argon2.hash, password)
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
+        current = stored_hash is None or not self.needs_rehash(stored_hash)
+        outcome, seconds = self._run(self._timed_verify, stored_hash or self.dummy_hash, password)
+        if current:
+            self._recent.append(seconds)
+        elif not outcome:
+            time.sleep(max(0.0, statistics.median(self._recent) - seconds))
+        return outcome and stored_hash is not None
+
+    def _timed_verify(self, stored_hash: str, password: str) -> tuple[bool, float]:
+        started = time.perf_counter()
         try:
-            return self._run(self._argon2.verify, stored_hash or self.dummy_hash, password) and stored_hash is not None
+            outcome = self._argon2.verify(stored_hash, password)
         except (VerificationError, InvalidHashError):
-            return False
+            outcome = False
+        return outcome, time.perf_counter() - started
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """True when the hash was made with other parameters: it is replaced on the next login."""

@@ -36,9 +36,10 @@ class Bucket:
 class FailureBudget(Protocol):
     """Token buckets that every process shares (the SQL behind it is in mobproc.storage)."""
 
-    def take(self, buckets: Sequence[Bucket], now: float) -> tuple[Bucket, float] | None:
-        """Take one token from every bucket, all or none. None when taken; else the first empty
-        bucket and the seconds until it holds a token again."""
+    def take(self, buckets: Sequence[Bucket], now: float) -> None:
+        """Take one token from every bucket, all or none: :class:`Throttled` (for the first
+        empty bucket, with the seconds until it holds a token again) takes none, and rolls
+        back the transaction it was taken in."""
         ...
 
     def give_back(self, buckets: Sequence[Bucket], now: float) -> None: ...
@@ -53,26 +54,37 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
-def address_key(address: str) -> str:
-    """The budget an address draws on: itself for IPv4, its /64 for IPv6, since one IPv6
-    subscriber commonly holds a whole /64 and could otherwise take a new budget per guess.
+# An IPv6 subscriber commonly holds a whole /64, and often a /56 or a /48: each /64 alone would
+# give one allocation 2^8 or 2^16 budgets (issue 19, item 11: 25 /64s of one /48 got 25 times
+# the budget). So an IPv6 address draws on its /64 and, at twice and four times the budget, on
+# its /56 and its /48: a guesser with a whole /48 gets four budgets, not 65,536.
+IPV6_PREFIXES = ((64, 1), (56, 2), (48, 4))
 
-    >>> address_key("2001:db8:1:2:3:4:5:6"), address_key("192.0.2.7")
-    ('2001:db8:1:2::/64', '192.0.2.7')
+
+def address_keys(address: str) -> list[tuple[str, int]]:
+    """The budgets an address draws on, each with its multiple of the address budget.
+
+    >>> address_keys("192.0.2.7")
+    [('192.0.2.7', 1)]
+    >>> [key for key, _ in address_keys("2001:db8:1:2:3:4:5:6")]
+    ['2001:db8:1:2::/64', '2001:db8:1::/56', '2001:db8:1::/48']
+    >>> address_keys("::ffff:192.0.2.7")
+    [('192.0.2.7', 1)]
     """
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
-        return address[:64]
+        return [(address[:64], 1)]  # not an address (a test's name): itself, bounded
     if isinstance(parsed, ipaddress.IPv6Address):
         if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return str(parsed)
+            return [(str(parsed.ipv4_mapped), 1)]
+        bare = ipaddress.IPv6Address(parsed.packed)  # without a zone id
+        return [(str(ipaddress.ip_network(f"{bare}/{bits}", strict=False)), times) for bits, times in IPV6_PREFIXES]
+    return [(str(parsed), 1)]
 
 
 class GuessingThrottle:
-    """The per-client and per-source-address failure budgets of the password grant."""
+    """The per-client and per-source-address failure budgets of every password check."""
 
     def __init__(
         self,
@@ -92,12 +104,13 @@ class GuessingThrottle:
         if self._client[0]:
             chosen.append(Bucket(CLIENT, str(client_pk), *self._client))
         if self._address[0] and address:
-            chosen.append(Bucket(ADDRESS, address_key(address), *self._address))
+            burst, per_second = self._address
+            chosen += [Bucket(ADDRESS, key, burst * times, per_second * times) for key, times in address_keys(address)]
         return chosen
 
     def take(self, buckets: Sequence[Bucket], now: float) -> None:
-        if buckets and (empty := self._budget.take(buckets, now)) is not None:
-            raise Throttled(*empty)
+        if buckets:
+            self._budget.take(buckets, now)
 
     def give_back(self, buckets: Sequence[Bucket], now: float) -> None:
         if buckets:
@@ -105,12 +118,12 @@ class GuessingThrottle:
 
 
 class _NoBudget:
-    def take(self, buckets: Sequence[Bucket], now: float) -> tuple[Bucket, float] | None:
-        return None
+    def take(self, buckets: Sequence[Bucket], now: float) -> None:
+        pass
 
     def give_back(self, buckets: Sequence[Bucket], now: float) -> None:
         pass
 
 
-# Both budgets off: what a grant built without a throttle uses.
+# Both budgets off: what an authenticator built without a throttle uses.
 NO_THROTTLE = GuessingThrottle(_NoBudget(), client_burst=0, client_per_minute=1, address_burst=0, address_per_minute=1)

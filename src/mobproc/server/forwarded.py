@@ -15,16 +15,32 @@ from collections.abc import Iterable, Sequence
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+MAX_ADDRESS_TEXT = 64  # longer than any address, with a port and brackets
+
+
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in ``value``, normalised: without port, brackets or IPv6 zone id (a zone is
+    the sender's own interface name, of any length, and no part of who the client is)."""
     value = value.strip()
+    if len(value) > MAX_ADDRESS_TEXT:
+        value = value.split("%")[0]  # a zone id may be long; the address before it may not
+        if len(value) > MAX_ADDRESS_TEXT:
+            return None
     if value.startswith("[") and "]" in value:  # [2001:db8::1]:443
         value = value[1 : value.index("]")]
     elif value.count(":") == 1:  # 192.0.2.1:443
         value = value.split(":")[0]
     try:
-        return ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value.split("%")[0])
     except ValueError:
         return None
+    return address
+
+
+def normalized(peer: str) -> str:
+    """The socket's peer address as stored: bounded, without a zone id."""
+    address = _address(peer)
+    return str(address) if address is not None else peer[:MAX_ADDRESS_TEXT]
 
 
 def source_address(peer: str, forwarded_for: Iterable[str], trusted: Sequence[Network]) -> str:
@@ -40,6 +56,7 @@ def source_address(peer: str, forwarded_for: Iterable[str], trusted: Sequence[Ne
     def is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
         return address is not None and any(address in network for network in trusted)
 
+    peer = normalized(peer)
     if not trusted or not is_trusted(_address(peer)):
         return peer
     hops = [hop for header in forwarded_for for hop in header.split(",") if hop.strip()]

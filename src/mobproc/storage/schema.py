@@ -58,13 +58,44 @@ accounts = Table(
     Column("multitenant", Boolean, nullable=False),
     Column("domain", String(255)),
     Column("created_at", Double, nullable=False),
-    # Lockout (RFC 6749 §4.3.2), kept on the row so that every process and machine shares it:
-    # failed_logins counts the attempts of the current streak (claimed before the password is
-    # checked), lockouts the lockouts since the last success (each one twice as long).
-    Column("failed_logins", Integer, nullable=False, server_default="0"),
-    Column("lockouts", Integer, nullable=False, server_default="0"),
-    Column("locked_until", Double),
+    # Raised by every change of the password: a login checked against the old one may not
+    # make a grant after it (the grant's transaction compares it).
+    Column("credential_version", Integer, nullable=False, server_default="0"),
+    Column("last_login_at", Double),
     UniqueConstraint("environment", "source_system", "name"),
+)
+
+# Lockout (RFC 6749 §4.3.2) by subject, whatever its identity source and whether it exists,
+# shared by every process and machine (mobproc.domain.lockout). ``subject_key`` is a keyed
+# digest of the name as typed, which may be a password. ``streak`` counts the attempts of the
+# current streak (claimed before the password is checked), ``lockouts`` the lockouts since
+# the last success (each one twice as long), ``window_failures`` the failures of the hour
+# that began at ``window_start``.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("subject_key", LargeBinary(32), primary_key=True),
+    Column("streak", Integer, nullable=False),
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", Double),
+    Column("window_start", Double, nullable=False),
+    Column("window_failures", Integer, nullable=False),
+    # A source has said that the subject exists (a wrong password, a success): the audit trail
+    # may then name its refused attempts in clear.
+    Column("known", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", Double, nullable=False),
+)
+
+# Secrets the deployment makes for itself on first use (the key of its pseudonyms, when
+# MOBPROC_AUDIT_KEY does not give one): one row per environment and name.
+deployment_secrets = Table(
+    "deployment_secrets",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary(64), nullable=False),
+    Column("created_at", Double, nullable=False),
 )
 
 # One row per login (or client-credentials request): the root that every token descends

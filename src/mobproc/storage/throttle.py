@@ -7,15 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import Float, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..domain.throttling import Bucket
+from ..domain.throttling import Bucket, Throttled
 from .database import Database, Transaction
 from .schema import throttle
-
-
-class _Empty(Exception):
-    def __init__(self, bucket: Bucket, wait: float) -> None:
-        self.bucket, self.wait = bucket, wait
-
 
 # Built once with bound parameters, run in a Database.transaction (names in ``b_`` are
 # parameters). A bucket's level at ``b_now``: its tokens plus the refill since it was
@@ -70,18 +64,15 @@ class SqlFailureBudget:
             "b_per_second": bucket.per_second,
         }
 
-    def take(self, buckets: Sequence[Bucket], now: float) -> tuple[Bucket, float] | None:
-        try:
-            with self._db.transaction(write=True) as connection:
-                for bucket in buckets:
-                    self._take_one(connection, bucket, now)
-                if now >= self._next_sweep:
-                    self._next_sweep = now + 60
-                    connection.execute(_SWEEP, {"b_environment": self._environment,
-                                                "b_before": now - self._forget_after})
-        except _Empty as empty:  # the transaction rolled back: no bucket was spent
-            return empty.bucket, empty.wait
-        return None
+    def take(self, buckets: Sequence[Bucket], now: float) -> None:
+        # Throttled, raised out of the transaction, rolls it back: no bucket is spent.
+        with self._db.transaction(write=True) as connection:
+            for bucket in buckets:
+                self._take_one(connection, bucket, now)
+            if now >= self._next_sweep:
+                self._next_sweep = now + 60
+                connection.execute(_SWEEP, {"b_environment": self._environment,
+                                            "b_before": now - self._forget_after})
 
     def _take_one(self, connection: Transaction, bucket: Bucket, now: float) -> None:
         params = self._params(bucket, now)
@@ -95,7 +86,7 @@ class SqlFailureBudget:
         if connection.execute(_TAKE, params):
             return
         left = connection.scalar(_LEFT, params) or 0.0
-        raise _Empty(bucket, max(0.0, 1 - left) / bucket.per_second)
+        raise Throttled(bucket, max(0.0, 1 - left) / bucket.per_second)
 
     def give_back(self, buckets: Sequence[Bucket], now: float) -> None:
         with self._db.transaction(write=True) as connection:

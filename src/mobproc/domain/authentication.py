@@ -1,0 +1,237 @@
+"""A password check with every defence around it: the one way to log in, for the password
+grant, the login page and any identity source.
+
+RFC 6749 §4.3.2: the server "MUST protect the endpoint against brute force attacks", and RFC
+9700 §2.4 says why the password grant needs it most: the token endpoint becomes a place to
+guess passwords at machine speed. In order, for one attempt:
+
+1. admission control (:class:`~.passwords.HashingAdmission`, taken by the surface on the event
+   loop before it hands the request to a thread, :meth:`Authenticator.admission_for`);
+2. in one transaction, a token from each failure budget (the client's, the source
+   address's and its wider IPv6 prefixes': spraying) and the claim of an attempt on the
+   subject (lockout), both before any password is checked, so that parallel attempts can
+   overdraw neither;
+3. the identity source's check (an argon2id hash, or a directory bind), outside any
+   transaction; a name that matches no account, a locked subject and an unknown source
+   system cost a check too;
+4. in one more transaction: on failure, the failure counted (and maybe a lockout) with its
+   audit rows; on success (:meth:`Login.confirmed`), the streak ended, the budgets given back,
+   the credential confirmed unchanged, and whatever the surface does with the login (a grant
+   and its tokens, a browser session) — so that nothing is made for a password that was
+   replaced while it was being checked.
+
+Two transactions and not one: the claim must be committed before the hash, or 200 parallel
+guesses would each check a password before any of them counted (README, Performance).
+Every refusal is one :class:`LoginRefused` (the reason is for the audit trail only), so that
+no answer tells whether an account exists or is locked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from . import audit
+from .audit import AuditEvent, AuditLog
+from .clients import Client
+from .identities import (
+    CREDENTIAL_CHANGED,
+    UNKNOWN_ACCOUNT,
+    WRONG_PASSWORD,
+    AuthenticationFailed,
+    Identity,
+    IdentitySource,
+    Username,
+    Verified,
+)
+from .lockout import BUSY, LOCKED, Lockout
+from .passwords import HashingAdmission, PasswordHasher
+from .pseudonyms import Pseudonyms
+from .throttling import Bucket, GuessingThrottle, Throttled
+
+
+class LoginRefused(Exception):
+    """Wrong name or password, unknown source system, locked or busy subject, or a credential
+    replaced during the check: all one answer. ``reason`` is for the audit trail."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Transactions(Protocol):
+    """What the Authenticator needs of storage: a write transaction that the stores it calls
+    join (:meth:`mobproc.storage.database.Database.transaction`)."""
+
+    def transaction(self, *, write: bool) -> AbstractContextManager[object]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Who tries, from where, for what: the parts of an attempt the defences and the audit
+    trail need besides the credentials."""
+
+    client: Client
+    source_address: str
+    grant_type: str  # the audit trail's name for the way in: "password", "authorization_code", …
+
+
+class Authenticator:
+    def __init__(
+        self,
+        sources: Mapping[str, IdentitySource],
+        *,
+        transactions: Transactions,
+        lockout: Lockout,
+        throttle: GuessingThrottle,
+        audit_log: AuditLog,
+        pseudonyms: Pseudonyms,
+        hasher: PasswordHasher,
+        admission: HashingAdmission,
+    ) -> None:
+        self._sources = sources
+        self._transactions = transactions
+        self._lockout = lockout
+        self._throttle = throttle
+        self._audit = audit_log
+        self._pseudonyms = pseudonyms
+        self._hasher = hasher
+        self._admission = admission
+
+    @property
+    def source_systems(self) -> tuple[str, ...]:
+        return tuple(self._sources)
+
+    def admission_for(self, username: str) -> HashingAdmission:
+        """The slots a check of ``username`` takes: argon2id's, for the built-in sources."""
+        return self._admission
+
+    def authenticate(self, username: str, password: str, attempt: Attempt) -> Login:
+        """Check ``password`` for ``username`` (``command://alice``, or a bare platform name).
+
+        Raises :class:`LoginRefused` (its failure recorded), :class:`Throttled` (a budget is
+        spent: 429), :class:`~.identities.SourceUnavailable` (503). Answers a :class:`Login`
+        that nothing has been made of yet: act on it within :meth:`Login.confirmed`.
+        """
+        now = time.time()
+        try:
+            parsed: Username | None = Username.parse(username)
+            source = self._sources.get(parsed.source_system)
+        except ValueError:
+            parsed, source = None, None
+        # Until a source has said that the account exists, the audit trail names it by a keyed
+        # digest only: what was typed as a name may be a password.
+        pseudonym = self._pseudonyms.unknown_username(username)
+        key = self._pseudonyms.attempts_key(str(parsed) if parsed is not None else username)
+        event = {"client_id": attempt.client.client_id, "source_address": attempt.source_address or None,
+                 "grant_type": attempt.grant_type}
+        buckets = self._throttle.buckets(attempt.client.pk, attempt.source_address)
+        try:
+            with self._transactions.transaction(write=True):
+                self._throttle.take(buckets, now)
+                refused, known = self._lockout.try_claim(key, now)
+        except Throttled as throttled:
+            self._audit.record(AuditEvent(
+                audit.LOGIN_THROTTLED, subject=pseudonym, reason=throttled.bucket.kind, **event
+            ))
+            raise
+        if refused == BUSY:
+            refused = self._lockout.wait_for_claim(key)
+        try:
+            if refused is not None or source is None or parsed is None:
+                # A locked subject, an unknown source system and an unreadable name cost a
+                # password check too: no answer or timing may tell them apart. Even the right
+                # password of a locked account is refused, and not counted.
+                self._hasher.verify(None, password)
+                raise AuthenticationFailed(refused or UNKNOWN_ACCOUNT)
+            verified = source.verify(parsed.name, password)
+        except AuthenticationFailed as failure:
+            # A wrong password says the account exists; a refused claim, that one did before.
+            known = failure.reason == WRONG_PASSWORD or (refused is not None and known)
+            self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
+                         counted=refused is None, known=known, now=now)
+        except BaseException:
+            if refused is None:
+                self._lockout.release(key)  # never checked (the directory did not answer): it does not count
+            raise
+        return Login(self, verified, key, buckets, str(parsed), event)
+
+    def _refuse(self, reason: str, key: bytes, subject: str, event: dict[str, object], *, counted: bool,
+                known: bool, now: float) -> None:
+        """Count a failed check (a refused claim was never counted) and say why, in one
+        transaction; then refuse."""
+        with self._transactions.transaction(write=True):
+            locked_until = self._lockout.failed(key, now, known=known) if counted else None
+            self._audit.record(AuditEvent(audit.LOGIN_FAILED, subject=subject, reason=reason, **event))
+            if locked_until is not None:
+                self._audit.record(AuditEvent(
+                    audit.ACCOUNT_LOCKED, subject=subject, detail=f"{round(locked_until - now)} s", **event
+                ))
+        raise LoginRefused(reason) from None
+
+    def _confirm(self, login: Login) -> str | None:
+        """In the success transaction: the streak ends and the budgets are given back (only
+        failures spend them), if the subject was not locked meanwhile and the credential is
+        still the one checked. Why not, else."""
+        now = time.time()
+        if not self._lockout.succeeded(login.key, now):
+            return LOCKED
+        if not login.verified_by.confirm(login.verified, now):
+            return CREDENTIAL_CHANGED
+        self._throttle.give_back(login.buckets, now)
+        return None
+
+    def _withdraw(self, login: Login, reason: str) -> None:
+        """The check passed but its credential did not hold until the grant: nothing is made,
+        and the attempt is neither a failure nor a success."""
+        with self._transactions.transaction(write=True):
+            self._lockout.release(login.key)
+            self._audit.record(AuditEvent(audit.LOGIN_FAILED, subject=login.subject, reason=reason, **login.event))
+        raise LoginRefused(reason)
+
+
+class Login:
+    """A password that checked out, not yet acted on. :meth:`confirmed` is the transaction in
+    which the surface acts on it."""
+
+    def __init__(self, authenticator: Authenticator, verified: Verified, key: bytes, buckets: list[Bucket],
+                 subject: str, event: dict[str, object]) -> None:
+        self._authenticator = authenticator
+        self.verified = verified
+        self.key = key
+        self.buckets = buckets
+        self.subject = subject
+        self.event = event
+
+    @property
+    def identity(self) -> Identity:
+        return self.verified.identity
+
+    @property
+    def verified_by(self) -> IdentitySource:
+        return self._authenticator._sources[self.identity.source_system]  # noqa: SLF001 - its own login
+
+    @contextmanager
+    def confirmed(self) -> Iterator[Identity]:
+        """The write transaction that ends the attempt as a success, with whatever the body
+        writes (a grant, a session) in it: the body sees the identity only if the credential
+        checked is still the account's, and its writes commit only with that. Raises
+        :class:`LoginRefused` otherwise."""
+        authenticator = self._authenticator
+        try:
+            with authenticator._transactions.transaction(write=True):  # noqa: SLF001
+                refused = authenticator._confirm(self)  # noqa: SLF001
+                if refused is not None:
+                    raise _Withdrawn(refused)  # rolls back what the confirmation wrote
+                yield self.identity
+        except _Withdrawn as withdrawn:
+            authenticator._withdraw(self, withdrawn.reason)  # noqa: SLF001
+
+
+class _Withdrawn(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
