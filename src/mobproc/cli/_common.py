@@ -1,37 +1,18 @@
-"""What every command shares: the database and environment options, secrets from standard
-input or a prompt (never argv), one-line failures, and the services of one command."""
+"""What every command shares, the client side's included: secrets from standard input or a
+prompt (never argv), and one-line failures. Nothing here needs the server."""
 
 from __future__ import annotations
 
 import getpass
-import os
 import sys
-from typing import Annotated, NoReturn
+from typing import NoReturn
 
 import typer
-
-from ..config import Environment, Settings, SettingsError, load_settings
-from ..domain.audit import AuditEvent
-from ..domain.identities import Username
-
-DatabaseOption = Annotated[
-    str | None, typer.Option("--database", help="Database URL [env MOBPROC_DATABASE_URL]", show_default=False)
-]
-EnvironmentOption = Annotated[
-    Environment | None, typer.Option("--environment", help="dev, qa or production [env MOBPROC_ENVIRONMENT]")
-]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"mobproc: {message}", err=True)
     raise typer.Exit(code)
-
-
-def settings_from(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as error:
-        fail(str(error), 2)
 
 
 def read_secret(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
@@ -45,36 +26,3 @@ def read_secret(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
     if not value:
         fail(f"no {prompt.lower()} given")
     return value
-
-
-def open_services(database: str | None, environment: Environment | None):  # noqa: ANN202
-    from ..services import Services
-    from ..storage.database import DatabaseUnavailable
-    from ..storage.migrate import upgrade
-
-    settings = settings_from(database_url=database, environment=environment)
-    services = Services.build(settings)
-    try:
-        upgrade(services.database)
-    except DatabaseUnavailable as error:
-        fail(f"the database cannot be reached ({error})")
-    return services
-
-
-def actor() -> str:
-    """Who made a change from the command line, for the audit trail."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid {os.getuid()}"
-
-
-def record(services, event: str, **fields: object) -> None:  # noqa: ANN001
-    services.audit.record(AuditEvent(event, actor=actor(), **fields))
-
-
-def parse_username(value: str) -> Username:
-    try:
-        return Username.parse(value)
-    except ValueError as error:
-        fail(str(error), 2)

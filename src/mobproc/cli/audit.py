@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from ..domain.audit import format_line
-from ._common import DatabaseOption, EnvironmentOption, fail, open_services
+from ._common import fail
+from ._server import DatabaseOption, EnvironmentOption, open_services
 
 app = typer.Typer()
 
@@ -34,7 +35,9 @@ def _since(value: str) -> float:
 @app.command("audit")
 def audit_trail(
     since: Annotated[str | None, typer.Option(help="Only events since then: 30m, 12h, 7d, or an ISO 8601 time")] = None,
-    subject: Annotated[str | None, typer.Option(help="Only events about this subject (username or client id)")] = None,
+    subject: Annotated[str | None, typer.Option(
+        help="Only events about this subject (username or client id), also where the trail names it by its "
+             "pseudonym (before its account was known to exist)")] = None,
     event: Annotated[str | None, typer.Option(help="Only events of this kind (token_issued, login_failed…)")] = None,
     limit: Annotated[int, typer.Option(help="At most this many of the latest events", min=1)] = 1000,
     json_output: Annotated[bool, typer.Option("--json")] = False,

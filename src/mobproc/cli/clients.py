@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..config import Environment
-from ..domain import audit
-from ..domain.clients import GRANT_TYPES, check_imported_secret, generate_secret
-from ._common import (
-    DatabaseOption,
-    EnvironmentOption,
-    fail,
-    open_services,
-    read_secret,
-    record,
-)
+from ..domain.clients import GRANT_TYPES, Client
+from ..domain.registries import ClientRegistration
+from ._common import read_secret
+from ._server import DatabaseOption, EnvironmentOption, actor, open_services, refusals
 
 client_app = typer.Typer(help="Client applications (id, secret, grants, scopes).", no_args_is_help=True)
+SHOWN_ONCE = "(shown once: only its digest is stored)"
+
+
+def client_fields(client: Client) -> dict[str, Any]:
+    """A client as ``client list --json`` shows it (and the admin API names its fields)."""
+    return {
+        "client_id": client.client_id,
+        "grants": sorted(client.grant_types),
+        "scopes": sorted(client.scopes),
+        "default_scopes": list(client.default_scopes),
+        "enabled": client.enabled,
+    }
+
 
 @client_app.command("add")
 def client_add(
@@ -34,34 +40,15 @@ def client_add(
     environment: EnvironmentOption = None,
 ) -> None:
     """Register a client; without --secret-stdin a secret is generated and printed once."""
-    from ..storage.clients import ClientExists
-
-    unknown = sorted(set(grant) - set(GRANT_TYPES))
-    if unknown:
-        fail(f"unknown grant type {unknown[0]!r}; choose from {', '.join(GRANT_TYPES)}", 2)
-    scopes = scope or []
-    if default_scope and not set(default_scope) <= set(scopes):
-        fail("every --default-scope must also be an allowed --scope", 2)
-    if not 1 <= len(client_id) <= 255 or not client_id.isprintable() or ":" in client_id:
-        fail("a client id is 1 to 255 printable characters, without ':'", 2)
-    if secret_stdin:
-        secret = read_secret("Client secret", True)
-        try:
-            check_imported_secret(secret)
-        except ValueError as error:
-            fail(str(error), 2)
-    else:
-        secret = generate_secret()
-    services = open_services(database, environment)
-    try:
-        services.clients.add_client(client_id, secret, grant, scopes, default_scope)
-    except ClientExists:
-        fail(f"client {client_id} exists already")
-    record(services, audit.CLIENT_ADDED, client_id=client_id,
-            detail=f"grants={','.join(grant)} scopes={','.join(scopes)}")
+    registration = ClientRegistration(client_id, tuple(grant), tuple(scope or ()),
+                                      tuple(default_scope) if default_scope else None)
+    with refusals():
+        registration.validated()  # before a secret is asked for
+        secret = read_secret("Client secret", True) if secret_stdin else None
+        created = open_services(database, environment).client_registry.register(registration, actor=actor(), secret=secret)
     typer.echo(f"client {client_id} added")
     if not secret_stdin:
-        typer.echo(f"client_secret: {secret}\n(shown once: only its digest is stored)")
+        typer.echo(f"client_secret: {created.secret}\n{SHOWN_ONCE}")
 
 
 @client_app.command("list")
@@ -71,17 +58,7 @@ def client_list(
     environment: EnvironmentOption = None,
 ) -> None:
     """List the clients of this environment."""
-    clients = open_services(database, environment).clients.list_clients()
-    rows = [
-        {
-            "client_id": c.client_id,
-            "grants": sorted(c.grant_types),
-            "scopes": sorted(c.scopes),
-            "default_scopes": list(c.default_scopes),
-            "enabled": c.enabled,
-        }
-        for c in clients
-    ]
+    rows = [client_fields(client) for client in open_services(database, environment).client_registry.list()]
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -92,31 +69,25 @@ def client_list(
 @client_app.command("remove")
 def client_remove(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Remove a client; every grant and token it holds ends with it."""
-    services = open_services(database, environment)
-    if not services.clients.remove_client(client_id):
-        fail(f"no client {client_id}")
-    record(services, audit.CLIENT_REMOVED, client_id=client_id, detail="its grants and tokens removed")
+    with refusals():
+        open_services(database, environment).client_registry.remove(client_id, actor=actor())
     typer.echo(f"client {client_id} removed")
 
 
 @client_app.command("disable")
 def client_disable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Stop a client from authenticating, keeping its registration (and its grants, unusable meanwhile)."""
-    _set_enabled(client_id, False, database, environment)
+    with refusals():
+        open_services(database, environment).client_registry.set_enabled(client_id, False, actor=actor())
+    typer.echo(f"client {client_id} disabled")
 
 
 @client_app.command("enable")
 def client_enable(client_id: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Let a disabled client authenticate again."""
-    _set_enabled(client_id, True, database, environment)
-
-
-def _set_enabled(client_id: str, enabled: bool, database: str | None, environment: Environment | None) -> None:
-    services = open_services(database, environment)
-    if not services.clients.set_enabled(client_id, enabled):
-        fail(f"no client {client_id}")
-    record(services, audit.CLIENT_ENABLED if enabled else audit.CLIENT_DISABLED, client_id=client_id)
-    typer.echo(f"client {client_id} {'enabled' if enabled else 'disabled'}")
+    with refusals():
+        open_services(database, environment).client_registry.set_enabled(client_id, True, actor=actor())
+    typer.echo(f"client {client_id} enabled")
 
 
 @client_app.command("rotate-secret")
@@ -127,16 +98,10 @@ def client_rotate_secret(
     environment: EnvironmentOption = None,
 ) -> None:
     """Give a client a new secret; the old one stops working at once."""
-    secret = read_secret("Client secret", True) if secret_stdin else generate_secret()
-    if secret_stdin:
-        try:
-            check_imported_secret(secret)
-        except ValueError as error:
-            fail(str(error), 2)
-    services = open_services(database, environment)
-    if not services.clients.replace_secret(client_id, secret):
-        fail(f"no client {client_id}")
-    record(services, audit.CLIENT_SECRET_ROTATED, client_id=client_id)
+    secret = read_secret("Client secret", True) if secret_stdin else None
+    with refusals():
+        rotated = open_services(database, environment).client_registry.rotate_secret(client_id, actor=actor(),
+                                                                                      secret=secret)
     typer.echo(f"client {client_id}: secret replaced")
     if not secret_stdin:
-        typer.echo(f"client_secret: {secret}\n(shown once: only its digest is stored)")
+        typer.echo(f"client_secret: {rotated.secret}\n{SHOWN_ONCE}")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DatabaseOption, EnvironmentOption, open_services
+from ._server import DatabaseOption, EnvironmentOption, open_services
 
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 

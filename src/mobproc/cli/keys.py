@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import DatabaseOption, EnvironmentOption, fail, open_services
+from ._common import fail
+from ._server import DatabaseOption, EnvironmentOption, open_services
 from .audit import iso
 
 keys_app = typer.Typer(help="The keys that sign JWT access tokens (published at /pf/JWKS).", no_args_is_help=True)

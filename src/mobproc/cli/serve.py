@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import os
+from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..config import Environment, SettingsError
-from ..domain.identities import Username
-from ._common import (
-    DatabaseOption,
-    EnvironmentOption,
-    fail,
-    open_services,
-    settings_from,
-)
+from ..domain.registries import AccountAttributes, AlreadyExists, ClientRegistration
+from ._common import fail
+from ._server import DatabaseOption, EnvironmentOption, open_services, settings_from
 
 DEMO_CLIENT_ID = "376af94124f4400e9227c89937c12354"
 DEMO_CLIENT_SECRET = "81f40d2777ea4a41A992535F17AC92EC"
 DEMO_USERNAME = "command://myusername"
 DEMO_PASSWORD = "mypassword"
+DEMO_ACTOR = "cli:serve --demo"
 
 app = typer.Typer()
 
@@ -43,7 +41,9 @@ def serve(
 ) -> None:
     """Run the authorization server (and upgrade the schema first)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from ..server.app import listeners, serve_app
     from ..server.http import CoalescingHttpToolsProtocol
     from ..server.logs import log_config
     from ..server.transport import plain_http_refusal, tls_problem
@@ -60,15 +60,11 @@ def serve(
     refusal = plain_http_refusal(settings) or tls_problem(settings)
     if refusal:
         fail(refusal, 2)
-    services = open_services(settings.database_url, settings.environment)
+    services = open_services(None, None, settings=settings)
     if demo:
         _create_demo(services)
     if settings.access_token_format == "jwt":
         _check_signing_key(services)
-    # Workers are separate processes that read their settings from the environment.
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[f"MOBPROC_{name.upper()}"] = str(getattr(value, "value", value))
     services.database.dispose()
     if settings.workers > 1:
         _share_metrics_between_workers()
@@ -79,8 +75,10 @@ def serve(
             f"  curl -X POST '{base}/as/token.oauth2?grant_type=password&client_id={DEMO_CLIENT_ID}"
             f"&client_secret={DEMO_CLIENT_SECRET}&scope=MOBPROC&username={DEMO_USERNAME}&password={DEMO_PASSWORD}'"
         )
-    uvicorn.run(
-        "mobproc.server.app:serve_app",
+    # Each worker process builds its app from these settings, handed to it (pickled into the
+    # process uvicorn spawns), not read again from an environment edited for it.
+    config = uvicorn.Config(
+        partial(serve_app, settings),
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -93,6 +91,14 @@ def serve(
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
+    try:
+        sockets = [config.bind_socket(), *listeners(settings)]
+    except OSError as error:
+        fail(f"cannot listen: {error}")
+    if settings.workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        uvicorn.Server(config).run(sockets=sockets)
 
 
 def _share_metrics_between_workers() -> None:
@@ -107,18 +113,12 @@ def _share_metrics_between_workers() -> None:
 
 
 def _create_demo(services) -> None:  # noqa: ANN001
-    from ..storage.accounts import AccountExists
-    from ..storage.clients import ClientExists
-
-    try:
-        services.clients.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ["password", "refresh_token"], ["MOBPROC"])
-    except ClientExists:
-        pass
-    try:
-        username = Username.parse(DEMO_USERNAME)
-        services.accounts.add_account(username, services.hasher.hash(DEMO_PASSWORD), tenant="XYZ")
-    except AccountExists:
-        pass
+    """The seed's client and account, if missing (dev only)."""
+    demo = ClientRegistration(DEMO_CLIENT_ID, ("password", "refresh_token"), ("MOBPROC",))
+    with suppress(AlreadyExists):
+        services.client_registry.register(demo, actor=DEMO_ACTOR, secret=DEMO_CLIENT_SECRET)
+    with suppress(AlreadyExists):
+        services.account_registry.add(DEMO_USERNAME, DEMO_PASSWORD, AccountAttributes(tenant="XYZ"), actor=DEMO_ACTOR)
 
 
 def _check_signing_key(services) -> None:  # noqa: ANN001

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..domain import audit
-from ..domain.identities import Username
-from ._common import (
-    DatabaseOption,
-    EnvironmentOption,
-    fail,
-    open_services,
-    parse_username,
-    read_secret,
-    record,
-    settings_from,
-)
+from ..domain.registries import AccountAttributes, AccountView
+from ._common import read_secret
+from ._server import DatabaseOption, EnvironmentOption, actor, open_services, refusals
 from .audit import iso
 
 user_app = typer.Typer(help="Accounts of the built-in identity sources.", no_args_is_help=True)
+
+
+def account_fields(view: AccountView) -> dict[str, Any]:
+    """An account as ``user list --json`` shows it (and the admin API names its fields)."""
+    account = view.account
+    return {
+        "username": str(account.username),
+        "tenant": account.tenant,
+        "multitenant": account.multitenant,
+        "domain": account.domain,
+        "locked_until": iso(view.locked_until) if view.locked_until else None,
+        "last_login_at": iso(account.last_login_at) if account.last_login_at else None,
+    }
+
 
 @user_app.command("add")
 def user_add(
@@ -35,22 +39,11 @@ def user_add(
     environment: EnvironmentOption = None,
 ) -> None:
     """Add an account; the password comes from standard input or a prompt."""
-    from ..storage.accounts import AccountExists
-
-    parsed = parse_username(username)
-    settings = settings_from(database_url=database, environment=environment)
-    if parsed.source_system not in settings.source_systems:
-        fail(f"source system {parsed.source_system!r} is not enabled (MOBPROC_SOURCE_SYSTEMS)", 2)
-    password = read_secret("Password", password_stdin, confirm=True)
-    services = open_services(database, environment)
-    try:
-        services.accounts.add_account(
-            parsed, services.hasher.hash(password), tenant=tenant, multitenant=multitenant, domain=domain
-        )
-    except AccountExists:
-        fail(f"account {parsed} exists already")
-    record(services, audit.ACCOUNT_ADDED, subject=str(parsed),
-            detail=f"tenant={tenant or '-'} multitenant={str(multitenant).lower()}")
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        parsed = registry.parse(username)  # before a password is asked for
+        attributes = AccountAttributes(tenant, multitenant, domain).validated()
+        registry.add(username, read_secret("Password", password_stdin, confirm=True), attributes, actor=actor())
     typer.echo(f"account {parsed} added")
 
 
@@ -60,13 +53,8 @@ def user_list(
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
-    """List the accounts of this environment."""
-    accounts = open_services(database, environment).accounts.list_accounts()
-    rows = [
-        {"username": str(Username(a.source_system, a.name)), "tenant": a.tenant, "multitenant": a.multitenant,
-         "domain": a.domain, "locked_until": iso(a.locked_until) if (a.locked_until or 0) > time.time() else None}
-        for a in accounts
-    ]
+    """List the accounts of this environment, with any lockout in force."""
+    rows = [account_fields(view) for view in open_services(database, environment).account_registry.list()]
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -79,12 +67,10 @@ def user_list(
 @user_app.command("remove")
 def user_remove(username: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """Remove an account; every grant and token it holds ends with it."""
-    parsed = parse_username(username)
-    services = open_services(database, environment)
-    if not services.accounts.remove_account(parsed):
-        fail(f"no account {parsed}")
-    record(services, audit.ACCOUNT_REMOVED, subject=str(parsed), detail="its grants and tokens removed")
-    typer.echo(f"account {parsed} removed")
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        registry.remove(username, actor=actor())
+        typer.echo(f"account {registry.parse(username)} removed")
 
 
 @user_app.command("set-password")
@@ -95,21 +81,17 @@ def user_set_password(
     environment: EnvironmentOption = None,
 ) -> None:
     """Set a new password; every grant made with the old one is revoked."""
-    parsed = parse_username(username)
-    password = read_secret("Password", password_stdin, confirm=True)
-    services = open_services(database, environment)
-    if not services.accounts.set_password_hash(parsed, services.hasher.hash(password)):
-        fail(f"no account {parsed}")
-    record(services, audit.PASSWORD_SET, subject=str(parsed), detail="its grants revoked")
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        parsed = registry.parse(username)
+        registry.set_password(username, read_secret("Password", password_stdin, confirm=True), actor=actor())
     typer.echo(f"account {parsed}: password set, its grants revoked")
 
 
 @user_app.command("unlock")
 def user_unlock(username: str, database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
     """End a lockout now and forget the account's failed logins."""
-    parsed = parse_username(username)
-    services = open_services(database, environment)
-    if not services.accounts.unlock(parsed):
-        fail(f"no account {parsed}")
-    record(services, audit.ACCOUNT_UNLOCKED, subject=str(parsed))
-    typer.echo(f"account {parsed} unlocked")
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        registry.unlock(username, actor=actor())
+        typer.echo(f"account {registry.parse(username)} unlocked")

@@ -41,6 +41,10 @@ class Client:
         return _secrets.matches(secret, self.secret_digest)
 
 
+class ClientExists(Exception):
+    """A client of this id is registered already (the store's unique constraint said so)."""
+
+
 class ClientStore(Protocol):
     def find_client(self, client_id: str) -> Client | None: ...
 

@@ -1,0 +1,302 @@
+"""Changes to clients and accounts: validated, stored and audited in one place, whoever asks
+(the command line today; the admin API with the same rules).
+
+Every change names its *actor*, which the audit trail keeps with it: ``cli:<os user>`` from
+the command line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import audit
+from .audit import AuditEvent, AuditLog
+from .clients import (
+    GRANT_TYPES,
+    Client,
+    ClientExists,
+    check_imported_secret,
+    generate_secret,
+)
+from .identities import Account, AccountExists, Username
+from .lockout import LoginAttempts
+from .passwords import PasswordHasher
+from .pseudonyms import Pseudonyms
+
+
+class InvalidChange(ValueError):
+    """A change that breaks a rule; ``field`` names what to fix (the admin API answers it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(LookupError):
+    pass
+
+
+class AlreadyExists(ValueError):
+    pass
+
+
+# --- clients --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRegistration:
+    """What a client is registered with (RFC 7591's vocabulary where it has a word for it)."""
+
+    client_id: str
+    grants: tuple[str, ...]
+    scopes: tuple[str, ...] = ()
+    # None: every allowed scope (RFC 6749 §3.3: a request without scope gets the default).
+    default_scopes: tuple[str, ...] | None = None
+
+    def validated(self) -> ClientRegistration:
+        """The registration with repeats dropped, or :class:`InvalidChange`."""
+        client_id = self.client_id
+        if not 1 <= len(client_id) <= 255 or not client_id.isprintable() or ":" in client_id:
+            # RFC 6749 §2.3.1: the id is form-encoded into HTTP Basic, where ':' separates it.
+            raise InvalidChange("client_id", "a client id is 1 to 255 printable characters, without ':'")
+        unknown = sorted(set(self.grants) - set(GRANT_TYPES))
+        if unknown or not self.grants:
+            raise InvalidChange("grants", f"unknown grant type {unknown[0]!r}; choose from {', '.join(GRANT_TYPES)}"
+                                if unknown else f"a client needs a grant: {', '.join(GRANT_TYPES)}")
+        for scope in self.scopes + (self.default_scopes or ()):
+            if not scope or not scope.isprintable() or " " in scope or '"' in scope or "\\" in scope:
+                raise InvalidChange("scopes", f"{scope!r} is not a scope (RFC 6749 §3.3: printable, no space, quote or backslash)")
+        if self.default_scopes is not None and not set(self.default_scopes) <= set(self.scopes):
+            raise InvalidChange("default_scopes", "every default scope must also be an allowed scope")
+        return ClientRegistration(
+            client_id,
+            tuple(dict.fromkeys(self.grants)),
+            tuple(dict.fromkeys(self.scopes)),
+            None if self.default_scopes is None else tuple(dict.fromkeys(self.default_scopes)),
+        )
+
+
+class ClientStorage(Protocol):
+    def add_client(self, client_id: str, secret: str, grant_types: Iterable[str], scopes: Iterable[str],
+                   default_scopes: Iterable[str] | None = None) -> Client: ...
+    def find_client(self, client_id: str) -> Client | None: ...
+    def list_clients(self) -> list[Client]: ...
+    def remove_client(self, client_id: str) -> bool: ...
+    def set_enabled(self, client_id: str, enabled: bool) -> bool: ...
+    def replace_secret(self, client_id: str, secret: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    """A client secret as it is handed out once (only its digest is stored)."""
+
+    client: Client
+    secret: str = field(repr=False)
+
+
+class ClientRegistry:
+    def __init__(self, store: ClientStorage, audit_log: AuditLog) -> None:
+        self._store = store
+        self._audit = audit_log
+
+    def register(self, registration: ClientRegistration, *, actor: str, secret: str | None = None) -> NewSecret:
+        """Register a client with ``secret`` (imported: 32 characters or more) or a new one."""
+        registration = registration.validated()
+        if secret is None:
+            secret = generate_secret()
+        else:
+            try:
+                check_imported_secret(secret)
+            except ValueError as error:
+                raise InvalidChange("client_secret", str(error)) from None
+        try:
+            client = self._store.add_client(registration.client_id, secret, registration.grants,
+                                            registration.scopes, registration.default_scopes)
+        except ClientExists:
+            raise AlreadyExists(f"client {registration.client_id} exists already") from None
+        self._audit.record(AuditEvent(
+            audit.CLIENT_ADDED, client_id=client.client_id, actor=actor,
+            detail=f"grants={','.join(registration.grants)} scopes={','.join(registration.scopes)}",
+        ))
+        return NewSecret(client, secret)
+
+    def find(self, client_id: str) -> Client:
+        client = self._store.find_client(client_id)
+        if client is None:
+            raise NotFound(f"no client {client_id}")
+        return client
+
+    def list(self) -> list[Client]:
+        return self._store.list_clients()
+
+    def remove(self, client_id: str, *, actor: str) -> None:
+        """Remove a client; every grant and token it holds ends with it."""
+        if not self._store.remove_client(client_id):
+            raise NotFound(f"no client {client_id}")
+        self._audit.record(AuditEvent(audit.CLIENT_REMOVED, client_id=client_id, actor=actor,
+                                      detail="its grants and tokens removed"))
+
+    def set_enabled(self, client_id: str, enabled: bool, *, actor: str) -> None:
+        """A disabled client cannot authenticate; its grants are unusable meanwhile."""
+        if not self._store.set_enabled(client_id, enabled):
+            raise NotFound(f"no client {client_id}")
+        self._audit.record(AuditEvent(audit.CLIENT_ENABLED if enabled else audit.CLIENT_DISABLED,
+                                      client_id=client_id, actor=actor))
+
+    def rotate_secret(self, client_id: str, *, actor: str, secret: str | None = None) -> NewSecret:
+        """A new secret; the old one stops working at once (in this process; elsewhere within
+        MOBPROC_CLIENT_CACHE_SECONDS)."""
+        if secret is None:
+            secret = generate_secret()
+        else:
+            try:
+                check_imported_secret(secret)
+            except ValueError as error:
+                raise InvalidChange("client_secret", str(error)) from None
+        if not self._store.replace_secret(client_id, secret):
+            raise NotFound(f"no client {client_id}")
+        self._audit.record(AuditEvent(audit.CLIENT_SECRET_ROTATED, client_id=client_id, actor=actor))
+        return NewSecret(self.find(client_id), secret)
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAttributes:
+    """What the MOBPROC API needs to authorize an account (CONTRACT §2)."""
+
+    tenant: str | None = None
+    multitenant: bool = False
+    domain: str | None = None
+
+    def validated(self) -> AccountAttributes:
+        if self.tenant is not None and not (0 < len(self.tenant) <= 64 and self.tenant.isprintable()):
+            raise InvalidChange("tenant", "a tenant code is 1 to 64 printable characters")
+        if self.domain is not None and not (0 < len(self.domain) <= 255 and self.domain.isprintable()):
+            raise InvalidChange("domain", "a domain is 1 to 255 printable characters")
+        return self
+
+
+class AccountStorage(Protocol):
+    def add_account(self, username: Username, password_hash: str, *, tenant: str | None = None,
+                    multitenant: bool = False, domain: str | None = None) -> Account: ...
+    def find_account(self, source_system: str, name: str) -> Account | None: ...
+    def list_accounts(self) -> list[Account]: ...
+    def remove_account(self, username: Username) -> bool: ...
+    def set_password_hash(self, username: Username, password_hash: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account as an operator sees it: with its lockout in force, if any."""
+
+    account: Account
+    locked_until: float | None
+
+
+class LockoutStates(Protocol):
+    def locked_until(self, keys: list[bytes], now: float) -> dict[bytes, float]: ...
+
+
+class AccountRegistry:
+    """Accounts of the built-in identity sources (a directory's accounts are the directory's)."""
+
+    def __init__(
+        self,
+        store: AccountStorage,
+        hasher: PasswordHasher,
+        attempts: LoginAttempts,
+        lockout_states: LockoutStates,
+        pseudonyms: Pseudonyms,
+        audit_log: AuditLog,
+        *,
+        source_systems: Sequence[str],
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._attempts = attempts
+        self._lockout_states = lockout_states
+        self._pseudonyms = pseudonyms
+        self._audit = audit_log
+        self.source_systems = tuple(source_systems)
+
+    def parse(self, username: str) -> Username:
+        """``command://alice``, ``rivermine://alice`` or a bare platform name, of an enabled source system."""
+        try:
+            parsed = Username.parse(username)
+        except ValueError as error:
+            raise InvalidChange("username", str(error)) from None
+        if parsed.source_system not in self.source_systems:
+            raise InvalidChange("username", f"source system {parsed.source_system!r} is not enabled (MOBPROC_SOURCE_SYSTEMS)")
+        return parsed
+
+    def add(self, username: str, password: str, attributes: AccountAttributes = AccountAttributes(), *,
+            actor: str) -> Account:
+        parsed = self.parse(username)
+        attributes = attributes.validated()
+        _check_password(password)
+        try:
+            account = self._store.add_account(parsed, self._hasher.hash(password), tenant=attributes.tenant,
+                                              multitenant=attributes.multitenant, domain=attributes.domain)
+        except AccountExists:
+            raise AlreadyExists(f"account {parsed} exists already") from None
+        self._audit.record(AuditEvent(
+            audit.ACCOUNT_ADDED, subject=str(parsed), actor=actor,
+            detail=f"tenant={attributes.tenant or '-'} multitenant={str(attributes.multitenant).lower()}",
+        ))
+        return account
+
+    def find(self, username: str) -> AccountView:
+        parsed = self.parse(username)
+        account = self._store.find_account(parsed.source_system, parsed.name)
+        if account is None:
+            raise NotFound(f"no account {parsed}")
+        return self._views([account])[0]
+
+    def list(self) -> list[AccountView]:
+        return self._views(self._store.list_accounts())
+
+    def _views(self, accounts: list[Account]) -> list[AccountView]:
+        keys = {self._pseudonyms.attempts_key(str(account.username)): account for account in accounts}
+        locked = self._lockout_states.locked_until(list(keys), time.time())
+        return [AccountView(account, locked.get(key)) for key, account in keys.items()]
+
+    def remove(self, username: str, *, actor: str) -> None:
+        """Remove an account; every grant and token it holds ends with it."""
+        parsed = self.parse(username)
+        if not self._store.remove_account(parsed):
+            raise NotFound(f"no account {parsed}")
+        self._audit.record(AuditEvent(audit.ACCOUNT_REMOVED, subject=str(parsed), actor=actor,
+                                      detail="its grants and tokens removed"))
+
+    def set_password(self, username: str, password: str, *, actor: str) -> None:
+        """A new password; every grant made with the old one, and every login still being
+        checked against it, ends (setting a password does not unlock)."""
+        parsed = self.parse(username)
+        _check_password(password)
+        if not self._store.set_password_hash(parsed, self._hasher.hash(password)):
+            raise NotFound(f"no account {parsed}")
+        self._audit.record(AuditEvent(audit.PASSWORD_SET, subject=str(parsed), actor=actor,
+                                      detail="its grants revoked"))
+
+    def unlock(self, username: str, *, actor: str) -> None:
+        """End a lockout now and forget the failure streak."""
+        parsed = self.parse(username)
+        if self._store.find_account(parsed.source_system, parsed.name) is None:
+            raise NotFound(f"no account {parsed}")
+        self._attempts.unlock(self._pseudonyms.attempts_key(str(parsed)))
+        self._audit.record(AuditEvent(audit.ACCOUNT_UNLOCKED, subject=str(parsed), actor=actor))
+
+
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte of password is a denial of service
+
+
+def _check_password(password: str) -> None:
+    if not password:
+        raise InvalidChange("password", "the password is empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidChange("password", f"a password is at most {MAX_PASSWORD_LENGTH} characters")
