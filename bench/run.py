@@ -267,6 +267,9 @@ def bare(group):
 # rest) and let each wait about 32 x 25 ms. Lockout and the failure budgets stay at their
 # defaults: every login here is right, so they never trigger (a success gives the budget back).
 MOBPROC_BENCH_SETTINGS = {"MOBPROC_HASHING_QUEUE": "64", "MOBPROC_HASHING_WAIT_MS": "5000"}
+# Several mobproc servers run at once here: none of them opens the operations listener (/metrics),
+# whose default port they would all want.
+MOBPROC_QUIET_OPERATIONS = {"MOBPROC_OPERATIONS_PORT": "0"}
 
 
 def mobproc_target(exe):
@@ -290,7 +293,7 @@ def mobproc_target(exe):
             e, w / "db.sqlite", n, CLIENT_ID, "command://user0"),
         # w is absolute, so this is the sqlite:////abs/path form
         env=lambda w: {"MOBPROC_DATABASE_URL": f"sqlite:///{w / 'db.sqlite'}",
-                       "MOBPROC_ENVIRONMENT": "dev", **MOBPROC_BENCH_SETTINGS},
+                       "MOBPROC_ENVIRONMENT": "dev", **MOBPROC_BENCH_SETTINGS, **MOBPROC_QUIET_OPERATIONS},
         notes="mobproc serve --workers 1, access log on; "
               + ", ".join(f"{k}={v}" for k, v in MOBPROC_BENCH_SETTINGS.items()))
 

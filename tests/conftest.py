@@ -26,10 +26,12 @@ from typing import TypeVar
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from mobproc.config import load_settings
 from mobproc.domain.identities import Username
-from mobproc.server.app import create_app
+from mobproc.server.app import create_app, listeners
+from mobproc.services import Services
 from mobproc.server.http import CoalescingHttpToolsProtocol
 from mobproc.storage.migrate import upgrade
 
@@ -177,6 +179,11 @@ class Provisioning:
     """Creates clients and accounts directly in a server's database."""
 
     services = None  # set by subclasses
+    operations_url = ""
+
+    def operations(self) -> httpx.Client:
+        """The operations listener: /metrics and the detailed /readyz."""
+        return httpx.Client(base_url=self.operations_url, timeout=30)
 
     def add_client(
         self,
@@ -201,16 +208,19 @@ class LiveServer(Provisioning):
     """The ASGI app on uvicorn in a thread of the test process, on a real database (see database_url)."""
 
     def __init__(self, database_path: Path, *, migrate: bool = True, http: type = CoalescingHttpToolsProtocol,
-                 **settings: object) -> None:
-        self.migrate, self.http = migrate, http
+                 extra_grants: tuple = (), **settings: object) -> None:
+        self.migrate, self.http, self.extra_grants = migrate, http, extra_grants
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("database_url", database_url(database_path))
         settings.setdefault("port", self.port)  # so that the dev issuer is this server's URL
+        settings.setdefault("operations_port", free_port())
         self.settings = load_settings(**settings)
+        self.operations_url = f"http://127.0.0.1:{self.settings.operations_port}"
 
     def __enter__(self) -> LiveServer:
-        app = self.app = create_app(self.settings)
+        services = Services.build(self.settings, extra_grants=self.extra_grants)
+        app = self.app = create_app(self.settings, services=services)
         self.services = app.state.services
         if self.migrate:
             upgrade(self.services.database)
@@ -219,7 +229,8 @@ class LiveServer(Provisioning):
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
                                 lifespan="on", proxy_headers=False, http=self.http)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        sockets = [config.bind_socket(), *listeners(self.settings)]
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -250,15 +261,15 @@ class ServerProcess(Provisioning):
         self.verify = verify
         self.url = f"{'https' if '--tls-cert' in args else 'http'}://127.0.0.1:{self.port}"
         self.database_url = database_url(workdir / "mobproc.db")
-        self.env = {**os.environ, "MOBPROC_DATABASE_URL": self.database_url, **(env or {})}
+        self.env = {**os.environ, "MOBPROC_DATABASE_URL": self.database_url,
+                    "MOBPROC_OPERATIONS_PORT": str(free_port()), **(env or {})}
+        self.operations_url = f"http://127.0.0.1:{self.env['MOBPROC_OPERATIONS_PORT']}"
         self.args = ["serve", "--port", str(self.port), *args]
         self.log_path = workdir / f"server-{self.port}.log"
         self.out_path = workdir / f"server-{self.port}.out"
         LOG_FILES.append(self.log_path)
 
     def __enter__(self) -> ServerProcess:
-        from mobproc.services import Services
-
         self._log, self._out = self.log_path.open("wb"), self.out_path.open("wb")
         self.process = subprocess.Popen(
             [MOBPROC, *self.args], env=self.env, stdout=self._out, stderr=self._log
@@ -332,6 +343,16 @@ def make_server(tmp_path: Path, server_log: Path):  # noqa: ANN201
         return LiveServer(database or tmp_path / "mobproc.db", migrate=migrate, **settings)
 
     return make
+
+
+def lock_subject(server: Provisioning, subject: str, *, until: float) -> None:
+    """Lock ``subject`` until then, as a streak of failures would (its login_attempts row)."""
+    key = server.services.pseudonyms.attempts_key(subject)
+    with server.services.database.transaction(write=True) as transaction:
+        transaction.execute(text(
+            "INSERT INTO login_attempts (environment, subject_key, streak, lockouts, locked_until, window_start,"
+            " window_failures, known, updated_at) VALUES (:environment, :key, 0, 1, :until, 0, 0, true, 0)"
+        ), {"environment": server.services.settings.environment.value, "key": key, "until": until})
 
 
 def password_grant(http: httpx.Client, client: tuple[str, str], user: tuple[str, str], **extra: str) -> httpx.Response:

@@ -16,11 +16,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mobproc.config import load_settings
 from mobproc.server.access_log import AccessLog
 from mobproc.server.app import serve_app
 from mobproc.server.logs import JsonFormatter, PlainFormatter
 
-from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant
+from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant, unique
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -38,10 +39,13 @@ def test_healthz_and_readyz_answer_when_all_is_well(http: httpx.Client) -> None:
 
 
 def test_readyz_is_503_while_the_schema_is_not_current(make_server) -> None:  # noqa: ANN001
-    with make_server(migrate=False) as server, server.client() as http:
-        ready = http.get("/readyz")
+    with make_server(migrate=False) as server, server.client() as http, server.operations() as operations:
+        ready = operations.get("/readyz")
         assert ready.status_code == 503 and "mobproc db upgrade" in ready.json()["reason"]
         assert http.get("/healthz").status_code == 200  # alive all the same
+        # Whoever can reach the token endpoint learns that it is not ready, not why.
+        public = http.get("/readyz")
+        assert public.status_code == 503 and public.json() == {"status": "unavailable"}
 
 
 def test_readyz_is_503_while_the_database_is_unreachable(make_server) -> None:  # noqa: ANN001
@@ -53,13 +57,14 @@ def test_readyz_is_503_while_the_database_is_unreachable(make_server) -> None:  
 
 
 def test_metrics_count_requests_by_endpoint_grant_and_outcome(server: LiveServer, http: httpx.Client) -> None:
-    before = samples(http.get("/metrics").text)
+    metrics = server.operations()
+    before = samples(metrics.get("/metrics").text)
     client, user = server.add_client(), server.add_user()
     token = password_grant(http, client, user).json()
     password_grant(http, client, (user[0], "wrong"))
     refresh_grant(http, client, token["refresh_token"])
     password_grant(http, client, user, grant_type="made-up")
-    response = http.get("/metrics")
+    response = metrics.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     after = samples(response.text)
 
@@ -82,12 +87,13 @@ def test_metrics_count_requests_by_endpoint_grant_and_outcome(server: LiveServer
 
 
 def test_metrics_of_several_workers_are_summed(tmp_path: Path) -> None:
-    with ServerProcess(tmp_path, "--workers", "2") as server, server.client() as http:
+    with ServerProcess(tmp_path, "--workers", "2") as server:
         client, user = server.add_client(), server.add_user()
         for _ in range(6):  # spread over both workers by the kernel
             with server.client() as fresh:
                 password_grant(fresh, client, user)
-        counted = samples(http.get("/metrics").text)
+        with server.operations() as operations:
+            counted = samples(operations.get("/metrics").text)
     key = ("mobproc_token_requests_total", (("grant_type", "password"), ("outcome", "issued")))
     assert counted[key] == 6
 
@@ -204,7 +210,7 @@ def test_under_mobprocs_log_set_up_the_lines_of_a_turn_leave_in_one_write(format
 def test_a_served_app_keeps_its_start_up_objects_out_of_garbage_collection(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setenv("MOBPROC_DATABASE_URL", database_url(tmp_path / "mobproc.db"))
     gc.unfreeze()
-    app = serve_app()
+    app = serve_app(load_settings())
     try:
         assert gc.get_freeze_count() > 10_000
     finally:
@@ -226,9 +232,9 @@ def test_db_upgrade_is_safe_from_several_processes_at_once(tmp_path: Path) -> No
 def test_lockouts_reuse_and_refused_hashing_are_counted(make_server) -> None:  # noqa: ANN001
     settings = {"lockout_threshold": 2, "client_failure_burst": 0, "address_failure_burst": 0,
                 "hashing_concurrency": 1, "hashing_queue": 0, "hashing_wait_ms": 0}
-    with make_server(**settings) as server, server.client() as http:
+    with make_server(**settings) as server, server.client() as http, server.operations() as operations:
         client, user = server.add_client(), server.add_user()
-        before = samples(http.get("/metrics").text)
+        before = samples(operations.get("/metrics").text)
         token = password_grant(http, client, user).json()
         refresh_grant(http, client, token["refresh_token"])
         refresh_grant(http, client, token["refresh_token"])  # reuse
@@ -240,7 +246,7 @@ def test_lockouts_reuse_and_refused_hashing_are_counted(make_server) -> None:  #
                 thread.start()
             for thread in threads:
                 thread.join()
-        after = samples(http.get("/metrics").text)
+        after = samples(operations.get("/metrics").text)
 
     def grew(name: str) -> float:
         return after.get((name, ()), 0) - before.get((name, ()), 0)
@@ -249,3 +255,34 @@ def test_lockouts_reuse_and_refused_hashing_are_counted(make_server) -> None:  #
     assert grew("mobproc_account_lockouts_total") == 1
     assert grew("mobproc_password_hashing_refused_total") >= 1
     assert after[("mobproc_password_hashing_in_flight", ())] == 0
+
+
+def test_metrics_and_the_reasons_of_readiness_are_not_served_to_whoever_reaches_the_token_endpoint(
+        server: LiveServer, http: httpx.Client) -> None:
+    """Issue 19, item 1: /metrics answered anyone. It is served on the operations listener
+    (loopback by default, MOBPROC_OPERATIONS_PORT) alone."""
+    assert http.get("/metrics").status_code == 404
+    with server.operations() as operations:
+        assert operations.get("/metrics").status_code == 200
+        assert operations.get("/healthz").json() == {"status": "ok"}
+        # The operations listener answers nothing else: no token endpoint there.
+        assert operations.post("/as/token.oauth2").status_code == 404
+
+
+def test_no_counter_tells_an_existing_account_from_an_unknown_one(make_server) -> None:  # noqa: ANN001
+    """Issue 19, item 1: five wrong passwords for an existing account raised the lockout counter,
+    and for an unknown account nothing moved. Every name typed has its lockout now."""
+    with make_server(client_failure_burst=0, address_failure_burst=0) as server, server.client() as http, \
+            server.operations() as operations:
+        client, user = server.add_client(), server.add_user()
+        moved = {}
+        for kind, username in (("existing", user[0]), ("unknown", f"command://{unique('nobody')}")):
+            before = samples(operations.get("/metrics").text)
+            for _ in range(5):
+                password_grant(http, client, (username, "a wrong password"))
+            after = samples(operations.get("/metrics").text)
+            moved[kind] = {key: after[key] - before.get(key, 0) for key in after
+                           if key[0].startswith("mobproc_") and not key[0].startswith("mobproc_http_")
+                           and after[key] != before.get(key, 0)}
+    assert moved["existing"] == moved["unknown"]
+    assert moved["existing"][("mobproc_account_lockouts_total", ())] == 1

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from typing import Any
@@ -62,20 +63,28 @@ class SecurityHeaders:
         return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
 
 
-class TokenService(Starlette):
-    """The application. The OAuth form endpoints (``direct``, each already behind its
+class ServerApp(Starlette):
+    """The ASGI application. The OAuth form endpoints (``direct``, each already behind its
     :class:`AnswerEdge`) are reached before any of Starlette's own layers: its error
     middleware, exception layer and route table. They answer every failure themselves
     (:class:`FormEndpoint`), so those layers have nothing to do for them, and each wraps
-    ``send`` or the call again: on an introspection they cost 5 % of the app's time, the
-    error middleware as much again. Every other path, and any request under a root path,
-    goes through Starlette as usual."""
+    ``send`` or the call again (README, Performance). Every other path, and any request under a
+    root path, goes through Starlette as usual.
 
-    def __init__(self, *, direct: Mapping[str, ASGIApp], **kwargs: Any) -> None:
+    A request that arrived on the operations listener (``operations_port``) is answered by
+    ``operations`` alone: metrics and the detailed readiness are for operators, not for
+    whoever can reach the token endpoint (issue 19, item 1)."""
+
+    def __init__(self, *, direct: Mapping[str, ASGIApp], operations: ASGIApp | None = None,
+                 operations_port: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.direct = direct
+        self.operations, self.operations_port = operations, operations_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.operations is not None and scope["type"] == "http" and (scope.get("server") or (None, 0))[1] == self.operations_port:
+            await self.operations(scope, receive, send)
+            return
         endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
         if endpoint is None:
             await super().__call__(scope, receive, send)
@@ -117,12 +126,19 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
     return error_response(error)
 
 
-def create_app(settings: Settings | None = None) -> TokenService:
-    """The application; with no settings they are read from ``MOBPROC_*`` (uvicorn workers)."""
+def _always(request: object) -> bool:
+    # Introspection and revocation look a token up and write at most one row (and its audit
+    # row): they opt in to the event loop (Database.run), and say nothing before they commit.
+    return True
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> ServerApp:
+    """The application over ``services`` (built from ``settings``, read from ``MOBPROC_*`` when
+    none are given)."""
     settings = settings or load_settings()
     settings.require_issuer()
     lean_records()
-    services = Services.build(settings)
+    services = services or Services.build(settings)
     limits = {"max_body_bytes": settings.max_body_bytes, "retry_after": settings.retry_after_seconds}
     retry_after = settings.retry_after_seconds
     document = metadata.document_route(partial(metadata.server_metadata, services), max_age=metadata.METADATA_MAX_AGE, retry_after=retry_after)
@@ -130,8 +146,12 @@ def create_app(settings: Settings | None = None) -> TokenService:
         token_endpoint.PATH: token_route(
             services.token_endpoint, **limits, trusted_proxies=settings.trusted_proxies, database=services.database
         ),
-        introspection_endpoint.PATH: FormEndpoint(services.introspection.handle, **limits, database=services.database),
-        revocation_endpoint.PATH: FormEndpoint(services.revocation.handle, **limits, database=services.database),
+        introspection_endpoint.PATH: FormEndpoint(
+            services.introspection.handle, **limits, database=services.database, on_event_loop=_always
+        ),
+        revocation_endpoint.PATH: FormEndpoint(
+            services.revocation.handle, **limits, database=services.database, on_event_loop=_always
+        ),
     }
     routes = [
         *(Route(path, endpoint, methods=ALL_METHODS) for path, endpoint in form_endpoints.items()),
@@ -142,8 +162,8 @@ def create_app(settings: Settings | None = None) -> TokenService:
         ),
         *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
         Route("/healthz", operations.healthz),
-        Route("/readyz", operations.readyz_route(services.database, retry_after)),
-        Route("/metrics", operations.metrics_endpoint),
+        # What load balancers ask; its reasons (and the metrics) are on the operations listener.
+        Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=False)),
         Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
                                                      retry_after=retry_after), methods=ALL_METHODS),
     ]
@@ -151,18 +171,29 @@ def create_app(settings: Settings | None = None) -> TokenService:
     if settings.access_log:
         observers.insert(0, AccessLog())
     edge = {"headers": SecurityHeaders.for_request, "observers": observers}
-    app = TokenService(
+    handlers = {HTTPException: _http_error, Exception: _unexpected_error}
+    operator_routes = [
+        Route("/healthz", operations.healthz),
+        Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=True)),
+        Route("/metrics", operations.metrics_endpoint),
+    ]
+    if settings.operations_port == settings.port:  # chosen: one listener for all
+        routes = [route for route in routes if route.path != "/readyz"] + operator_routes[1:]
+    app = ServerApp(
         direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
+        operations=AnswerEdge(Starlette(routes=operator_routes, exception_handlers=handlers),
+                              headers=SecurityHeaders.for_request),
+        operations_port=settings.operations_port if settings.operations_port != settings.port else 0,
         routes=routes,
         middleware=[Middleware(AnswerEdge, **edge)],
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+        exception_handlers=handlers,
         lifespan=_housekeeping(services) if settings.cleanup_interval_seconds else None,
     )
     app.state.services = services
     return app
 
 
-def serve_app() -> TokenService:
+def serve_app(settings: Settings) -> ServerApp:
     """The application as each ``mobproc serve`` process runs it (uvicorn's factory).
 
     Once it is built, what start-up made (modules, SQLAlchemy's metadata and compiled
@@ -172,7 +203,25 @@ def serve_app() -> TokenService:
     loop stopped: under write load that was three collections of 50-80 ms every 5 seconds,
     the whole of the refresh grant's p99. Garbage is collected first, so none is kept for good.
     """
-    app = create_app()
+    app = create_app(settings)
     gc.collect()
     gc.freeze()
     return app
+
+
+def listeners(settings: Settings) -> list[socket.socket]:
+    """The sockets beside the token endpoint's: the operations listener, unless it shares the
+    token endpoint's port or is off (port 0)."""
+    if not settings.operations_port or settings.operations_port == settings.port:
+        return []
+    family = socket.AF_INET6 if ":" in settings.operations_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.operations_host, settings.operations_port))
+    except OSError as error:
+        sock.close()
+        raise OSError(f"the operations listener {settings.operations_host}:{settings.operations_port}: "
+                      f"{error.strerror} (MOBPROC_OPERATIONS_PORT)") from None
+    sock.set_inheritable(True)  # for the worker processes
+    return [sock]

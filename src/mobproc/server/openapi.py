@@ -146,12 +146,10 @@ DOCUMENT: dict[str, Any] = {
                                        "required": ["keys"]}),
         **{path: _document("Authorization server metadata (RFC 8414)") for path in metadata.METADATA_PATHS},
         "/healthz": _document("Liveness: the process answers"),
-        "/readyz": {"get": {"summary": "Readiness: the database answers and its schema is current", "responses": {
+        "/readyz": {"get": {"summary": "Readiness: the database answers and its schema is current (why not, and "
+                                       "the metrics, on the operations listener)", "responses": {
             "200": _json("ready", {"type": "object"}),
             "503": _json("not ready", {"type": "object"}),
-        }}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "the exposition format", "content": {"text/plain": {"schema": _string()}}},
         }}},
         PATH: _document("This document"),
     },

@@ -16,7 +16,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def readyz_route(database: Database, retry_after: int):  # noqa: ANN201
+def readyz_route(database: Database, retry_after: int, *, detailed: bool):  # noqa: ANN201
     def check() -> str | None:
         try:
             return None if migrate.is_current(database) else "the database schema is not current: run mobproc db upgrade"
@@ -29,7 +29,9 @@ def readyz_route(database: Database, retry_after: int):  # noqa: ANN201
         """Ready for traffic: the database answers and its schema is the one this code expects."""
         problem = await run_in_threadpool(check)
         if problem:
-            return JSONResponse({"status": "unavailable", "reason": problem}, 503, {"Retry-After": str(retry_after)})
+            # Why, only to operators: the reason names the database and its errors.
+            body = {"status": "unavailable", **({"reason": problem} if detailed else {})}
+            return JSONResponse(body, 503, {"Retry-After": str(retry_after)})
         return JSONResponse({"status": "ready"})
 
     return readyz
