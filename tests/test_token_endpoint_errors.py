@@ -42,12 +42,6 @@ def test_missing_grant_type_is_invalid_request(http: httpx.Client, parties) -> N
     assert body["error_description"] == "grant_type is required"
 
 
-@pytest.mark.parametrize("missing", ["username", "password"])
-def test_missing_password_grant_parameter_is_invalid_request(http: httpx.Client, parties, missing: str) -> None:  # noqa: ANN001
-    client, user = parties
-    assert_error(password_grant(http, client, user, **{missing: None}), 400, "invalid_request")
-
-
 def test_missing_refresh_token_is_invalid_request(http: httpx.Client, parties) -> None:  # noqa: ANN001
     client, _ = parties
     form = {"grant_type": "refresh_token", "client_id": client[0], "client_secret": client[1]}
@@ -174,19 +168,6 @@ def test_a_disabled_client_is_invalid_client(server: LiveServer, http: httpx.Cli
 
 
 # --- invalid_grant -----------------------------------------------------------------------
-
-
-def test_wrong_password_unknown_user_and_unknown_source_system_get_one_answer(http: httpx.Client, parties) -> None:  # noqa: ANN001
-    client, (username, password) = parties
-    name = username.split("://")[1]
-    bodies = [
-        assert_error(password_grant(http, client, (username, password + "x")), 400, "invalid_grant"),
-        assert_error(password_grant(http, client, ("command://nobody-here", password)), 400, "invalid_grant"),
-        assert_error(password_grant(http, client, (f"rivermine://{name}", password)), 400, "invalid_grant"),
-        assert_error(password_grant(http, client, (f"nosuchsystem://{name}", password)), 400, "invalid_grant"),
-        assert_error(password_grant(http, client, (name, password)), 400, "invalid_grant"),
-    ]
-    assert all(body == bodies[0] for body in bodies)
 
 
 def test_unknown_expired_and_other_clients_refresh_tokens_are_invalid_grant(server: LiveServer, http: httpx.Client, parties) -> None:  # noqa: ANN001

@@ -142,7 +142,7 @@ class AccountStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
+class _AccountEvidence:
     account_id: int
     credential_version: int
     rehash: tuple[str, str] | None
@@ -167,8 +167,8 @@ class BuiltinIdentitySource:
         rehash = None
         if self._hasher.needs_rehash(account.password_hash):
             rehash = (account.password_hash, self._hasher.hash(password))
-        return Verified(account.identity(), _Checked(account.id, account.credential_version, rehash))
+        return Verified(account.identity(), _AccountEvidence(account.id, account.credential_version, rehash))
 
     def confirm(self, verified: Verified, now: float) -> bool:
-        checked: _Checked = verified.evidence
+        checked: _AccountEvidence = verified.evidence
         return self._accounts.record_login(checked.account_id, checked.credential_version, now, checked.rehash)

@@ -557,7 +557,10 @@ class _Prepared:
         columns = getattr(statement, "exported_columns", ())
         names = [getattr(column, "name", None) or f"_{index}" for index, column in enumerate(columns)]
         self.row = namedtuple("Row", names, rename=True) if names else None
-        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        # psycopg answers Python's own types (bool, float, Decimal, datetime, dicts for JSON);
+        # sqlite3 answers what it stores, which SQLAlchemy's processors turn into them.
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns] \
+            if dialect.name == "sqlite" else []
         self.results = processors if any(processors) else None
 
     def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:

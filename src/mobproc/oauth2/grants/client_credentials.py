@@ -18,7 +18,7 @@ from .storage import GrantStorage
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
+class CheckedClientCredentialsRequest:
     authorization: Authorization
     requested: str | None
 
@@ -32,13 +32,13 @@ class ClientCredentialsGrant:
         self._storage = storage
         self._tokens = tokens
 
-    def check(self, request: TokenRequest, client: Client) -> _Checked:
+    def check(self, request: TokenRequest, client: Client) -> CheckedClientCredentialsRequest:
         """RFC 6749 §4.4.2: ``scope`` OPTIONAL; "The client MUST authenticate with the
         authorization server" (done before any grant runs). The token's subject is the client."""
         scope = requested_scope(request.get("scope"), client)
-        return _Checked(Authorization(client, scope, self.grant_type), request.get("scope"))
+        return CheckedClientCredentialsRequest(Authorization(client, scope, self.grant_type), request.get("scope"))
 
-    def respond(self, checked: _Checked) -> dict[str, Any]:
+    def respond(self, checked: CheckedClientCredentialsRequest) -> dict[str, Any]:
         """RFC 6749 §4.4.3: "A refresh token SHOULD NOT be included" (PingFederate treats these
         grants as transient): the grant lives exactly as long as its one access token."""
         now = time.time()

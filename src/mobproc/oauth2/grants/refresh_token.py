@@ -20,7 +20,7 @@ INVALID_REFRESH_TOKEN = "unknown, invalid, or expired refresh token"  # PingFede
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
+class CheckedRefreshRequest:
     record: RefreshTokenRecord
     scope: tuple[str, ...]
     requested: str | None
@@ -59,7 +59,7 @@ class RefreshTokenGrant:
         self._audit = audit or LoggedAuditLog()
         self._grace = grace_seconds
 
-    def check(self, request: TokenRequest, client: Client) -> _Checked:
+    def check(self, request: TokenRequest, client: Client) -> CheckedRefreshRequest:
         """RFC 6749 §6: "validate the refresh token" and "ensure that the refresh token was
         issued to the authenticated client"."""
         presented = request.require("refresh_token")
@@ -81,9 +81,9 @@ class RefreshTokenGrant:
         # An omitted scope "is treated as equal to the scope originally granted", so the
         # answer needs no scope parameter then (RFC 6749 §5.1).
         requested = request.get("scope") or " ".join(record.authorization.scope)
-        return _Checked(record, scope, requested, secrets.short_id(presented), request.source_address, grace)
+        return CheckedRefreshRequest(record, scope, requested, secrets.short_id(presented), request.source_address, grace)
 
-    def respond(self, checked: _Checked) -> dict[str, Any]:
+    def respond(self, checked: CheckedRefreshRequest) -> dict[str, Any]:
         """RFC 6749 §6: a new access token and (RFC 9700 §4.14.2, rotation) a new refresh token."""
         record, now = checked.record, time.time()
         authorization = record.authorization

@@ -24,7 +24,7 @@ INVALID_TOKEN = "token is invalid or expired"
 
 
 @dataclass(frozen=True, slots=True)
-class _Checked:
+class CheckedValidation:
     record: AccessTokenRecord
 
 
@@ -36,15 +36,15 @@ class ValidateBearerGrant:
     def __init__(self, verifier: AccessTokenVerifier) -> None:
         self._verifier = verifier
 
-    def check(self, request: TokenRequest, client: Client) -> _Checked:
+    def check(self, request: TokenRequest, client: Client) -> CheckedValidation:
         """``token`` REQUIRED: an access token of this environment that is active now, of any
         client (the caller is a resource server); anything else is ``invalid_grant``."""
         record = self._verifier.active(request.require("token"))
         if record is None:
             raise InvalidGrantError(INVALID_TOKEN)
-        return _Checked(record)
+        return CheckedValidation(record)
 
-    def respond(self, checked: _Checked) -> dict[str, Any]:
+    def respond(self, checked: CheckedValidation) -> dict[str, Any]:
         """PingFederate's answer: the token's attributes as strings (``multitenant`` is
         ``"false"`` or ``"true"``); ``identityProvider`` is the source system and
         ``identifier`` the account name."""
