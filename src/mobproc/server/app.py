@@ -200,8 +200,8 @@ def serve_app(settings: Settings) -> ServerApp:
     statements, about 110,000 objects, all alive until the process ends) is frozen out of the
     cyclic garbage collector's sight, as the gc module's documentation describes for a
     long-lived process. Otherwise each full collection walks all of them with the event
-    loop stopped: under write load that was three collections of 50-80 ms every 5 seconds,
-    the whole of the refresh grant's p99. Garbage is collected first, so none is kept for good.
+    loop stopped, and under write load those pauses were the whole of the refresh grant's p99
+    (README, Operations). Garbage is collected first, so none is kept for good.
     """
     app = create_app(settings)
     gc.collect()

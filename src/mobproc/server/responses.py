@@ -29,7 +29,7 @@ _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",",
 class NoStoreJSONResponse(JSONResponse):
     """A JSON answer that no cache may keep: every token endpoint's answer, errors included.
     Its headers are built directly, not through Response's generic merging (which lowercases
-    and searches them on every answer): on an introspection that was 5 % of the app's time."""
+    and searches them on every answer), a measurable part of an introspection (README, Performance)."""
 
     def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
         self.status_code, self.background = status_code, None

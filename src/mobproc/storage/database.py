@@ -581,9 +581,9 @@ class Transaction:
     statement's bound parameters, or an INSERT's columns; a statement built with literal values
     (``clients.c.client_id == client_id``) needs none.
 
-    SQLAlchemy's own execution (execution context, events, result set-up) costs about 70 µs a
-    statement and as much again a transaction, where SQLite spends 10-15 µs running one of the
-    hot paths' statements: this is the same SQL, pool and errors without that Python."""
+    SQLAlchemy's own execution (execution context, events, result set-up) costs several times
+    what SQLite spends running one of the hot paths' statements (README, Performance): this is
+    the same SQL, pool and errors without that Python."""
 
     __slots__ = ("_db", "_cursor", "write", "thread", "after")
 
