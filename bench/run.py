@@ -15,7 +15,11 @@ bench/results/results.md and bench/results/chart.png.
     bench/.venv-peers/bin/python bench/run.py --only peers,ceilings
     QUICK=1 bench/.venv-peers/bin/python bench/run.py         # under 5 minutes
 
-mobproc is --mobproc or $MOBPROC_BIN, by default the repo's .venv/bin/mobproc.
+mobproc is --mobproc or $MOBPROC_BIN, by default the repo's .venv/bin/mobproc. With
+--baseline EXE (another build of mobproc, e.g. a worktree of an earlier commit), that build
+runs beside it in every round as "mobproc before", its password turns bracketed by the
+argon2id loop as mobproc's are, and results.md gets a before/after table: each case's ratio
+to the same ceiling, before and after.
 """
 
 import argparse
@@ -505,6 +509,33 @@ def issue_targets(targets):
     return checks
 
 
+def before_after(targets):
+    """Each case's ratio to the same ceiling, for the baseline build (before) and this one
+    (after), each the median of its round-by-round ratios, and after ÷ before."""
+    by_name = {t["name"]: t for t in targets if "cases" in t}
+    mob = next((t for t in by_name.values() if t["group"] == "mobproc"), None)
+    base = next((t for t in by_name.values() if t["group"] == "baseline"), None)
+    stack = next((t for t in by_name.values() if t["group"] == "ceiling" and "argon2" not in t["name"]), None)
+    loop, base_loop = by_name.get("ceiling: argon2id verify loop"), by_name.get(
+        "ceiling: argon2id verify loop, around mobproc before")
+    rows = []
+    if not (mob and base):
+        return rows
+    for case in CASES:
+        ceiling, base_ceiling = (loop, base_loop) if case == "password" else (stack, stack)
+        if not ceiling or not base_ceiling:
+            continue
+        after = paired_ratio(mob["cases"].get(case), ceiling["cases"].get(case))
+        before = paired_ratio(base["cases"].get(case), base_ceiling["cases"].get(case))
+        if after is None or before is None:
+            continue
+        rows.append({"case": case, "ceiling": ceiling["name"], "before": before, "after": after,
+                     "change": after / before - 1,
+                     "before_by_round": [round(r, 3) for r in paired_ratios(base["cases"][case], base_ceiling["cases"][case])],
+                     "after_by_round": [round(r, 3) for r in paired_ratios(mob["cases"][case], ceiling["cases"][case])]})
+    return rows
+
+
 @contextmanager
 def serving(target, cfg, prepare):
     """A fresh workdir, made ready by ``prepare(workdir, env)``, and the target serving on it;
@@ -634,7 +665,7 @@ def staged(label, target, cfg, cases, bulk_count=0):
             os.killpg(server.proc.pid, signal.SIGCONT)  # so that it can take its SIGTERM
 
 
-def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
+def measure_in_rounds(entries, cfg, t_start, argon2_runs=None, baseline_argon2_runs=None):
     """Every server of ``entries`` (label, target, cases, bulk count) up at once, then
     ``cfg.runs`` rounds, each running every case once on every server in turn: a ratio's two
     figures are measured within a minute or two of each other, however the host's speed drifts
@@ -662,19 +693,21 @@ def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
                 # password turn and just after it, and the round's figure is the mean of the two:
                 # a drift of the host's speed between them cancels out. Without mobproc in the
                 # round, one run opens it.
-                bracketed = next((s for s in playing if s.t.group == "mobproc"), None) if loop_turn else None
-                loop_runs = []
+                bracketed = [s for s in playing if s.t.group in ("mobproc", "baseline")] if loop_turn else []
+                loop_runs: list = []
+                baseline_loop_runs: list = []
 
-                def loop():
-                    loop_runs.append(r := argon2_once(cfg))
+                def loop(into=loop_runs):
+                    into.append(r := argon2_once(cfg))
                     print(f"    {'argon2id verification loop':<{width}} {r['rps']:9.1f} verifications/s"
                           f"  (one verification: p50 {r['p50_ms']:.1f} ms)", flush=True)
 
-                if loop_turn and bracketed is None:
+                if loop_turn and not bracketed:
                     loop()
                 for stage in playing:
-                    if stage is bracketed:
-                        loop()
+                    into = baseline_loop_runs if stage.t.group == "baseline" else loop_runs
+                    if stage in bracketed:
+                        loop(into)
                     try:
                         r = stage.turn(case, cfg.warmup if round_ == 0 else min(cfg.warmup, 1))
                     except Exception as e:
@@ -684,10 +717,12 @@ def measure_in_rounds(entries, cfg, t_start, argon2_runs=None):
                         stage.runs[case].append({**r, "round": round_ + 1})
                         print(f"    {stage.label:<{width}} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
                               f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
-                    if stage is bracketed:
-                        loop()
+                    if stage in bracketed:
+                        loop(into)
                 if loop_runs:
                     argon2_runs.append(mean_run(loop_runs, round_ + 1))
+                if baseline_loop_runs and baseline_argon2_runs is not None:
+                    baseline_argon2_runs.append(mean_run(baseline_loop_runs, round_ + 1))
         for stage in stages:
             out[stage.label] = stage.results()
     return out
@@ -815,6 +850,13 @@ def write_markdown(results, path):
             lines.append(f"| {c['target']} | {c['goal']:g} | {fmt(c['ratio'], 2)} | "
                          f"{', '.join(f'{r:.2f}' for r in c['by_round'])} | {c['against']} | "
                          f"{'met' if c['met'] else 'missed'} |")
+        lines.append("")
+    if results.get("before_after"):
+        lines += ["## Before and after: each case's ratio to the same ceiling, this build and the baseline", "",
+                  "| case | ceiling | before (by round) | after (by round) | change |", "|---|---|---:|---:|---:|"]
+        for r in results["before_after"]:
+            lines.append(f"| {r['case']} | {r['ceiling']} | {r['before']:.3f} ({', '.join(map(str, r['before_by_round']))})"
+                         f" | {r['after']:.3f} ({', '.join(map(str, r['after_by_round']))}) | {r['change'] * 100:+.1f} % |")
         lines.append("")
     lines += ["## Summary: mobproc ÷ tuned peer and ÷ ceiling (throughput)", ""]
     tuned = [t for t in targets if t["group"] == "peer" and "tuned" in t["name"]]
@@ -955,6 +997,8 @@ def main():
                     help="the growth case only for targets whose name contains one of these ('': all)")
     ap.add_argument("--mobproc", default=os.environ.get(
         "MOBPROC_BIN", str(BENCH.parent / ".venv" / "bin" / "mobproc")))
+    ap.add_argument("--baseline", default=os.environ.get("MOBPROC_BASELINE_BIN", ""),
+                    help="another mobproc build to measure beside it, round by round (before/after)")
     ap.add_argument("--out", default=str(BENCH))
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs")
     cfg = ap.parse_args()
@@ -981,6 +1025,9 @@ def main():
         if not os.access(cfg.mobproc, os.X_OK):
             sys.exit(f"mobproc not found at {cfg.mobproc} (use --mobproc, or --only peers,ceilings)")
         targets.append(mobproc_target(cfg.mobproc))
+        if cfg.baseline:
+            targets.append(dataclasses.replace(mobproc_target(cfg.baseline), name="mobproc before", group="baseline",
+                                               growth=False))
     if cfg.servers:
         targets = [t for t in targets if any(s in t.name for s in cfg.servers.split(","))]
     sizes = [int(float(n)) for n in cfg.growth.split(",") if n]
@@ -990,11 +1037,17 @@ def main():
 
     argon2 = "ceilings" in groups and (not cfg.servers or "argon2" in cfg.servers)
     argon2_runs = [] if argon2 else None
-    figures = measure_in_rounds([(t.name, t, t.cases, 0) for t in targets], cfg, t_start, argon2_runs)
+    baseline_argon2_runs = [] if argon2 and cfg.baseline else None
+    figures = measure_in_rounds([(t.name, t, t.cases, 0) for t in targets], cfg, t_start, argon2_runs,
+                                baseline_argon2_runs)
     if argon2:  # first in the tables
         out.append({"name": "ceiling: argon2id verify loop", "group": "ceiling",
                     "notes": "argon2-cffi verify, m=19456 KiB t=2 p=1, one core",
                     "cases": {"password": summarize(argon2_runs)}})
+    if baseline_argon2_runs:
+        out.append({"name": "ceiling: argon2id verify loop, around mobproc before", "group": "ceiling-baseline",
+                    "notes": "the same loop, bracketing the baseline's password turns",
+                    "cases": {"password": summarize(baseline_argon2_runs)}})
     for t in targets:
         measured = figures[t.name]
         row = {"name": t.name, "group": t.group, "notes": t.notes,
@@ -1038,6 +1091,8 @@ def main():
     if jwt is not None:
         results["jwt"] = jwt
     results["issue_targets"] = issue_targets(out)
+    if cfg.baseline:
+        results["before_after"] = before_after(out)
     outdir = Path(cfg.out)
     (outdir / "results").mkdir(parents=True, exist_ok=True)
     (outdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
