@@ -173,15 +173,20 @@ class Authenticator:
         raise LoginRefused(reason) from None
 
     def _confirm(self, login: Login) -> str | None:
-        """In the success transaction: the streak ends and the budgets are given back (only
-        failures spend them), if the subject was not locked meanwhile and the credential is
-        still the one checked. Why not, else."""
+        """In the success transaction: the budgets are given back (only failures spend them)
+        and the streak ends, if the subject was not locked meanwhile and the credential is
+        still the one checked. Why not, else (and the transaction is rolled back).
+
+        The rows are taken in the order of the attempt's first transaction (the budgets, then
+        the subject's attempts, then the account): on PostgreSQL two logins of one subject
+        through one client, one claiming while the other confirms, would otherwise each hold
+        a row the other waits for."""
         now = time.time()
+        self._throttle.give_back(login.buckets, now)
         if not self._lockout.succeeded(login.key, now):
             return LOCKED
         if not login.verified_by.confirm(login.verified, now):
             return CREDENTIAL_CHANGED
-        self._throttle.give_back(login.buckets, now)
         return None
 
     def _withdraw(self, login: Login, reason: str) -> None:
