@@ -184,9 +184,15 @@ def _login(plan: Plan, deadline: float) -> Flight:
 
 
 def _wait(retry: Retry, attempt: int, error: TokenError, deadline: float) -> float:
-    """The wait before the next try, or ``error`` raised if it would end past the deadline."""
-    wait = error.retry_after if error.retry_after is not None else retry.backoff(attempt)
-    if time.monotonic() + wait + MIN_TIMEOUT >= deadline:
+    """The wait before the next try, or ``error`` raised when no try fits before the deadline:
+    the server's ``Retry-After`` is kept to (a shorter wait would be refused again); a backoff
+    is cut short to leave one last try."""
+    left = deadline - time.monotonic() - MIN_TIMEOUT
+    if error.retry_after is not None:
+        wait = error.retry_after
+    else:
+        wait = min(retry.backoff(attempt), left)
+    if wait > left or left <= 0:
         raise error
     log.info("token request failed (%s); again in %.2f s", error, wait)
     return wait
