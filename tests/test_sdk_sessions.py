@@ -42,7 +42,8 @@ WORKER = Path(__file__).with_name("sdk_worker.py")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory, server_log: Path) -> Iterator[ServerProcess]:
+    # server_log: the SDK's own lines (logger mobproc.sdk) go there, for test_zz_log_hygiene.
     env = {"MOBPROC_ACCESS_TOKEN_LIFETIME": str(LIFETIME)}
     with ServerProcess(tmp_path_factory.mktemp("sdk"), env=env) as live:
         yield live
