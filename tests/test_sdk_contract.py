@@ -71,6 +71,7 @@ def test_a_session_sends_the_hosted_endpoint_a_form_body_and_nothing_in_the_url(
     with TokenSession("qa", "376af94124f4400e9227c89937c12354", SECRET, username=username("command", "myusername"),
                       password=PASSWORD, http=httpx.Client(transport=httpx.MockTransport(hosted))) as session:
         assert session.access_token() == ACCESS
+        assert session.token().scope == "MOBPROC"  # RFC 6749 §5.1: no scope in the answer is the one asked for
     (request,) = sent
     assert str(request.url) == QA and request.method == "POST" and not request.url.query
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"

@@ -82,8 +82,10 @@ class _TokenEndpoint:
         )
 
     @staticmethod
-    def read_token(response: httpx.Response, sent_at: float) -> Token:
-        """RFC 6749 §5.1 into a :class:`Token`, or §5.2 into the :class:`TokenError` it names."""
+    def read_token(response: httpx.Response, sent_at: float, requested_scope: str | None = None) -> Token:
+        """RFC 6749 §5.1 into a :class:`Token`, or §5.2 into the :class:`TokenError` it names.
+        "scope: OPTIONAL, if identical to the scope requested by the client": without one,
+        the token's scope is ``requested_scope``."""
         body = _json(response)
         if response.status_code != 200 or "access_token" not in body:
             raise _refusal(response, body)
@@ -93,7 +95,7 @@ class _TokenEndpoint:
                 token_type=str(body.get("token_type", "Bearer")),
                 expires_in=int(body.get("expires_in", 0)),
                 refresh_token=body.get("refresh_token") or None,
-                scope=body.get("scope") or None,
+                scope=body.get("scope") or requested_scope,
                 received_at=sent_at,
             )
         except (TypeError, ValueError):
@@ -149,15 +151,15 @@ class TokenClient(_TokenEndpoint):
 
     def password(self, username: str, password: str, scope: str | None = "MOBPROC") -> Token:
         """RFC 6749 §4.3: the seed's grant."""
-        return self._token(self.token_request("password", username=username, password=password, scope=scope))
+        return self._token(self.token_request("password", username=username, password=password, scope=scope), scope)
 
     def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """RFC 6749 §6: the refresh token rotates, so keep the new one the answer carries."""
-        return self._token(self.token_request("refresh_token", refresh_token=refresh_token, scope=scope))
+        return self._token(self.token_request("refresh_token", refresh_token=refresh_token, scope=scope), scope)
 
     def client_credentials(self, scope: str | None = None) -> Token:
         """RFC 6749 §4.4: a token for the client itself; no refresh token."""
-        return self._token(self.token_request("client_credentials", scope=scope))
+        return self._token(self.token_request("client_credentials", scope=scope), scope)
 
     def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": true, "sub": …, "exp": …}`` or ``{"active": false}``."""
@@ -167,10 +169,10 @@ class TokenClient(_TokenEndpoint):
     def send(self, request: httpx.Request) -> httpx.Response:
         return self.http.send(request)
 
-    def _token(self, request: httpx.Request) -> Token:
+    def _token(self, request: httpx.Request, scope: str | None) -> Token:
         sent_at = time.time()
         with _reaching():
-            return self.read_token(self.send(request), sent_at)
+            return self.read_token(self.send(request), sent_at, scope)
 
     def close(self) -> None:
         if self._own_http:
@@ -200,15 +202,15 @@ class AsyncTokenClient(_TokenEndpoint):
 
     async def password(self, username: str, password: str, scope: str | None = "MOBPROC") -> Token:
         """RFC 6749 §4.3: the seed's grant."""
-        return await self._token(self.token_request("password", username=username, password=password, scope=scope))
+        return await self._token(self.token_request("password", username=username, password=password, scope=scope), scope)
 
     async def refresh(self, refresh_token: str, scope: str | None = None) -> Token:
         """RFC 6749 §6: the refresh token rotates, so keep the new one the answer carries."""
-        return await self._token(self.token_request("refresh_token", refresh_token=refresh_token, scope=scope))
+        return await self._token(self.token_request("refresh_token", refresh_token=refresh_token, scope=scope), scope)
 
     async def client_credentials(self, scope: str | None = None) -> Token:
         """RFC 6749 §4.4: a token for the client itself; no refresh token."""
-        return await self._token(self.token_request("client_credentials", scope=scope))
+        return await self._token(self.token_request("client_credentials", scope=scope), scope)
 
     async def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662: ``{"active": true, "sub": …, "exp": …}`` or ``{"active": false}``."""
@@ -218,10 +220,10 @@ class AsyncTokenClient(_TokenEndpoint):
     async def send(self, request: httpx.Request) -> httpx.Response:
         return await self.http.send(request)
 
-    async def _token(self, request: httpx.Request) -> Token:
+    async def _token(self, request: httpx.Request, scope: str | None) -> Token:
         sent_at = time.time()
         with _reaching():
-            return self.read_token(await self.send(request), sent_at)
+            return self.read_token(await self.send(request), sent_at, scope)
 
     async def aclose(self) -> None:
         if self._own_http:

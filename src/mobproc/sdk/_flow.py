@@ -106,7 +106,7 @@ def flight(plan: Plan, rejected: str | None) -> Flight:
         if stored is not None and stored.refresh_token:
             # Forgotten before it is presented: whatever happens next, nobody presents it twice.
             plan.store.save(plan.key, stored.without_refresh_token())
-            token = yield from _refresh(plan, stored.refresh_token, deadline)
+            token = yield from _refresh(plan, stored, deadline)
         if token is None:
             token = yield from _login(plan, deadline)
         plan.store.save(plan.key, token)
@@ -115,7 +115,7 @@ def flight(plan: Plan, rejected: str | None) -> Flight:
         plan.store.release(plan.key)
 
 
-def _refresh(plan: Plan, refresh_token: str, deadline: float) -> Generator[Action, Outcome, Token | None]:
+def _refresh(plan: Plan, stored: Token, deadline: float) -> Generator[Action, Outcome, Token | None]:
     """RFC 6749 §6. ``None`` when the refresh token is spent and a login must follow."""
     client_id = plan.endpoint.client_id
     attempt = 0
@@ -123,7 +123,7 @@ def _refresh(plan: Plan, refresh_token: str, deadline: float) -> Generator[Actio
         sent_at = time.time()
         # No scope: the refresh keeps the login's (RFC 6749 §6), whatever the server granted.
         outcome = yield Send(plan.endpoint.token_request(
-            "refresh_token", refresh_token=refresh_token, timeout=_timeout(plan, deadline)))
+            "refresh_token", refresh_token=stored.refresh_token, timeout=_timeout(plan, deadline)))
         error: TokenError
         if isinstance(outcome, httpx.TransportError):
             if not isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout):
@@ -135,7 +135,7 @@ def _refresh(plan: Plan, refresh_token: str, deadline: float) -> Generator[Actio
         else:
             assert outcome is not None
             try:
-                token = plan.endpoint.read_token(outcome, sent_at)
+                token = plan.endpoint.read_token(outcome, sent_at, stored.scope)
             except InvalidGrant as refused:
                 log.info("refresh of client %s refused (%s): password grant instead", client_id, refused.description)
                 return None
@@ -168,7 +168,7 @@ def _login(plan: Plan, deadline: float) -> Flight:
         else:
             assert outcome is not None
             try:
-                token = plan.endpoint.read_token(outcome, sent_at)
+                token = plan.endpoint.read_token(outcome, sent_at, plan.scope)
             except (SlowDown, TemporarilyUnavailable) as busy:
                 error = busy
             except InvalidResponse as strange:
