@@ -215,3 +215,17 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_the_docstring_examples_hold() -> None:
+    """The examples that need no server run (the rest are marked +SKIP)."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    tried = 0
+    for module in pkgutil.iter_modules(mobproc.sdk.__path__):
+        result = doctest.testmod(importlib.import_module(f"mobproc.sdk.{module.name}"))
+        assert result.failed == 0, module.name
+        tried += result.attempted
+    assert tried >= 10
