@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .sdk import __all__ as _sdk_names
 from .sdk import (
     PRODUCTION,
     QA,
@@ -52,10 +53,12 @@ _LAZY = {
 __all__ = [
     "PRODUCTION", "QA", "AsyncTokenClient", "AsyncTokenSession", "BearerAuth", "EndpointUnreachable", "Environment",
     "FileTokenStore", "InvalidClient", "InvalidGrant", "InvalidRequest", "InvalidResponse", "InvalidScope",
-    "MemoryTokenStore", "RejectedToken", "RequestsBearerAuth", "Retry", "Settings", "SlowDown",
+    "MemoryTokenStore", "RejectedToken", "Retry", "Settings", "SlowDown",
     "TemporarilyUnavailable", "Token", "TokenChecker", "TokenClient", "TokenError", "TokenSession", "TokenStore",
     "TokenStoreLocked", "UnauthorizedClient", "UnsupportedGrantType", "ValidatedToken", "token_url", "username",
 ]
+if "RequestsBearerAuth" in _sdk_names:  # requests is installed
+    __all__ += ["RequestsBearerAuth"]
 __version__ = "0.1.0"
 
 

@@ -11,6 +11,7 @@ private. It needs httpx alone; :class:`RequestsBearerAuth` needs requests too.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from ._auth import BearerAuth
@@ -41,10 +42,14 @@ if TYPE_CHECKING:
 __all__ = [
     "PRODUCTION", "QA", "AsyncTokenClient", "AsyncTokenSession", "BearerAuth", "EndpointUnreachable",
     "FileTokenStore", "InvalidClient", "InvalidGrant", "InvalidRequest", "InvalidResponse", "InvalidScope",
-    "MemoryTokenStore", "RequestsBearerAuth", "Retry", "SlowDown", "TemporarilyUnavailable", "Token",
+    "MemoryTokenStore", "Retry", "SlowDown", "TemporarilyUnavailable", "Token",
     "TokenClient", "TokenError", "TokenSession", "TokenStore", "TokenStoreLocked", "UnauthorizedClient",
     "UnsupportedGrantType", "token_url", "username",
 ]
+
+# Listed only where requests is installed, so that `from mobproc.sdk import *` never fails.
+if find_spec("requests") is not None:
+    __all__ += ["RequestsBearerAuth"]
 
 
 def __getattr__(name: str) -> object:
