@@ -79,8 +79,14 @@ class _Session:
             raise copy.copy(self._failure)
         return self._token if fresh(self._token, self._plan.margin, rejected) else None
 
-    def _landed(self, token: Token | None, failure: TokenError | None) -> None:
-        self._token, self._failure = token or self._token, failure
+    def _landed(self, token: Token) -> Token:
+        self._token, self._failure = token, None
+        self._flights += 1
+        return token
+
+    def _failed(self, error: TokenError) -> None:
+        """Raised to the callers that waited for this flight too (:meth:`_after_waiting`)."""
+        self._failure = error
         self._flights += 1
 
 
@@ -117,19 +123,10 @@ class TokenSession(_Session):
         another caller already replaced it. Raises a :class:`TokenError` subclass."""
         seen = self._flights
         token = self._ready(rejected, self._lock.locked())
-        if token is not None:
-            return token
-        with self._lock:
-            token = self._after_waiting(seen, rejected)
-            if token is not None:
-                return token
-            try:
-                token = self._drive(flight(self._plan, rejected))
-            except TokenError as error:
-                self._landed(None, error)
-                raise
-            self._landed(token, None)
-            return token
+        if token is None:
+            with self._lock:
+                token = self._after_waiting(seen, rejected) or self._drive(flight(self._plan, rejected))
+        return token
 
     def access_token(self) -> str:
         """The current access token's string: ``Authorization: Bearer <this>``."""
@@ -139,19 +136,20 @@ class TokenSession(_Session):
         outcome: Outcome = None
         try:
             while True:
-                try:
-                    action = steps.send(outcome)
-                except StopIteration as done:
-                    token: Token = done.value
-                    return token
+                action = steps.send(outcome)
                 if isinstance(action, Sleep):
                     time.sleep(action.seconds)
                     outcome = None
-                else:
-                    try:
-                        outcome = self.client.send(action.request)
-                    except httpx.TransportError as error:
-                        outcome = error
+                    continue
+                try:
+                    outcome = self.client.send(action.request)
+                except httpx.TransportError as error:
+                    outcome = error
+        except StopIteration as done:
+            return self._landed(done.value)
+        except TokenError as error:
+            self._failed(error)
+            raise
         finally:
             steps.close()
 
@@ -187,19 +185,10 @@ class AsyncTokenSession(_Session):
         """As :meth:`TokenSession.token`, awaited."""
         seen = self._flights
         token = self._ready(rejected, self._lock.locked())
-        if token is not None:
-            return token
-        async with self._lock:
-            token = self._after_waiting(seen, rejected)
-            if token is not None:
-                return token
-            try:
-                token = await self._drive(flight(self._plan, rejected))
-            except TokenError as error:
-                self._landed(None, error)
-                raise
-            self._landed(token, None)
-            return token
+        if token is None:
+            async with self._lock:
+                token = self._after_waiting(seen, rejected) or await self._drive(flight(self._plan, rejected))
+        return token
 
     async def access_token(self) -> str:
         return (await self.token()).access_token
@@ -208,19 +197,20 @@ class AsyncTokenSession(_Session):
         outcome: Outcome = None
         try:
             while True:
-                try:
-                    action = steps.send(outcome)
-                except StopIteration as done:
-                    token: Token = done.value
-                    return token
+                action = steps.send(outcome)
                 if isinstance(action, Sleep):
                     await asyncio.sleep(action.seconds)
                     outcome = None
-                else:
-                    try:
-                        outcome = await self.client.send(action.request)
-                    except httpx.TransportError as error:
-                        outcome = error
+                    continue
+                try:
+                    outcome = await self.client.send(action.request)
+                except httpx.TransportError as error:
+                    outcome = error
+        except StopIteration as done:
+            return self._landed(done.value)
+        except TokenError as error:
+            self._failed(error)
+            raise
         finally:
             steps.close()
 
