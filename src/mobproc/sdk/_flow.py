@@ -76,7 +76,7 @@ class Plan:
         return f"Plan({self.endpoint!r}, username={self.username!r}, scope={self.scope!r})"
 
 
-def margin(token: Token, wanted: float) -> float:
+def refresh_margin(token: Token, wanted: float) -> float:
     """Refresh ``wanted`` seconds before expiry, or halfway through a lifetime shorter than twice
     that: a 60 s margin on a 30 s token would refresh it at every call."""
     return min(wanted, token.expires_in / 2)
@@ -85,7 +85,7 @@ def margin(token: Token, wanted: float) -> float:
 def fresh(token: Token | None, wanted_margin: float, rejected: str | None = None) -> bool:
     """Good for a while yet, and not the one a resource server just refused."""
     return (token is not None and token.access_token != rejected
-            and time.time() < token.expires_at - margin(token, wanted_margin))
+            and time.time() < token.expires_at - refresh_margin(token, wanted_margin))
 
 
 def flight(plan: Plan, rejected: str | None) -> Flight:

@@ -22,7 +22,7 @@ import httpx
 from ._client import AsyncTokenClient, TokenClient, _TokenEndpoint
 from ._endpoints import username as checked_username
 from ._errors import TokenError
-from ._flow import Flight, Outcome, Plan, Sleep, flight, fresh, margin
+from ._flow import Flight, Outcome, Plan, Sleep, flight, fresh, refresh_margin
 from ._retry import Retry
 from ._store import MemoryTokenStore, TokenStore
 from ._token import Token
@@ -68,9 +68,10 @@ class _Session:
         token = self._token
         if fresh(token, self._plan.margin, rejected):
             return token
-        if (refreshing and token is not None and token.access_token != rejected
-                and time.time() < token.expires_at - min(IN_FLIGHT_SKEW, margin(token, self._plan.margin))):
-            return token  # due, not expired, and someone is on it
+        if refreshing and token is not None and token.access_token != rejected:
+            skew = min(IN_FLIGHT_SKEW, refresh_margin(token, self._plan.margin))
+            if time.time() < token.expires_at - skew:
+                return token  # due, not expired, and someone is on it
         return None
 
     def _after_waiting(self, seen: int, rejected: str | None) -> Token | None:
