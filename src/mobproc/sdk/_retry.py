@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import random
+import secrets
 from dataclasses import dataclass
+
+# Jitter needs no secrecy, but the package draws nothing from the predictable `random` module
+# (tests/test_secret_hygiene.py): one rule, no exceptions to audit.
+_draw = secrets.SystemRandom()
 
 
 @dataclass(frozen=True)
@@ -31,4 +35,4 @@ class Retry:
             raise ValueError("Retry: deadline must be positive, base and cap not negative")
 
     def backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap, self.base * 2 ** min(attempt, 32)))
+        return _draw.uniform(0, min(self.cap, self.base * 2 ** min(attempt, 32)))
