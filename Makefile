@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgresql test-reliability test-reliability-postgresql postgres bench profile clean
+.PHONY: run test typecheck test-sqlite test-postgresql test-reliability test-reliability-postgresql postgres bench profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ run: $(STAMP)
 # The whole suite on SQLite and again on PostgreSQL (started first if it is installed), the two
 # side by side: each keeps about one core busy, so together they take 6 min instead of 10. Each
 # prints its output when it ends.
-test: $(STAMP) postgres
+test: $(STAMP) postgres typecheck
 	@echo "make test: the SQLite and PostgreSQL runs side by side; each prints when it ends"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
+
+# The SDK is typed for its users (it ships py.typed): mypy --strict on its modules, once a run.
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy --strict src/mobproc/sdk
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest -m "not postgresql_only" $(PYTEST_ARGS)

@@ -1,5 +1,7 @@
 """A TCP proxy that a test can cut and restore: the database "goes away" and comes back
-without stopping the real server, which other tests may be using."""
+without stopping the real server, which other tests may be using. It can also lose one
+answer: the request reaches the server, which acts on it, and the client sees the
+connection close instead of the answer."""
 
 from __future__ import annotations
 
@@ -14,7 +16,13 @@ class TcpProxy:
         self.port = self._listener.getsockname()[1]
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._lose: bytes | None = None
+        self.lost = 0
         self._serve()
+
+    def lose_one_answer(self, to: bytes) -> None:
+        """The answer to the next request whose bytes contain ``to`` never reaches the client."""
+        self._lose = to
 
     def _serve(self) -> None:
         threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
@@ -32,12 +40,21 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._connections.update((client, upstream))
+            marked: list[bool] = []  # set by the request pump, read by the answer pump
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink, marked, source is upstream),
+                                 daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, marked: list[bool], answers: bool) -> None:
         try:
             while data := source.recv(65536):
+                with self._lock:
+                    if not answers and self._lose is not None and self._lose in data:
+                        self._lose = None
+                        marked.append(True)
+                    elif answers and marked:
+                        self.lost += 1
+                        break  # the answer is dropped; finally closes both sides
                 sink.sendall(data)
         except OSError:
             pass
