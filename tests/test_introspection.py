@@ -52,19 +52,30 @@ def test_an_active_access_token_says_who_and_what(deployment) -> None:  # noqa: 
     assert answer["platform"] == "command" and answer["tenant"] == "ACME" and answer["multitenant"] is False
 
 
-def test_an_active_refresh_token_is_reported_as_a_refresh_token(deployment) -> None:  # noqa: ANN001
-    _, http, client, resource, user = deployment
+def test_an_active_refresh_token_is_reported_as_a_refresh_token_to_its_own_client(deployment) -> None:  # noqa: ANN001
+    _, http, client, _, user = deployment
     refresh_token = password_grant(http, client, user).json()["refresh_token"]
-    answer = introspect(http, resource, refresh_token, token_type_hint="refresh_token").json()
+    answer = introspect(http, client, refresh_token, token_type_hint="refresh_token").json()
     assert answer["active"] is True and answer["token_type"] == "refresh_token"
     assert answer["username"] == user[0] and answer["client_id"] == client[0]
+
+
+def test_a_refresh_token_is_inactive_to_any_other_caller(deployment) -> None:  # noqa: ANN001
+    """Issue 19, item 16: a resource server whose validator checks only ``active``, ``exp`` and
+    the scope (Authlib's stock IntrospectTokenValidator) must never be handed an active refresh
+    token, whatever the hint."""
+    _, http, client, resource, user = deployment
+    refresh_token = password_grant(http, client, user).json()["refresh_token"]
+    for hint in ("refresh_token", "access_token", None):
+        extra = {"token_type_hint": hint} if hint else {}
+        assert introspect(http, resource, refresh_token, **extra).json() == INACTIVE
 
 
 def test_a_wrong_hint_does_not_hide_the_token(deployment) -> None:  # noqa: ANN001
     _, http, client, resource, user = deployment
     tokens = password_grant(http, client, user).json()
     assert introspect(http, resource, tokens["access_token"], token_type_hint="refresh_token").json()["active"]
-    assert introspect(http, resource, tokens["refresh_token"], token_type_hint="access_token").json()["active"]
+    assert introspect(http, client, tokens["refresh_token"], token_type_hint="access_token").json()["active"]
     assert introspect(http, resource, tokens["access_token"], token_type_hint="nonsense").json()["active"]
 
 

@@ -32,18 +32,20 @@ from typing import Any
 
 import httpx
 
-from .domain.jwt_tokens import (
+from ._jose import (
     BAD_SIGNATURE,
+    KEY_TYPES,
     MALFORMED,
     MAX_TOKEN_LENGTH,
     UNKNOWN_KEY,
     UNSUPPORTED_ALGORITHM,
     WRONG_ISSUER,
     WRONG_TYPE,
+    AsymmetricKey,
     JwtRejected,
+    import_public_key,
     verify_jwt,
 )
-from .domain.signing_keys import KEY_TYPES, AsymmetricKey, import_public_key
 
 JWKS_PATH = "/pf/JWKS"
 INTROSPECTION_PATH = "/as/introspect.oauth2"

@@ -18,6 +18,7 @@ from .domain.passwords import PasswordHasher
 from .domain.signing_keys import KeyEncryption, SigningKeys
 from .domain.throttling import GuessingThrottle
 from .domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
+from .domain.verifier import AccessTokenVerifier
 from .oauth2.endpoint import TokenEndpoint
 from .oauth2.grants import (
     ClientCredentialsGrant,
@@ -52,6 +53,7 @@ class Services:
     introspection: IntrospectionEndpoint
     revocation: RevocationEndpoint
     audit: MeteredAuditLog
+    verifier: AccessTokenVerifier
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -80,7 +82,9 @@ class Services:
             "opaque": OpaqueTokenStrategy(settings.access_token_length),
             "jwt": JwtTokenStrategy(keys, issuer=settings.issuer_url, audience=settings.access_token_audience),
         }
-        access_tokens = TokenFormats(formats.values())
+        verifier = AccessTokenVerifier(
+            TokenFormats(formats.values()), tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
+        )
         budgets = [(settings.client_failure_burst, settings.client_failures_per_minute),
                    (settings.address_failure_burst, settings.address_failures_per_minute)]
         throttle = GuessingThrottle(
@@ -105,7 +109,7 @@ class Services:
             ),
             RefreshTokenGrant(tokens, factory, audit=audit, grace_seconds=settings.refresh_grace_seconds),
             ClientCredentialsGrant(tokens, factory),
-            ValidateBearerGrant(access_tokens, tokens),
+            ValidateBearerGrant(verifier),
         ]
         endpoint_clients = (
             CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
@@ -114,9 +118,8 @@ class Services:
             settings, database, clients, accounts, tokens, hasher,
             TokenEndpoint(endpoint_clients, grants, query_credentials=settings.query_credentials),
             keys=keys,
-            introspection=IntrospectionEndpoint(
-                endpoint_clients, tokens, access_tokens, issuer=settings.issuer_url, audience=settings.access_token_audience
-            ),
-            revocation=RevocationEndpoint(endpoint_clients, tokens, access_tokens, audit),
+            introspection=IntrospectionEndpoint(endpoint_clients, verifier, tokens),
+            revocation=RevocationEndpoint(endpoint_clients, tokens, verifier, audit),
             audit=audit,
+            verifier=verifier,
         )

@@ -24,7 +24,10 @@ MIN_SECRET_LENGTH = 32
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    id: int
+    """``pk`` is the row's key (``grants.client_pk`` points at it); ``client_id`` is the
+    OAuth client identifier (RFC 6749 §2.2) the client authenticates with."""
+
+    pk: int
     client_id: str
     secret_digest: bytes
     grant_types: frozenset[str]

@@ -26,16 +26,16 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
+from .._jose import AsymmetricKey, import_public_key
+
 log = logging.getLogger("mobproc.keys")
 
 ALGORITHMS = ("ES256", "RS256")
-KEY_TYPES = {"ES256": "EC", "RS256": "RSA"}  # an algorithm verifies only with keys of its type
 RSA_BITS = 2048
 # A retired key stays published this long after its last token's expiry: for a request that
 # read the active key just before the rotation, and for small clock differences between hosts.
 RETIREMENT_GRACE_SECONDS = 5.0
 
-AsymmetricKey = ECKey | RSAKey
 
 
 class SigningKeyUnavailable(Exception):
@@ -112,15 +112,6 @@ def _generate(alg: str) -> AsymmetricKey:
     if alg == "ES256":
         return ECKey.generate_key("P-256", private=True, auto_kid=True)
     return RSAKey.generate_key(RSA_BITS, private=True, auto_kid=True)
-
-
-def import_public_key(jwk: dict[str, Any]) -> AsymmetricKey:
-    """A public key from a JWK, refusing private parameters and key types no allowed algorithm uses."""
-    kty = jwk.get("kty")
-    if kty not in ("EC", "RSA"):
-        raise ValueError(f"unsupported key type {kty!r}")
-    public = {name: value for name, value in jwk.items() if name not in ("d", "p", "q", "dp", "dq", "qi", "oth")}
-    return ECKey.import_key(public) if kty == "EC" else RSAKey.import_key(public)
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,3 +131,46 @@ class TokenFactory:
     def refresh_token(self, now: float, grant_expires_at: float) -> IssuedToken:
         """Refresh tokens are always opaque; none outlives its grant's absolute lifetime."""
         return random_issued_token(self.refresh_length, now, min(now + self.refresh_idle_timeout, grant_expires_at))
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshTokenRecord:
+    token_id: int
+    grant_id: int
+    generation: int
+    authorization: Authorization
+    idle_expires_at: float
+    grant_expires_at: float
+    consumed: bool
+    grant_revoked: bool
+    issued_at: float
+    consumed_at: float | None = None
+
+    @property
+    def expires_at(self) -> float:
+        return min(self.idle_expires_at, self.grant_expires_at)
+
+    def is_active(self, now: float) -> bool:
+        """Usable now: not yet used, its grant not revoked, not expired, its client enabled."""
+        return (not self.consumed and not self.grant_revoked and now < self.expires_at
+                and self.authorization.client.enabled)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenRecord:
+    """An access token as stored, in any format; ``authorization.scope`` is this token's scope."""
+
+    token_id: int
+    grant_id: int
+    authorization: Authorization
+    issued_at: float
+    expires_at: float
+    revoked: bool  # the token itself, or its whole grant
+
+    def is_active(self, now: float) -> bool:
+        """Valid now. A disabled client's tokens are not: its grants are unusable meanwhile."""
+        return not self.revoked and now < self.expires_at and self.authorization.client.enabled
+
+
+class GrantOwnerGone(Exception):
+    """The client or account was removed (by another process) while this request ran."""

@@ -7,10 +7,13 @@ from typing import Any
 
 from ..domain.clients import ClientStore
 from .client_auth import authenticate_client
-from .errors import InvalidRequestError, UnauthorizedClientError, UnsupportedGrantTypeError
+from .errors import (
+    InvalidRequestError,
+    UnauthorizedClientError,
+    UnsupportedGrantTypeError,
+)
 from .grants import Grant
 from .request import TokenRequest
-
 
 # What must not travel in a URL, where browsers' histories, proxies and access logs keep it.
 CREDENTIAL_PARAMETERS = ("client_secret", "password", "refresh_token", "token", "access_token")

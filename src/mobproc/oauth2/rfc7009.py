@@ -7,15 +7,16 @@ from typing import Any, Protocol
 from ..domain import audit, secrets
 from ..domain.audit import AuditEvent, AuditLog, LoggedAuditLog
 from ..domain.clients import Client, ClientStore
-from ..domain.tokens import TokenLookup
+from ..domain.tokens import RefreshTokenRecord
+from ..domain.verifier import AccessTokenVerifier
 from .client_auth import authenticate_client
-from .grants.storage import AccessTokenStorage, RefreshTokenRecord
 from .request import TokenRequest
 
 
-class RevocationStorage(AccessTokenStorage, Protocol):
+class RevocationStorage(Protocol):
     def find_refresh_token(self, lookup: bytes) -> RefreshTokenRecord | None: ...
-    def revoke_grant(self, grant_id: int) -> None: ...
+    def revoke_grant(self, grant_id: int) -> bool: ...
+    def revoke_access_token(self, token_id: int) -> None: ...
 
 
 class RevocationEndpoint:
@@ -23,12 +24,12 @@ class RevocationEndpoint:
         self,
         clients: ClientStore,
         storage: RevocationStorage,
-        access_tokens: TokenLookup,
+        verifier: AccessTokenVerifier,
         audit_log: AuditLog | None = None,
     ) -> None:
         self._clients = clients
         self._storage = storage
-        self._access_tokens = access_tokens
+        self._verifier = verifier
         self._audit = audit_log or LoggedAuditLog()
 
     def handle(self, request: TokenRequest) -> dict[str, Any]:
@@ -58,17 +59,16 @@ class RevocationEndpoint:
         record = self._storage.find_refresh_token(secrets.digest(token))
         if record is None:
             return False
-        if record.authorization.client.id == client.id:
+        if record.authorization.client.pk == client.pk:
             self._storage.revoke_grant(record.grant_id)
             self._recorded(audit.GRANT_REVOKED, client, record.authorization.subject, record.grant_id, token)
         return True
 
     def _revoke_access_token(self, token: str, client: Client) -> bool:
-        lookup = self._access_tokens.lookup_key(token)
-        record = self._storage.find_access_token(lookup) if lookup is not None else None
+        record = self._verifier.find(token)
         if record is None:
             return False
-        if record.authorization.client.id == client.id:
+        if record.authorization.client.pk == client.pk:
             self._storage.revoke_access_token(record.token_id)
             self._recorded(audit.TOKEN_REVOKED, client, record.authorization.subject, record.grant_id, token)
         return True

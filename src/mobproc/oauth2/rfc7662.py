@@ -6,42 +6,31 @@ tokens). It may introspect any token of this environment, access or refresh, opa
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Protocol
 
 from ..domain import secrets
-from ..domain.clients import ClientStore
-from ..domain.tokens import Authorization, TokenLookup, identity_claims
+from ..domain.clients import Client, ClientStore
+from ..domain.tokens import RefreshTokenRecord
+from ..domain.verifier import AccessTokenVerifier, describe
 from .client_auth import authenticate_client
 from .errors import UnauthorizedClientError
-from .grants.storage import AccessTokenStorage, RefreshTokenRecord
 from .request import TokenRequest
 
 INTROSPECTION_GRANT = "access_token_validation"
-ACCESS_TOKEN_TYPE = "Bearer"
 REFRESH_TOKEN_TYPE = "refresh_token"
+INACTIVE = {"active": False}
 
 
-class IntrospectionStorage(AccessTokenStorage, Protocol):
+class RefreshTokenFinder(Protocol):
     def find_refresh_token(self, lookup: bytes) -> RefreshTokenRecord | None: ...
 
 
 class IntrospectionEndpoint:
-    def __init__(
-        self,
-        clients: ClientStore,
-        storage: IntrospectionStorage,
-        access_tokens: TokenLookup,
-        *,
-        issuer: str,
-        audience: str,
-    ) -> None:
+    def __init__(self, clients: ClientStore, verifier: AccessTokenVerifier, refresh_tokens: RefreshTokenFinder) -> None:
         self._clients = clients
-        self._storage = storage
-        self._access_tokens = access_tokens
-        self.issuer = issuer
-        self.audience = audience
+        self._verifier = verifier
+        self._refresh_tokens = refresh_tokens
 
     def handle(self, request: TokenRequest) -> dict[str, Any]:
         """RFC 7662 §2.1: ``token`` REQUIRED, ``token_type_hint`` OPTIONAL; "the authorization
@@ -64,42 +53,26 @@ class IntrospectionEndpoint:
             searches.reverse()
         now = time.time()
         for search in searches:
-            found = search(token, now)
+            found = search(token, client, now)
             if found is not None:
                 return found
-        return {"active": False}
+        return INACTIVE
 
-    def _access_token(self, token: str, now: float) -> dict[str, Any] | None:
-        lookup = self._access_tokens.lookup_key(token)
-        record = self._storage.find_access_token(lookup) if lookup is not None else None
+    def _access_token(self, token: str, caller: Client, now: float) -> dict[str, Any] | None:
+        record = self._verifier.find(token)
         if record is None:
             return None
-        if not record.is_active(now):
-            return {"active": False}
-        answer = self._describe(record.authorization, ACCESS_TOKEN_TYPE, record.issued_at, record.expires_at)
-        return {**answer, "aud": self.audience}
+        return self._verifier.claims(record) if record.is_active(now) else INACTIVE
 
-    def _refresh_token(self, token: str, now: float) -> dict[str, Any] | None:
-        record = self._storage.find_refresh_token(secrets.digest(token))
+    def _refresh_token(self, token: str, caller: Client, now: float) -> dict[str, Any] | None:
+        """A refresh token is for its client alone (RFC 6749 §1.5: it is "never sent to resource
+        servers"): to any other caller it is not active, so that a resource server whose
+        validator checks only ``active``, ``exp`` and the scope (Authlib's stock one does) can
+        never take one for an access token."""
+        record = self._refresh_tokens.find_refresh_token(secrets.digest(token))
         if record is None:
             return None
-        if not record.is_active(now):
-            return {"active": False}
-        # token_type tells a resource server that this is no access token, whatever it holds.
-        return self._describe(record.authorization, REFRESH_TOKEN_TYPE, record.issued_at, record.expires_at)
-
-    def _describe(self, authorization: Authorization, token_type: str, issued_at: float, expires_at: float) -> dict[str, Any]:
-        """RFC 7662 §2.2's members, and the account's attributes (CONTRACT §2)."""
-        answer: dict[str, Any] = {
-            "active": True,
-            "scope": " ".join(authorization.scope),
-            "client_id": authorization.client.client_id,
-            "token_type": token_type,
-            "exp": math.floor(expires_at),
-            "iat": math.floor(issued_at),
-            "sub": authorization.subject,
-            "iss": self.issuer,
-        }
-        if authorization.identity is not None:
-            answer["username"] = authorization.identity.subject
-        return {**answer, **identity_claims(authorization)}
+        if record.authorization.client.pk != caller.pk or not record.is_active(now):
+            return INACTIVE
+        authorization = record.authorization
+        return describe(authorization, REFRESH_TOKEN_TYPE, record.issued_at, record.expires_at, self._verifier.issuer)

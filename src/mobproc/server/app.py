@@ -23,7 +23,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
-from . import introspection_endpoint, metadata, openapi, operations, revocation_endpoint, token_endpoint
+from . import (
+    introspection_endpoint,
+    metadata,
+    openapi,
+    operations,
+    revocation_endpoint,
+    token_endpoint,
+)
 from .access_log import AccessLog
 from .logs import lean_records
 from .metrics import RequestMetrics

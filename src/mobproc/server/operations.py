@@ -6,9 +6,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .. import telemetry
 from ..storage import migrate
 from ..storage.database import Database, DatabaseUnavailable
-from .. import telemetry
 
 
 async def healthz(request: Request) -> Response:

@@ -9,11 +9,11 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from ..domain.signing_keys import SigningKeyUnavailable
+from .. import telemetry
 from ..domain.passwords import HashingCapacityExceeded
+from ..domain.signing_keys import SigningKeyUnavailable
 from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
 from ..storage.database import DatabaseUnavailable
-from .. import telemetry
 
 log = logging.getLogger("mobproc.server")
 

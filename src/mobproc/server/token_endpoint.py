@@ -10,11 +10,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from ..oauth2.endpoint import TokenEndpoint
-from ..oauth2.errors import InvalidRequestError, MethodNotAllowedError, RequestTooLargeError
+from ..oauth2.errors import (
+    InvalidRequestError,
+    MethodNotAllowedError,
+    RequestTooLargeError,
+)
 from ..oauth2.request import TokenRequest
 from ..storage.database import Database, WriteWouldWait
-from .forwarded import Network, source_address
 from ..telemetry import TOKEN_REQUESTS, labelled
+from .forwarded import Network, source_address
 from .responses import error_response, json_response
 
 PATH = "/as/token.oauth2"

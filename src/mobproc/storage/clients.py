@@ -25,7 +25,7 @@ def _words(values: Iterable[str]) -> str:
 
 def _client(row: Any) -> Client:
     return Client(
-        id=row.id,
+        pk=row.id,
         client_id=row.client_id,
         secret_digest=row.secret_digest,
         grant_types=frozenset(row.grant_types.split()),

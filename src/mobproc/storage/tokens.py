@@ -7,7 +7,6 @@ from collections import namedtuple
 from dataclasses import replace
 from functools import lru_cache
 from operator import attrgetter
-
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -15,8 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.audit import AuditEvent
 from ..domain.identities import Identity, Username
-from ..domain.tokens import Authorization, IssuedToken
-from ..oauth2.grants.storage import AccessTokenRecord, GrantOwnerGone, RefreshTokenRecord
+from ..domain.tokens import (
+    AccessTokenRecord,
+    Authorization,
+    GrantOwnerGone,
+    IssuedToken,
+    RefreshTokenRecord,
+)
 from .audit import log_event, store_event
 from .clients import _client
 from .database import Database, Transaction
@@ -201,7 +205,7 @@ class SqlTokenStore:
                 _INSERT_GRANT,
                 {
                     "environment": self._environment,
-                    "client_pk": authorization.client.id,
+                    "client_pk": authorization.client.pk,
                     "account_id": identity.account_id if identity else None,
                     "grant_type": authorization.grant_type,
                     "subject": authorization.subject,

@@ -10,16 +10,22 @@ from typing import Any
 from ...domain import audit
 from ...domain.audit import AuditEvent, AuditLog, LoggedAuditLog, unknown_username
 from ...domain.clients import Client
-from ...domain.identities import UNKNOWN_ACCOUNT, AuthenticationFailed, Identity, IdentitySource, Username
+from ...domain.identities import (
+    UNKNOWN_ACCOUNT,
+    AuthenticationFailed,
+    Identity,
+    IdentitySource,
+    Username,
+)
 from ...domain.passwords import HashingAdmission, PasswordHasher
 from ...domain.secrets import short_id
 from ...domain.throttling import NO_THROTTLE, GuessingThrottle, Throttled
-from ...domain.tokens import Authorization, TokenFactory
+from ...domain.tokens import Authorization, GrantOwnerGone, TokenFactory
 from ..errors import InvalidGrantError, SlowDownError
 from ..request import TokenRequest
 from ..scope import requested_scope
 from .base import bearer_response
-from .storage import GrantOwnerGone, GrantStorage
+from .storage import GrantStorage
 
 INVALID_CREDENTIALS = "Invalid resource owner credentials"
 
@@ -78,7 +84,7 @@ class ResourceOwnerPasswordGrant:
         # Spraying one password over many accounts is slowed before any password is checked:
         # a spent budget costs a database row, not an argon2id hash.
         now = time.time()
-        buckets = self._throttle.buckets(client.id, address)
+        buckets = self._throttle.buckets(client.pk, address)
         try:
             self._throttle.take(buckets, now)
         except Throttled as throttled:

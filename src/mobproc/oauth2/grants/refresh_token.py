@@ -65,7 +65,7 @@ class RefreshTokenGrant:
         record = self._storage.find_refresh_token(secrets.digest(presented))
         # Another client's token is simply unknown to this one: revoking on its word would
         # let any client end any grant whose refresh token it saw.
-        if record is None or record.authorization.client.id != client.id or record.grant_revoked:
+        if record is None or record.authorization.client.pk != client.pk or record.grant_revoked:
             raise InvalidGrantError(INVALID_REFRESH_TOKEN)
         now = time.time()
         grace = record.consumed and self._within_grace(record, now)

@@ -1,17 +1,17 @@
 """What the grants (and introspection, revocation) store: small interfaces. The SQL behind
-them is in mobproc.storage."""
+them is in mobproc.storage; the records they answer are in mobproc.domain.tokens."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from ...domain.audit import AuditEvent
-from ...domain.tokens import Authorization, IssuedToken
-
-
-class GrantOwnerGone(Exception):
-    """The client or account was removed (by another process) while this request ran."""
+from ...domain.tokens import (
+    AccessTokenRecord,
+    Authorization,
+    IssuedToken,
+    RefreshTokenRecord,
+)
 
 
 class GrantStorage(Protocol):
@@ -29,29 +29,6 @@ class GrantStorage(Protocol):
         ``event`` (the audit record of the issue, given the new grant's id) is kept in the
         same transaction: tokens are never issued without their record, nor recorded unissued."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshTokenRecord:
-    token_id: int
-    grant_id: int
-    generation: int
-    authorization: Authorization
-    idle_expires_at: float
-    grant_expires_at: float
-    consumed: bool
-    grant_revoked: bool
-    issued_at: float
-    consumed_at: float | None = None
-
-    @property
-    def expires_at(self) -> float:
-        return min(self.idle_expires_at, self.grant_expires_at)
-
-    def is_active(self, now: float) -> bool:
-        """Usable now: not yet used, its grant not revoked, not expired, its client enabled."""
-        return (not self.consumed and not self.grant_revoked and now < self.expires_at
-                and self.authorization.client.enabled)
 
 
 class RefreshTokenStorage(Protocol):
@@ -89,22 +66,6 @@ class RefreshTokenStorage(Protocol):
         """Revoke the grant and with it every access and refresh token descended from it;
         True when this call revoked it."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class AccessTokenRecord:
-    """An access token as stored, in any format; ``authorization.scope`` is this token's scope."""
-
-    token_id: int
-    grant_id: int
-    authorization: Authorization
-    issued_at: float
-    expires_at: float
-    revoked: bool  # the token itself, or its whole grant
-
-    def is_active(self, now: float) -> bool:
-        """Valid now. A disabled client's tokens are not: its grants are unusable meanwhile."""
-        return not self.revoked and now < self.expires_at and self.authorization.client.enabled
 
 
 class AccessTokenStorage(Protocol):

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...domain.clients import Client
-from ...domain.tokens import TokenLookup
+from ...domain.tokens import AccessTokenRecord
+from ...domain.verifier import AccessTokenVerifier
 from ..errors import InvalidGrantError
 from ..request import TokenRequest
 from ..scope import format_scope
-from .storage import AccessTokenRecord, AccessTokenStorage
 
 VALIDATED_TOKEN_TYPE = "urn:pingidentity.com:oauth2:validated_token"
 INVALID_TOKEN = "token is invalid or expired"
@@ -32,16 +32,14 @@ class ValidateBearerGrant:
     grant_type = "urn:pingidentity.com:oauth2:grant_type:validate_bearer"
     client_grant = "access_token_validation"
 
-    def __init__(self, tokens: TokenLookup, storage: AccessTokenStorage) -> None:
-        self._tokens = tokens
-        self._storage = storage
+    def __init__(self, verifier: AccessTokenVerifier) -> None:
+        self._verifier = verifier
 
     def check(self, request: TokenRequest, client: Client) -> _Checked:
         """``token`` REQUIRED: an access token of this environment that is active now, of any
         client (the caller is a resource server); anything else is ``invalid_grant``."""
-        lookup = self._tokens.lookup_key(request.require("token"))
-        record = self._storage.find_access_token(lookup) if lookup is not None else None
-        if record is None or not record.is_active(time.time()):
+        record = self._verifier.active(request.require("token"))
+        if record is None:
             raise InvalidGrantError(INVALID_TOKEN)
         return _Checked(record)
 
