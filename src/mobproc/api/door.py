@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..domain import secrets as token_secrets
 from ..resource import UNAVAILABLE, RejectedToken, TokenChecker, ValidatedToken
 from ..storage.procurement import Record, SqlProcurementStore
 from .errors import ApiError, bad_request, forbidden
@@ -97,7 +96,7 @@ def check_headers(token: ValidatedToken, headers) -> Caller:  # noqa: ANN001 - a
     if tenant != token.tenant and not token.multitenant:
         raise forbidden("tenant-forbidden", f"The account may not call for tenant {tenant!r}")
     # The header names the calling application; it must be the one the token was issued to.
-    if not token_secrets.constant_time_equal(client_id, token.client_id):
+    if client_id != token.client_id:
         raise forbidden("client-id-mismatch", "The client_id header is not the client the token was issued to")
     return Caller(token, tenant, client_id, headers.get(EMPLOYEE_HEADER) or None,
                   headers.get(COMPANY_EMPLOYEE_HEADER) or None)

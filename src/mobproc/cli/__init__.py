@@ -9,6 +9,7 @@ import typer
 
 from . import audit, serve, token
 from .clients import client_app
+from .data import data_app
 from .db import db_app
 from .keys import keys_app
 from .users import user_app
@@ -18,6 +19,7 @@ app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(data_app, name="data")
 for commands in (serve.app, audit.app, token.app):
     app.registered_commands += commands.registered_commands
 

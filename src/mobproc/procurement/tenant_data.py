@@ -67,7 +67,7 @@ class Account(_Strict):
 
     username: Text
     employee: Id
-    actsFor: list[Id] = []
+    actsFor: list[Id | Literal["*"]] = []
     approver: bool = False
 
 

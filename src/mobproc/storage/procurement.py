@@ -147,11 +147,14 @@ class SqlProcurementStore:
 
     def records(
         self, tenant: str, kind: str, *, offset: int, limit: int, owners: Collection[str] | None = None,
-        keys: Collection[str] | None = None,
+        keys: Collection[str] | None = None, roots: bool = False,
     ) -> tuple[list[Record], int]:
         """One page of a tenant's records of one kind, in the file's order, and how many there
-        are in all; ``owners`` and ``keys`` (when given) narrow them."""
+        are in all; ``owners`` and ``keys`` (when given) narrow them, ``roots`` to those of no
+        owner (the countries among the regions)."""
         condition = self._of(tenant, kind)
+        if roots:
+            condition = and_(condition, api_records.c.owner.is_(None))
         if owners is not None:
             condition = and_(condition, api_records.c.owner.in_(list(owners)))
         if keys is not None:
