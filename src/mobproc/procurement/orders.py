@@ -102,7 +102,9 @@ class OrderDesk:
             expanded, onetime, monthly = self._cart(check, cart, kind, service)
             confirmation["shoppingCart"] = expanded
             segment.update({k: v for k, v in expanded.items() if k in ("device", "plan", "accessories")})
-            confirmation["shipTo"] = self._ship_to(check, request.get("shipTo"))
+            # Only physical items travel: a new plan alone needs no address.
+            if cart.get("deviceId") or cart.get("accessoryIds") or request.get("shipTo"):
+                confirmation["shipTo"] = self._ship_to(check, request.get("shipTo"))
         if kind == "UPGRADE" and "existingDevice" in request:
             confirmation["existingDevice"] = self._existing_device(request["existingDevice"])
         effect = None
@@ -337,8 +339,8 @@ class OrderDesk:
                                "type": spec["type"]})
             answered.append({"fields": fields, "groupId": group.get("groupId", "MISCELLANEOUS")})
         required = [p for p in known.values() if p.get("validation") == "REQUIRED"]
-        if kind == "PORT_NUMBER":
-            required += [{"id": name} for name in PORT_FIELDS if name not in known]
+        if kind == "PORT_NUMBER":  # whatever the tenant's properties say
+            required += [{"id": name} for name in PORT_FIELDS if name not in {spec["id"] for spec in required}]
         for spec in required:
             if spec["id"] not in given:
                 check.fail("properties", "property-required", f"Property {spec['id']} is required for a {kind} order")
