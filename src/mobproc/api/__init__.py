@@ -4,7 +4,7 @@ served under ``/mobproc/v1`` (README, "The MOBPROC v1 API").
 >>> api = create_api(services.verifier, services.database, settings, verify_in_process=True)  # doctest: +SKIP
 """
 
-from .app import PATH, create_api
+from .app import PATH, create_api, mount
 from .door import RemoteVerifier, TokenVerifier
 
-__all__ = ["PATH", "RemoteVerifier", "TokenVerifier", "create_api"]
+__all__ = ["PATH", "RemoteVerifier", "TokenVerifier", "create_api", "mount"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings
@@ -132,6 +134,15 @@ def _describe(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def mount(api: FastAPI) -> Mount:
+    """The API at ``/mobproc/v1``, taking every path under it: Starlette's pattern for a mount
+    stops at a line break (``.`` without DOTALL), and a path with an encoded one (``%0A``) would
+    otherwise fall through to the token service's own 404, in the OAuth shape."""
+    mounted = Mount(PATH, api)
+    mounted.path_regex = re.compile(mounted.path_regex.pattern, re.DOTALL)
+    return mounted
+
+
 def create_api(verifier: TokenVerifier, database: Database, settings: Settings, *, verify_in_process: bool) -> FastAPI:
     """The API on ``database`` (its tenants' data and orders), its calls' tokens checked by
     ``verifier``. ``verify_in_process``: the verifier reads this process's database (the
@@ -163,4 +174,4 @@ def create_api(verifier: TokenVerifier, database: Database, settings: Settings, 
     return app
 
 
-__all__ = ["ACTIVITY_HEADER", "CORRELATION_HEADER", "PATH", "create_api"]
+__all__ = ["ACTIVITY_HEADER", "CORRELATION_HEADER", "PATH", "create_api", "mount"]

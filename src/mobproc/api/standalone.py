@@ -9,7 +9,6 @@ import gc
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
 
 from ..config import Settings, load_settings
 from ..resource import TokenChecker
@@ -18,7 +17,7 @@ from ..server.app import SecurityHeaders
 from ..server.logs import lean_records
 from ..server.observing import AnswerEdge
 from ..storage.database import Database
-from .app import PATH, create_api
+from .app import create_api, mount
 from .door import RemoteVerifier
 
 
@@ -35,7 +34,7 @@ def create_api_server(settings: Settings) -> Starlette:
     database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     api = create_api(RemoteVerifier(checker), database, settings, verify_in_process=False)
     edge = {"headers": SecurityHeaders.for_request, "observers": [AccessLog()] if settings.access_log else []}
-    app = Starlette(routes=[Mount(PATH, api)], middleware=[Middleware(AnswerEdge, **edge)])
+    app = Starlette(routes=[mount(api)], middleware=[Middleware(AnswerEdge, **edge)])
     app.state.database = database
     return app
 

@@ -17,11 +17,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api import docs as api_docs
-from ..api.app import PATH as API_PATH, create_api
+from ..api.app import PATH as API_PATH, create_api, mount
 from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None) -> TokenService:
         Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
                                                      retry_after=retry_after), methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
-        Mount(API_PATH, create_api(services.verifier, services.database, settings, verify_in_process=True)),
+        mount(create_api(services.verifier, services.database, settings, verify_in_process=True)),
     ]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
