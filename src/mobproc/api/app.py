@@ -24,7 +24,16 @@ from ..storage.database import Database, DatabaseUnavailable
 from ..storage.procurement import SqlProcurementStore
 from . import docs, orders, resources
 from .context import ACTIVITY, CORRELATION, ApiParts, CallTags, tag
-from .door import ACTIVITY_HEADER, CLIENT_HEADER, CORRELATION_HEADER, TENANT_HEADER, TokenVerifier
+from .door import (
+    ACTIVITY_HEADER,
+    CLIENT_HEADER,
+    COMPANY_EMPLOYEE_HEADER,
+    CORRELATION_HEADER,
+    EMPLOYEE_HEADER,
+    HIERARCHY_HEADER,
+    TENANT_HEADER,
+    TokenVerifier,
+)
 from .errors import ApiError, error_body, log, occurrence_id
 
 PATH = "/mobproc/v1"
@@ -116,20 +125,37 @@ def _unavailable(retry_after: int):  # noqa: ANN202
     return handler
 
 
-def _describe(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's description, as this API answers: a bad request is a 400 in the documented
-    body (FastAPI's 422 never happens), and the tenant and client headers are required."""
+# The documented headers, described on every operation (the door reads them itself).
+HEADERS = (
+    (TENANT_HEADER, True, "The tenant (customer) the call is for"),
+    (CLIENT_HEADER, True, "The client application the token was issued to"),
+    (EMPLOYEE_HEADER, False, "Act for this employee (the system's id); wins over the next"),
+    (COMPANY_EMPLOYEE_HEADER, False, "Act for this employee (the customer's own id for them)"),
+    (HIERARCHY_HEADER, False, "The organizational hierarchy (accepted; this sandbox has one)"),
+    (ACTIVITY_HEADER, False, "A tag for related calls: on every log line of the call, echoed"),
+    (CORRELATION_HEADER, False, "A tag for this call: on every log line of the call, echoed"),
+)
+
+
+def describe(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's description, as this API answers: every operation takes the bearer token and
+    the documented headers, and a bad request is a 400 in the documented body (FastAPI's 422
+    never happens)."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
                              servers=[{"url": PATH}])
+        headers = [{"name": name, "in": "header", "required": required, "description": description,
+                    "schema": {"type": "string", "maxLength": 255}} for name, required, description in HEADERS]
         for operations in schema["paths"].values():
             for operation in operations.values():
                 operation["responses"].pop("422", None)
-                for parameter in operation.get("parameters", []):
-                    if parameter["in"] == "header" and parameter["name"] in (TENANT_HEADER, CLIENT_HEADER):
-                        parameter["required"] = True
+                operation["parameters"] = [*headers, *operation.get("parameters", [])]
+                operation["security"] = [{"bearer": []}]
+        components = schema.setdefault("components", {})
         for unused in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+            components.get("schemas", {}).pop(unused, None)
+        components["securitySchemes"] = {"bearer": {
+            "type": "http", "scheme": "bearer", "description": "An access token of scope MOBPROC from /as/token.oauth2"}}
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -170,7 +196,7 @@ def create_api(verifier: TokenVerifier, database: Database, settings: Settings, 
     app.include_router(orders.router)
     app.include_router(docs.router)
     app.add_middleware(ApiEdge)
-    app.openapi = lambda: _describe(app)  # type: ignore[method-assign]
+    app.openapi = lambda: describe(app)  # type: ignore[method-assign]
     return app
 
 

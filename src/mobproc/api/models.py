@@ -457,10 +457,6 @@ class Confirmed(_Answer):
     status: Literal["SUCCESS"]
 
 
-class SegmentMeta(_Answer):
-    hrefHistory: str | None = None
-
-
 class OrderSegment(_Answer):
     orderSegmentId: str
     status: str
@@ -497,10 +493,29 @@ class Submitted(_Answer):
     status: Literal["SUCCESS"]
 
 
+class EmployeeReference(_Answer):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    meta: Meta = Field(alias="_meta")
+    id: str
+
+
+class OrderSummary(_Answer):
+    """An order in a list; its ``_meta.href`` leads to the whole of it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    meta: Meta = Field(alias="_meta")
+    accountHolder: EmployeeReference
+    dateSubmitted: str
+    externalOrderNumber: str
+    orderId: str
+    status: Literal["ORDER_SUBMITTED", "PENDING_APPROVAL", "AWAITING_APPROVAL", "REJECTED"]
+    transactionType: TransactionType
+
+
 class Orders(_Answer):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     meta: PageMeta = Field(alias="_meta")
-    orders: list[Order]
+    orders: list[OrderSummary]
 
 
 class ApprovalAnswer(_Answer):

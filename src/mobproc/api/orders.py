@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -53,6 +54,25 @@ def order_answer(order: StoredOrder, now: float) -> dict[str, Any]:
     }
 
 
+def order_summary(order: StoredOrder, now: float) -> dict[str, Any]:
+    """An order as a collection lists it: what tells it apart, and its ``_meta.href`` for the
+    rest (the documentation's "Metadata": a list does not repeat every detail record)."""
+    return {
+        "_meta": {"href": f"/orders/{order.id}"},
+        "accountHolder": {"_meta": {"href": f"/employees/{quote(order.account_holder, safe='')}"},
+                          "id": order.account_holder},
+        "dateSubmitted": submitted(order.submitted_at),
+        "externalOrderNumber": order.external_order_number,
+        "orderId": str(order.id),
+        "status": order.status(now),
+        "transactionType": order.transaction_type,
+    }
+
+
+def submitted(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _visible_order(request: Request, who: Actor, order_id: str) -> StoredOrder:
     order = parts(request).store.order(who.caller.tenant, int(order_id)) if order_id.isdigit() and len(order_id) < 16 else None
     if order is None or not who.may_see(order.account_holder):
@@ -83,7 +103,6 @@ def submit_order(request: Request, who: Who, body: models.OrderBody,
     now = time.time()
     approvals = who.tenant.get("approvals", {})
     needs_approval = order["transactionType"] in approvals.get("transactionTypes", [])
-    submitted_at = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         stored, _created = store.submit(tenant, {
             "external_order_number": order["externalOrderNumber"],
@@ -95,7 +114,7 @@ def submit_order(request: Request, who: Who, body: models.OrderBody,
             "ready_at": now + approvals.get("readyAfterSeconds", 0),
             "submitted_at": now,
             "effect": checked.effect,
-            "document": order_document(checked.confirmation, checked.segment, submitted_at),
+            "document": order_document(checked.confirmation, checked.segment, submitted(now)),
         }, apply_now=not needs_approval)
     except ServiceStateChanged as changed:
         return _rejected([OrderProblem("orderRequest.serviceId", "service-state",
@@ -117,7 +136,7 @@ def orders(request: Request, who: Who, at: Paged, employee: EmployeeFilter = Non
     found, total = parts(request).store.orders(who.caller.tenant, offset=at.offset, limit=at.limit,
                                                holders=holders(request, who, employee, companyEmployeeId))
     now = time.time()
-    return collection(request, "orders", [order_answer(order, now) for order in found], at, total)
+    return collection(request, "orders", [order_summary(order, now) for order in found], at, total)
 
 
 @router.get("/orders/properties", response_model=models.OrderProperties, response_model_exclude_none=True,
