@@ -9,14 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ..procurement.tenant_data import storable
 
 TransactionType = Literal[
     "NEW_ACTIVATION", "UPGRADE", "PORT_NUMBER", "ORDER_ACCESSORIES",
     "SUSPEND", "UNSUSPEND", "DEACTIVATE", "UPDATE_FEATURES",
 ]
-Id = Annotated[str, Field(min_length=1, max_length=255)]
-ShortText = Annotated[str, Field(max_length=4000)]
+# What a call sends is looked up or stored: text both databases can hold (storable()).
+Id = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(storable)]
+ShortText = Annotated[str, Field(max_length=4000), AfterValidator(storable)]
+
+
+def bounded(low: int, high: int) -> object:
+    return Annotated[str, Field(min_length=low, max_length=high), AfterValidator(storable)]
 
 
 class _Request(BaseModel):
@@ -38,7 +45,7 @@ class PropertyField(_Request):
     id: Id
     type: Literal["TEXT", "DATE", "CHOICE"]
     text: ShortText | None = None
-    date: Annotated[str, Field(max_length=64)] | None = None
+    date: bounded(0, 64) | None = None
     choice: ChoiceValue | None = None
 
 
@@ -63,33 +70,33 @@ class ShoppingCart(_Request):
 
 class AddressValue(_Request):
     id: Id
-    value: Annotated[str, Field(max_length=255)]
+    value: bounded(0, 255)
 
 
 class ShipTo(_Request):
-    name: Annotated[str, Field(min_length=1, max_length=255)]
+    name: bounded(1, 255)
     regionId: Id
     address: Annotated[list[AddressValue], Field(max_length=20)] = []
     expedite: bool = False
 
 
 class SerialNumber(BaseModel):
-    type: Annotated[str, Field(min_length=1, max_length=16)]
-    value: Annotated[str, Field(min_length=1, max_length=64)]
+    type: bounded(1, 16)
+    value: bounded(1, 64)
 
 
 class ExistingDevice(_Request):
     manufacturerId: Id
     modelId: Id
     serialNumber: SerialNumber | None = None
-    simId: Annotated[str, Field(max_length=64)] | None = None
+    simId: bounded(0, 64) | None = None
 
 
 class OrderRequest(_Request):
-    externalOrderNumber: Annotated[str, Field(min_length=1, max_length=255)]
+    externalOrderNumber: bounded(1, 255)
     transactionType: TransactionType
     regionId: Id | None = None
-    postalCode: Annotated[str, Field(max_length=16)] | None = None
+    postalCode: bounded(0, 16) | None = None
     serviceId: Id | None = None
     shoppingCart: ShoppingCart | None = None
     existingDevice: ExistingDevice | None = None
@@ -103,7 +110,7 @@ class OrderBody(_Request):
 
 class Approval(_Request):
     action: Literal["APPROVE", "REJECT"]
-    reason: Annotated[str, Field(max_length=4000)] | None = None
+    reason: ShortText | None = None
 
 
 # --- answers --------------------------------------------------------------------------------

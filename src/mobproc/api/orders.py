@@ -23,7 +23,7 @@ from . import models
 from .context import parts, view_of
 from .door import Actor
 from .errors import bad_request, forbidden, not_found, rejected_order_body
-from .resources import ERRORS, EmployeeFilter, CompanyFilter, Paged, Who, answer, collection, holders
+from .resources import ERRORS, CompanyFilter, EmployeeFilter, Key, Paged, QueryKey, Who, answer, collection, holders
 
 router = APIRouter(responses=ERRORS)
 
@@ -74,7 +74,7 @@ def submitted(at: float) -> str:
 
 
 def _visible_order(request: Request, who: Actor, order_id: str) -> StoredOrder:
-    order = parts(request).store.order(who.caller.tenant, int(order_id)) if order_id.isdigit() and len(order_id) < 16 else None
+    order = parts(request).store.order(who.caller.tenant, int(order_id)) if order_id.isascii() and order_id.isdigit() and len(order_id) < 16 else None
     if order is None or not who.may_see(order.account_holder):
         raise not_found("order", order_id)
     return order
@@ -142,8 +142,7 @@ def orders(request: Request, who: Who, at: Paged, employee: EmployeeFilter = Non
 @router.get("/orders/properties", response_model=models.OrderProperties, response_model_exclude_none=True,
             summary="The properties an order of a transaction type takes")
 def order_properties(request: Request, who: Who, transactionType: models.TransactionType,  # noqa: N803
-                     vendor: Annotated[str | None, Query(max_length=255)] = None,
-                     service: Annotated[str | None, Query(max_length=255)] = None) -> dict[str, Any]:
+                     vendor: QueryKey = None, service: QueryKey = None) -> dict[str, Any]:
     """The documentation's "Obtaining Order Properties"; this sandbox's properties are the
     tenant's for the transaction type, whichever vendor fulfils it."""
     fields = [{k: v for k, v in spec.items() if k != "transactionTypes"}
@@ -155,13 +154,13 @@ def order_properties(request: Request, who: Who, transactionType: models.Transac
 
 @router.get("/orders/{order_id}", response_model=models.Order, response_model_exclude_none=True,
             summary="One order")
-def one_order(request: Request, who: Who, order_id: str) -> dict[str, Any]:
+def one_order(request: Request, who: Who, order_id: Key) -> dict[str, Any]:
     return answer(request, order_answer(_visible_order(request, who, order_id), time.time()))
 
 
 @router.post("/orders/{order_id}/approval", response_model=models.ApprovalAnswer,
              summary="Approve or reject an order awaiting approval")
-def approve(request: Request, who: Who, order_id: str, body: models.Approval) -> dict[str, Any]:
+def approve(request: Request, who: Who, order_id: Key, body: models.Approval) -> dict[str, Any]:
     """Only an approver of the tenant (``/me``: ``isApprover``) decides, and a rejection says why.
     An order that needs no approval, or was decided already, answers APPROVAL_NOT_NEEDED; one
     that will need it but does not await it yet, NOT_READY_FOR_APPROVAL."""

@@ -7,10 +7,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
 from ..procurement.orders import CARE, PROCUREMENT
+from ..procurement.tenant_data import storable
 from ..procurement.views import View, absolute
 from ..storage.procurement import Record
 from . import models
@@ -28,8 +30,11 @@ router = APIRouter(responses=ERRORS)
 get = partial(router.get, response_model_exclude_none=True)
 Who = Annotated[Actor, Depends(actor)]
 Paged = Annotated[Page, Depends(page)]
-EmployeeFilter = Annotated[str | None, Query(max_length=320, description="only this employee's (employee id)")]
-CompanyFilter = Annotated[str | None, Query(max_length=320, description="only this employee's (company employee id)")]
+# Every key a call names is looked up: text both databases can hold.
+Key = Annotated[str, Path(max_length=255), AfterValidator(storable)]
+QueryKey = Annotated[str | None, Query(max_length=320), AfterValidator(lambda v: v if v is None else storable(v))]
+EmployeeFilter = Annotated[QueryKey, Query(description="only this employee's (employee id)")]
+CompanyFilter = Annotated[QueryKey, Query(description="only this employee's (company employee id)")]
 
 
 def answer(request: Request, document: Any) -> Any:
@@ -89,7 +94,7 @@ def employees(request: Request, who: Who, at: Paged, employee: EmployeeFilter = 
 
 
 @get("/employees/{employee_id}", response_model=models.Employee, summary="One employee")
-def one_employee(request: Request, who: Who, employee_id: str) -> dict[str, Any]:
+def one_employee(request: Request, who: Who, employee_id: Key) -> dict[str, Any]:
     record = parts(request).store.record(who.caller.tenant, "employee", employee_id)
     if record is None or not who.may_see(record.key):
         raise not_found("employee", employee_id)
@@ -113,7 +118,7 @@ def _one(request: Request, who: Actor, kind: str, key: str, what: str) -> tuple[
 
 @get("/regions", response_model=models.Regions, summary="Countries, or the states of one")
 def regions(request: Request, who: Who, at: Paged,
-            parentRegion: Annotated[str | None, Query(max_length=255)] = None) -> dict[str, Any]:  # noqa: N803
+            parentRegion: QueryKey = None) -> dict[str, Any]:  # noqa: N803
     """Without ``parentRegion``, the countries; with it, the states or provinces of that country."""
     if parentRegion is None:
         found, total, view = _records(request, who, "region", at, roots=True)
@@ -123,7 +128,7 @@ def regions(request: Request, who: Who, at: Paged,
 
 
 @get("/regions/{region_id}", response_model=models.Region, summary="One region, with its address format")
-def one_region(request: Request, who: Who, region_id: str) -> dict[str, Any]:
+def one_region(request: Request, who: Who, region_id: Key) -> dict[str, Any]:
     record, view = _one(request, who, "region", region_id, "region")
     return answer(request, view.region(record, detail=True))
 
@@ -135,13 +140,13 @@ def vendors(request: Request, who: Who, at: Paged) -> dict[str, Any]:
 
 
 @get("/vendors/{vendor_id}", response_model=models.Reference, summary="One carrier")
-def one_vendor(request: Request, who: Who, vendor_id: str) -> dict[str, Any]:
+def one_vendor(request: Request, who: Who, vendor_id: Key) -> dict[str, Any]:
     _one(request, who, "vendor", vendor_id, "vendor")
     return answer(request, view_of(request, who).vendor(vendor_id))
 
 
 @get("/manufacturers/{name}", response_model=models.Reference, summary="One manufacturer")
-def one_manufacturer(request: Request, who: Who, name: str) -> dict[str, Any]:
+def one_manufacturer(request: Request, who: Who, name: Key) -> dict[str, Any]:
     _, view = _one(request, who, "manufacturer", name, "manufacturer")
     return answer(request, view.manufacturer(name))
 
@@ -153,7 +158,7 @@ def catalog_devices(request: Request, who: Who, at: Paged) -> dict[str, Any]:
 
 
 @get("/catalog/devices/{device_id}", response_model=models.CatalogItem, summary="One device of the catalog")
-def catalog_device(request: Request, who: Who, device_id: str) -> dict[str, Any]:
+def catalog_device(request: Request, who: Who, device_id: Key) -> dict[str, Any]:
     record, view = _one(request, who, "device", device_id, "device")
     return answer(request, view.catalog_item(record))
 
@@ -165,7 +170,7 @@ def catalog_plans(request: Request, who: Who, at: Paged) -> dict[str, Any]:
 
 
 @get("/catalog/plans/{plan_id}", response_model=models.Plan, summary="One plan, with its optional features")
-def catalog_plan(request: Request, who: Who, plan_id: str) -> dict[str, Any]:
+def catalog_plan(request: Request, who: Who, plan_id: Key) -> dict[str, Any]:
     record, view = _one(request, who, "plan", plan_id, "plan")
     return answer(request, view.plan(record))
 
@@ -177,7 +182,7 @@ def catalog_accessories(request: Request, who: Who, at: Paged) -> dict[str, Any]
 
 
 @get("/catalog/accessories/{accessory_id}", response_model=models.CatalogItem, summary="One accessory")
-def catalog_accessory(request: Request, who: Who, accessory_id: str) -> dict[str, Any]:
+def catalog_accessory(request: Request, who: Who, accessory_id: Key) -> dict[str, Any]:
     record, view = _one(request, who, "accessory", accessory_id, "accessory")
     return answer(request, view.catalog_item(record))
 
@@ -191,7 +196,7 @@ def device_assets(request: Request, who: Who, at: Paged, employee: EmployeeFilte
 
 
 @get("/assets/devices/{device_id}", response_model=models.DeviceAsset, summary="One device asset")
-def device_asset(request: Request, who: Who, device_id: str) -> dict[str, Any]:
+def device_asset(request: Request, who: Who, device_id: Key) -> dict[str, Any]:
     record, view = _one(request, who, "device_asset", device_id, "device asset")
     if not who.may_see(record.owner):
         raise not_found("device asset", device_id)
@@ -207,7 +212,7 @@ def service_assets(request: Request, who: Who, at: Paged, employee: EmployeeFilt
 
 
 @get("/assets/services/{service_id}", response_model=models.Service, summary="One service asset")
-def service_asset(request: Request, who: Who, service_id: str) -> dict[str, Any]:
+def service_asset(request: Request, who: Who, service_id: Key) -> dict[str, Any]:
     record, view = _one(request, who, "service", service_id, "service asset")
     if not who.may_see(record.owner):
         raise not_found("service asset", service_id)
