@@ -437,7 +437,7 @@ class ModelAnswer(_Answer):
 
 
 class ExistingDeviceAnswer(_Answer):
-    manufacturer: Reference | dict
+    manufacturer: Reference | ModelAnswer  # a manufacturer the tenant does not list: as sent
     model: ModelAnswer
     serialNumber: AssetSerial | None = None
     simId: str | None = None

@@ -160,13 +160,7 @@ class Plan(_Strict):
     devices: list[Id] = []  # the catalog devices this plan may be ordered with
 
 
-class Accessory(_Strict):
-    id: Id
-    name: Text
-    manufacturer: Id
-    vendor: Id
-    price: Money
-    imageUrl: Text | None = None
+class Accessory(CatalogDevice):
     devices: list[Id] = []  # the catalog devices it fits; none: every device
 
 
