@@ -1,7 +1,7 @@
 """Ceiling for the token endpoint on mobproc's server stack: Starlette on uvicorn
 doing only what every request must do (parse the urlencoded form, answer a JSON
 body of a token response's or an introspection answer's size), with no database
-and no crypto.
+and no crypto; and for the MOBPROC v1 API's /ping (read the headers, answer its JSON).
 
     python -m uvicorn bare_starlette:app --port P --no-access-log
 """
@@ -49,7 +49,16 @@ async def introspect(request):
     }, headers=HEADERS)
 
 
+async def ping(request):
+    # The MOBPROC v1 API's /ping answer, with its headers read but nothing checked.
+    if "authorization" not in request.headers or "x-tngo-tenant" not in request.headers:
+        return JSONResponse({"errorCode": "401-unauthorized"}, status_code=401, headers=HEADERS)
+    return JSONResponse({"echoText": request.query_params.get("echoText", ""), "node": "bench:1",
+                         "status": "SUCCESS"}, headers=HEADERS)
+
+
 app = Starlette(routes=[
     Route("/as/token.oauth2", token, methods=["POST"]),
     Route("/as/introspect.oauth2", introspect, methods=["POST"]),
+    Route("/mobproc/v1/ping", ping),
 ])

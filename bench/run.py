@@ -51,7 +51,14 @@ PEERS = BENCH / "peers"
 WRK = BENCH / "wrk"
 PY = sys.executable  # the peers' venv: setup.sh makes it, the Makefile runs us with it
 SERVER_CORE, LOAD_CORE = "0", "1"
-CASES = ["password", "refresh", "client_credentials", "introspect"]
+OAUTH_CASES = ["password", "refresh", "client_credentials", "introspect"]
+# The MOBPROC v1 API, mobproc's own and the ceilings' only: /ping through the door (an opaque
+# token, and on the JWT target a JWT), and a page of 50 orders of a tenant holding API_ORDERS.
+API_CASES = ["api_ping", "api_orders"]
+API_PATHS = {"api_ping": ("/mobproc/v1/ping?echoText=bench", '"SUCCESS"'),
+             "api_orders": ("/mobproc/v1/orders?limit=50", '"orders"')}
+API_ORDERS = 10_000
+CASES = OAUTH_CASES + API_CASES
 USERS = 8
 CLIENT_ID = "bench-client"
 # Fresh per run; they only guard loopback servers that live for one benchmark.
@@ -123,7 +130,7 @@ class Target:
     introspect_path: str = "/oauth/introspect"
     prefix: str = "user"           # username = prefix + index
     cc_client: str = CLIENT_ID     # DOT needs a second application for client_credentials
-    cases: tuple = tuple(CASES)
+    cases: tuple = tuple(OAUTH_CASES)
     growth: bool = False           # also run the growth case
     provision: Callable = None     # (workdir, env) -> None
     command: Callable = None       # (workdir, port) -> argv
@@ -236,7 +243,7 @@ MOBPROC_HTTP = "mobproc.server.http:CoalescingHttpToolsProtocol"
 def ceiling_target(python, http="auto"):
     return Target(
         "ceiling: bare Starlette on uvicorn", "ceiling", cases=("refresh", "client_credentials",
-                                                                "introspect"),
+                                                                "introspect", "api_ping"),
         token_path="/as/token.oauth2", introspect_path="/as/introspect.oauth2",
         provision=lambda w, e: None,
         command=lambda w, p: [python, "-m", "uvicorn", "bare_starlette:app", "--host",
@@ -250,7 +257,7 @@ def stack_target():
     whether a faster server under mobproc would lift it is measured, not assumed."""
     return Target(
         "stack: bare Starlette on granian", "stack", cases=("refresh", "client_credentials",
-                                                             "introspect"),
+                                                             "introspect", "api_ping"),
         token_path="/as/token.oauth2", introspect_path="/as/introspect.oauth2",
         provision=lambda w, e: None,
         # Its single-threaded runtime and uvloop: one core, as every server here has.
@@ -286,10 +293,15 @@ def mobproc_target(exe):
         for i in range(USERS):
             run_quiet([exe, "user", "add", f"command://user{i}", "--password-stdin",
                        "--tenant", "XYZ"], e, stdin=PASSWORD)
+        # The MOBPROC v1 API's tenant XYZ (the demo's), its accounts the users, and its orders.
+        run_quiet([Path(exe).with_name("python"), BENCH / "api_seed.py", "--database",
+                   e["MOBPROC_DATABASE_URL"], "--orders", str(API_ORDERS), "--accounts",
+                   *(f"command://user{i}" for i in range(USERS))], e)
 
     return Target(
         "mobproc", "mobproc", token_path="/as/token.oauth2",
         introspect_path="/as/introspect.oauth2", prefix="command://user", growth=True,
+        cases=(*OAUTH_CASES, *API_CASES),
         provision=provision,
         command=lambda w, p: [exe, "serve", "--host", "127.0.0.1", "--port", str(p),
                               "--workers", "1"],
@@ -300,6 +312,16 @@ def mobproc_target(exe):
                        "MOBPROC_ENVIRONMENT": "dev", **MOBPROC_BENCH_SETTINGS, **MOBPROC_QUIET_OPERATIONS},
         notes="mobproc serve --workers 1, access log on; "
               + ", ".join(f"{k}={v}" for k, v in MOBPROC_BENCH_SETTINGS.items()))
+
+
+def mobproc_jwt_target(exe):
+    """mobproc issuing JWT access tokens: the API's door checks their signature and then finds
+    the token's row (a revocation is seen at once), where an opaque token is found by digest."""
+    mob = mobproc_target(exe)
+    return dataclasses.replace(
+        mob, name="mobproc, JWT access tokens", group="mobproc-jwt", cases=("api_ping",), growth=False,
+        env=lambda w: {**mob.env(w), "MOBPROC_ACCESS_TOKEN_FORMAT": "jwt"},
+        notes=mob.notes + ", MOBPROC_ACCESS_TOKEN_FORMAT=jwt")
 
 
 # ------------------------------------------------------------------- running
@@ -410,6 +432,13 @@ class Client:
             "grant_type": "client_credentials", "scope": "MOBPROC", "client_id": self.t.cc_client,
             "client_secret": CLIENT_SECRET}, "access_token")
 
+    def api_get(self, case, token):
+        path, expect = API_PATHS[case]
+        r = self.http.get(path, headers=api_headers(token))
+        if r.status_code != 200 or expect not in r.text:
+            raise RuntimeError(f"GET {path}: {r.status_code} {r.text[:300]}")
+        return r.json()
+
     def introspect(self, token):
         body = self._post(self.t.introspect_path, {
             "token": token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, "active")
@@ -421,6 +450,10 @@ class Client:
         """n fresh refresh tokens, by real password grants."""
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             return list(ex.map(lambda i: self.password(i % USERS)["refresh_token"], range(n)))
+
+
+def api_headers(token):
+    return {"Authorization": f"Bearer {token}", "X-TNGO-TENANT": "XYZ", "client_id": CLIENT_ID}
 
 
 def wrk(script, url, args, duration, connections):
@@ -500,6 +533,15 @@ def issue_targets(targets):
             check(f"{case} ÷ fastest tuned Python peer", 5.0, mine, fastest["cases"][case], fastest["name"])
         if node:
             check(f"{case} ÷ tuned Node peer", 1.0, mine, node["cases"].get(case), node["name"])
+    # The MOBPROC v1 API's /ping beside the bare stack's: the whole door (token, headers) and
+    # FastAPI against a route that reads the headers and answers.
+    jwt = next((t for t in by_name.values() if t["group"] == "mobproc-jwt"), None)
+    if stack:
+        check("api_ping, opaque token ÷ bare stack", 0.3, mob["cases"].get("api_ping"),
+              stack["cases"].get("api_ping"), stack["name"])
+        if jwt:
+            check("api_ping, JWT ÷ bare stack", 0.4, jwt["cases"].get("api_ping"),
+                  stack["cases"].get("api_ping"), stack["name"])
     sizes = sorted(mob.get("growth", {}), key=int)
     if len(sizes) >= 2:
         small, large = mob["growth"][sizes[0]], mob["growth"][sizes[-1]]
@@ -611,6 +653,10 @@ class Stage:
             return "refresh.lua", url, dict(auth, tokens=seeds)
         if case == "client_credentials":
             return "client_credentials.lua", url, dict(auth, client_id=t.cc_client)
+        if case in API_CASES:
+            path, expect = API_PATHS[case]
+            return "api_get.lua", self.server.base + path, dict(token=self.token, tenant="XYZ",
+                                                                 client_id=CLIENT_ID, expect=expect)
         return "introspect.lua", url, dict(auth, token=self.token)
 
     def results(self):
@@ -649,6 +695,7 @@ def staged(label, target, cfg, cases, bulk_count=0):
             "refresh": lambda: client.refresh(client.password()["refresh_token"]),
             "client_credentials": lambda: client.client_credentials(),
             "introspect": lambda: client.introspect(token),
+            **{case: (lambda case=case: client.api_get(case, token)) for case in API_CASES},
         }
         for case in cases:
             try:
@@ -1024,7 +1071,7 @@ def main():
     if "mobproc" in groups:
         if not os.access(cfg.mobproc, os.X_OK):
             sys.exit(f"mobproc not found at {cfg.mobproc} (use --mobproc, or --only peers,ceilings)")
-        targets.append(mobproc_target(cfg.mobproc))
+        targets += [mobproc_target(cfg.mobproc), mobproc_jwt_target(cfg.mobproc)]
         if cfg.baseline:
             targets.append(dataclasses.replace(mobproc_target(cfg.baseline), name="mobproc before", group="baseline",
                                                growth=False))

@@ -197,6 +197,15 @@ class Settings(BaseSettings):
     behind_proxy: bool = False
     refresh_grace_seconds: int = Field(0, ge=0, le=300)
 
+    # --- `mobproc serve --api-only`: the MOBPROC v1 API alone, checking the tokens of the mobproc
+    # at MOBPROC_ISSUER (JWTs locally, opaque tokens by introspection as this client, which must
+    # be allowed access_token_validation). A valid answer may be kept so many seconds (0: every
+    # call asks, and a revoked opaque token is refused at once).
+    api_only: bool = False
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
+    api_token_cache_seconds: float = Field(0, ge=0, le=300)
+
     @field_validator("source_systems", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

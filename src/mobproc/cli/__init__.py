@@ -18,6 +18,7 @@ app.registered_commands += token.app.registered_commands
 try:
     from . import audit, serve
     from .clients import client_app
+    from .data import data_app
     from .db import db_app
     from .keys import keys_app
     from .users import user_app
@@ -33,6 +34,7 @@ else:
     app.add_typer(user_app, name="user")
     app.add_typer(db_app, name="db")
     app.add_typer(keys_app, name="keys")
+    app.add_typer(data_app, name="data")
     for commands in (serve.app, audit.app):
         app.registered_commands += commands.registered_commands
 

@@ -36,20 +36,31 @@ def serve(
     behind_proxy: Annotated[
         bool | None, typer.Option("--behind-proxy", help="TLS ends at a proxy in front [env MOBPROC_BEHIND_PROXY]")
     ] = None,
+    api_only: Annotated[
+        bool | None, typer.Option("--api-only", help="Serve the MOBPROC v1 API alone, for the tokens of --issuer "
+                                  "[env MOBPROC_API_ONLY; introspection client: MOBPROC_INTROSPECTION_CLIENT_ID, "
+                                  "MOBPROC_INTROSPECTION_CLIENT_SECRET]")
+    ] = None,
+    issuer: Annotated[
+        str | None, typer.Option(help="The issuer URL: this server's, or with --api-only the token service's "
+                                 "[env MOBPROC_ISSUER]")
+    ] = None,
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Run the authorization server (and upgrade the schema first)."""
+    """Run the authorization server and the MOBPROC v1 API (and upgrade the schema first)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from ..api.standalone import serve_api
     from ..server.app import listeners, serve_app
     from ..server.http import CoalescingHttpToolsProtocol
     from ..server.logs import log_config
     from ..server.transport import plain_http_refusal, tls_problem
 
     overrides = {"host": host, "port": port, "workers": workers, "database_url": database, "environment": environment,
-                 "tls_cert": tls_cert, "tls_key": tls_key, "behind_proxy": behind_proxy}
+                 "tls_cert": tls_cert, "tls_key": tls_key, "behind_proxy": behind_proxy, "api_only": api_only,
+                 "issuer": issuer}
     settings = settings_from(**overrides)
     if demo and settings.environment is not Environment.DEV:
         fail(f"--demo creates a published client and password; it is refused in {settings.environment.value}")
@@ -57,28 +68,36 @@ def serve(
         settings.require_issuer()
     except SettingsError as error:
         fail(str(error), 2)
+    if settings.api_only and settings.issuer is None:
+        fail("--api-only checks the tokens of another mobproc: name it with --issuer URL", 2)
     refusal = plain_http_refusal(settings) or tls_problem(settings)
     if refusal:
         fail(refusal, 2)
     services = open_services(None, None, settings=settings)
     if demo:
-        _create_demo(services)
-    if settings.access_token_format == "jwt":
+        if not settings.api_only:
+            _create_demo(services)
+        _load_demo_tenant(services)
+    if settings.access_token_format == "jwt" and not settings.api_only:
         _check_signing_key(services)
     services.database.dispose()
     if settings.workers > 1:
         _share_metrics_between_workers()
-    if demo:
+    if demo and not settings.api_only:
         base = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
         typer.echo(
             "mobproc demo: the seed's request works against this server:\n"
             f"  curl -X POST '{base}/as/token.oauth2?grant_type=password&client_id={DEMO_CLIENT_ID}"
-            f"&client_secret={DEMO_CLIENT_SECRET}&scope=MOBPROC&username={DEMO_USERNAME}&password={DEMO_PASSWORD}'"
+            f"&client_secret={DEMO_CLIENT_SECRET}&scope=MOBPROC&username={DEMO_USERNAME}&password={DEMO_PASSWORD}'\n"
+            "and its access token opens the MOBPROC v1 API's demo tenant XYZ:\n"
+            f"  curl {base}/mobproc/v1/me -H 'Authorization: Bearer ACCESS_TOKEN' -H 'X-TNGO-TENANT: XYZ'"
+            f" -H 'client_id: {DEMO_CLIENT_ID}'\n"
+            f"  (every resource, and a page to try them: {base}/mobproc/v1/docs)"
         )
     # Each worker process builds its app from these settings, handed to it (pickled into the
     # process uvicorn spawns), not read again from an environment edited for it.
     config = uvicorn.Config(
-        partial(serve_app, settings),
+        partial(serve_api if settings.api_only else serve_app, settings),
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -92,7 +111,8 @@ def serve(
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
     )
     try:
-        sockets = [config.bind_socket(), *listeners(settings)]
+        # The API alone has no operations of its own to serve (its token service has them).
+        sockets = [config.bind_socket(), *([] if settings.api_only else listeners(settings))]
     except OSError as error:
         fail(f"cannot listen: {error}")
     if settings.workers > 1:
@@ -119,6 +139,16 @@ def _create_demo(services) -> None:  # noqa: ANN001
         services.client_registry.register(demo, actor=DEMO_ACTOR, secret=DEMO_CLIENT_SECRET)
     with suppress(AlreadyExists):
         services.account_registry.add(DEMO_USERNAME, DEMO_PASSWORD, AccountAttributes(tenant="XYZ"), actor=DEMO_ACTOR)
+
+
+def _load_demo_tenant(services) -> None:  # noqa: ANN001
+    """The demo tenant XYZ of the MOBPROC v1 API, in which the seed's account can order at once."""
+    from importlib.resources import as_file, files
+
+    from .data import load_file
+
+    with as_file(files("mobproc.procurement") / "demo_tenant.yaml") as path:
+        load_file(services, path)
 
 
 def _check_signing_key(services) -> None:  # noqa: ANN001

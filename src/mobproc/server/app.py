@@ -21,6 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..api import docs as api_docs
+from ..api.app import PATH as API_PATH, create_api, mount
 from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
@@ -57,10 +59,17 @@ class SecurityHeaders:
         (b"referrer-policy", b"no-referrer"),
     )
     OVER_TLS = (*HEADERS, (b"strict-transport-security", b"max-age=31536000"))
+    # The API's docs page is the one page: Swagger UI's script and style, of this origin only.
+    PAGE = ((b"content-security-policy", api_docs.PAGE_POLICY.encode()), *HEADERS[::2])
+    PAGE_OVER_TLS = (*PAGE, OVER_TLS[-1])
+    PAGE_PATH = API_PATH + api_docs.PREFIX
 
     @classmethod
     def for_request(cls, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
-        return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
+        tls = scope.get("scheme") == "https"
+        if scope["path"].startswith(cls.PAGE_PATH):
+            return cls.PAGE_OVER_TLS if tls else cls.PAGE
+        return cls.OVER_TLS if tls else cls.HEADERS
 
 
 class ServerApp(Starlette):
@@ -166,6 +175,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=False)),
         Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
                                                      retry_after=retry_after), methods=ALL_METHODS),
+        # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
+        mount(create_api(services.verifier, services.database, settings, verify_in_process=True)),
     ]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:

@@ -597,6 +597,13 @@ class Transaction:
         self._cursor.execute(prepared.sql, prepared.params(params))
         return self._cursor.rowcount
 
+    def execute_many(self, statement: Executable, rows: list[Mapping[str, Any]]) -> None:
+        """Run it once per row (an INSERT of many rows), in one call of the driver."""
+        if not rows:
+            return
+        prepared = self._db.prepared(statement, tuple(rows[0]))
+        self._cursor.executemany(prepared.sql, [prepared.params(row) for row in rows])
+
     def first(self, statement: Executable, params: Mapping[str, Any] = {}) -> Any:  # noqa: B006
         """Its first row (fields named as the statement's columns), or None."""
         prepared = self._db.prepared(statement, tuple(params))

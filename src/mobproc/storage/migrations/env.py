@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from mobproc.storage import procurement_schema  # noqa: F401 - its tables join the metadata
 from mobproc.storage.schema import metadata
 
 connection = context.config.attributes["connection"]
