@@ -9,6 +9,7 @@ a rerun could still repeat it (a toy handler that does shows that the guard work
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -144,7 +145,7 @@ class _ChattyGrant:
 
     def respond(self, client: Client) -> dict[str, Any]:
         self._audit.record(audit.AuditEvent(audit.TOKEN_ISSUED, client_id=client.client_id))
-        return {"access_token": "none", "token_type": "Bearer", "expires_in": 0}
+        return {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 0}
 
 
 def test_the_guard_catches_a_handler_that_says_something_before_its_first_write(make_server, guard) -> None:  # noqa: ANN001

@@ -110,8 +110,8 @@ def test_the_server_cleans_up_on_a_timer(make_server) -> None:  # noqa: ANN001
         for _ in range(3):
             password_grant(http, client, user)
         deadline = time.monotonic() + 10
-        while count(server, access_tokens) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        while (count(server, access_tokens) or count(server, grants)) and time.monotonic() < deadline:
+            time.sleep(0.2)  # (the grants go after the tokens, in the same run: wait for the run to end)
         assert count(server, access_tokens) == 0
         assert count(server, grants) == 0
 
@@ -128,3 +128,26 @@ def test_one_process_at_a_time_holds_the_housekeeping_lease(server: LiveServer) 
     assert take_lease(database, "test-lease", "machine-a", 60)  # renewing one's own lease
     assert take_lease(database, "test-lease", "machine-a", -1)  # and letting it lapse
     assert take_lease(database, "test-lease", "machine-b", 60)
+
+
+def test_lockout_rows_that_say_nothing_any_more_are_deleted(server: LiveServer) -> None:
+    """A lockout row is made for every name typed, known or not: the housekeeping deletes those
+    with no streak, no lock in force and no failure this past hour, and keeps the others."""
+    from mobproc.storage.housekeeping import cleanup
+
+    now = time.time()
+    rows = {"quiet": (0, None, now - 7200), "locked": (0, now + 600, now - 7200),
+            "streak": (3, None, now - 7200), "recent": (0, None, now - 60)}
+    with server.services.database.transaction(write=True) as transaction:
+        for name, (streak, locked_until, window_start) in rows.items():
+            transaction.execute(text(
+                "INSERT INTO login_attempts (environment, subject_key, streak, lockouts, locked_until, window_start,"
+                " window_failures, known, updated_at) VALUES ('dev', :key, :streak, 0, :until, :start, 1, false, 0)"
+            ), {"key": f"housekeeping test {name}".encode().ljust(32, b"."), "streak": streak, "until": locked_until,
+                "start": window_start})
+    cleaned = cleanup(server.services.database, now=now)
+    with server.services.database.transaction(write=False) as transaction:
+        keys = [bytes(row[0]) for row in transaction.all(text("SELECT subject_key FROM login_attempts"))]
+    left = {key.decode().split()[-1].rstrip(".") for key in keys if key.startswith(b"housekeeping test")}
+    assert cleaned.login_attempts >= 1
+    assert left == {"locked", "streak", "recent"}

@@ -31,5 +31,5 @@ def db_cleanup(
     cleaned = cleanup(services.database, batch=batch, pause=pause)
     typer.echo(
         f"deleted {cleaned.access_tokens} access tokens, {cleaned.refresh_tokens} refresh tokens, "
-        f"{cleaned.grants} grants"
+        f"{cleaned.grants} grants, {cleaned.login_attempts} quiet lockout rows"
     )

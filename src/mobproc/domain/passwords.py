@@ -44,8 +44,6 @@ class HashingAdmission:
     claim) as well as the hash.
 
     >>> import asyncio
-import os
-import threading
     >>> admission = HashingAdmission(concurrency=1, queue=0, wait=0)
     >>> async def twice():
     ...     async with admission.slot():

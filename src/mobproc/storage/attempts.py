@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, bindparam, case, delete, or_, select, update
+from sqlalchemy import Float, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.lockout import AttemptState
@@ -70,12 +70,6 @@ _LOCK_STREAK = (
 _LOCK = update(login_attempts).where(_ROW, _LONGER).values(locked_until=_UNTIL)
 _SUCCESS = update(login_attempts).where(_ROW, _NOT_LOCKED).values(streak=0, lockouts=0, known=True, updated_at=_NOW)
 _UNLOCK = update(login_attempts).where(_ROW).values(streak=0, locked_until=None)
-# Rows that say nothing any more: no streak, no lock in force, no failure this past hour.
-_SWEEP = delete(login_attempts).where(
-    login_attempts.c.streak == 0,
-    _NOT_LOCKED,
-    login_attempts.c.window_start < _NOW - 3600,
-)
 
 
 def _state(row: Any) -> AttemptState:
@@ -153,8 +147,3 @@ class SqlLoginAttempts:
         )
         with self._db.transaction(write=False) as transaction:
             return {bytes(row.subject_key): row.locked_until for row in transaction.all(query)} if keys else {}
-
-    def sweep(self, now: float) -> int:
-        """Delete the rows that say nothing any more (housekeeping)."""
-        with self._db.transaction(write=True) as transaction:
-            return transaction.execute(_SWEEP, {"b_now": now})

@@ -13,10 +13,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, tuple_, update
 
 from .database import Database, DatabaseUnavailable
-from .schema import access_tokens, grants, leases, refresh_tokens
+from .schema import access_tokens, grants, leases, login_attempts, refresh_tokens
 
 log = logging.getLogger("mobproc.housekeeping")
 
@@ -26,18 +26,20 @@ class Cleaned:
     access_tokens: int = 0
     refresh_tokens: int = 0
     grants: int = 0
+    login_attempts: int = 0
 
     @property
     def total(self) -> int:
-        return self.access_tokens + self.refresh_tokens + self.grants
+        return self.access_tokens + self.refresh_tokens + self.grants + self.login_attempts
 
 
 def _delete_batches(database: Database, table, condition, batch: int, pause: float) -> int:  # noqa: ANN001
+    key = tuple_(*table.primary_key.columns)
     deleted = 0
     while True:
         with database.transaction(write=True) as transaction:
-            ids = select(table.c.id).where(condition).limit(batch).scalar_subquery()
-            count = transaction.execute(delete(table).where(table.c.id.in_(ids)))
+            keys = select(*table.primary_key.columns).where(condition).limit(batch)
+            count = transaction.execute(delete(table).where(key.in_(keys)))
         deleted += count
         if count < batch:
             return deleted
@@ -60,6 +62,14 @@ def cleanup(database: Database, *, now: float | None = None, batch: int = 1000, 
         ~exists().where(refresh_tokens.c.grant_id == grants.c.id),
     )
     cleaned.grants = _delete_batches(database, grants, or_(grants.c.expires_at < now, orphaned), batch, pause)
+    # Lockout rows that say nothing any more: no streak, no lock in force, no failure this past
+    # hour (a row is made for every name typed, known or not).
+    quiet = and_(
+        login_attempts.c.streak == 0,
+        or_(login_attempts.c.locked_until.is_(None), login_attempts.c.locked_until <= now),
+        login_attempts.c.window_start < now - 3600,
+    )
+    cleaned.login_attempts = _delete_batches(database, login_attempts, quiet, batch, pause)
     return cleaned
 
 
@@ -98,6 +108,6 @@ class Housekeeper:
             log.warning("housekeeping skipped: the database is unavailable (%s)", error)
             return None
         if cleaned.total:
-            log.info("housekeeping deleted %d access tokens, %d refresh tokens, %d grants",
-                     cleaned.access_tokens, cleaned.refresh_tokens, cleaned.grants)
+            log.info("housekeeping deleted %d access tokens, %d refresh tokens, %d grants, %d quiet lockout rows",
+                     cleaned.access_tokens, cleaned.refresh_tokens, cleaned.grants, cleaned.login_attempts)
         return cleaned
