@@ -142,6 +142,14 @@ def record_tokens(response: httpx.Response) -> None:
             remember(*(body.get(k) for k in ("access_token", "refresh_token") if isinstance(body.get(k), str)))
 
 
+def listening_socket() -> socket.socket:
+    """A socket bound to a port of the kernel's choosing on loopback, ready to serve."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -210,12 +218,19 @@ class LiveServer(Provisioning):
     def __init__(self, database_path: Path, *, migrate: bool = True, http: type = CoalescingHttpToolsProtocol,
                  extra_grants: tuple = (), **settings: object) -> None:
         self.migrate, self.http, self.extra_grants = migrate, http, extra_grants
-        self.port = free_port()
+        # Bound now, on ports the kernel picks: a port found free and bound later may be taken
+        # meanwhile by another test's server.
+        self._sockets = [listening_socket()]
+        self.port = self._sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("database_url", database_url(database_path))
         settings.setdefault("port", self.port)  # so that the dev issuer is this server's URL
-        settings.setdefault("operations_port", free_port())
+        if "operations_port" not in settings:
+            self._sockets.append(listening_socket())
+            settings["operations_port"] = self._sockets[1].getsockname()[1]
         self.settings = load_settings(**settings)
+        if len(self._sockets) == 1:
+            self._sockets += listeners(self.settings)
         self.operations_url = f"http://127.0.0.1:{self.settings.operations_port}"
 
     def __enter__(self) -> LiveServer:
@@ -229,8 +244,7 @@ class LiveServer(Provisioning):
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
                                 lifespan="on", proxy_headers=False, http=self.http)
         self._server = uvicorn.Server(config)
-        sockets = [config.bind_socket(), *listeners(self.settings)]
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": sockets}, daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": self._sockets}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:

@@ -375,7 +375,7 @@ class Database:
                             cursor.execute("RELEASE request")
                             raise
                         cursor.execute("RELEASE request")
-                    except sqlite3.IntegrityError:
+                    except IntegrityError:
                         raise  # this request's conflict, undone with its savepoint
                     except sqlite3.Error as error:
                         # The connection failed mid-group: nobody's work can be vouched for, none commits.
@@ -585,16 +585,26 @@ class Transaction:
     what SQLite spends running one of the hot paths' statements (README, Performance): this is
     the same SQL, pool and errors without that Python."""
 
-    __slots__ = ("_db", "_cursor", "write", "thread", "after")
+    __slots__ = ("_db", "_cursor", "write", "thread", "after", "_conflict")
 
     def __init__(self, database: Database, cursor: Any, write: bool) -> None:
         self._db, self._cursor, self.write, self.thread = database, cursor, write, threading.get_ident()
         self.after: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._conflict = database.engine.dialect.loaded_dbapi.IntegrityError
+
+    def _run(self, prepared: _Prepared, params: Mapping[str, Any]) -> None:
+        # A conflict is SQLAlchemy's IntegrityError here, at the statement, whether this
+        # transaction stands alone or was joined: a store that expects one (an id taken, a
+        # foreign key gone) catches the same exception either way.
+        try:
+            self._cursor.execute(prepared.sql, prepared.params(params))
+        except self._conflict as error:
+            raise IntegrityError(prepared.sql, None, error) from error
 
     def execute(self, statement: Executable, params: Mapping[str, Any] = {}) -> int:  # noqa: B006 - never mutated
         """Run it; the number of rows it changed."""
         prepared = self._db.prepared(statement, tuple(params))
-        self._cursor.execute(prepared.sql, prepared.params(params))
+        self._run(prepared, params)
         return self._cursor.rowcount
 
     def execute_many(self, statement: Executable, rows: list[Mapping[str, Any]]) -> None:
@@ -602,19 +612,22 @@ class Transaction:
         if not rows:
             return
         prepared = self._db.prepared(statement, tuple(rows[0]))
-        self._cursor.executemany(prepared.sql, [prepared.params(row) for row in rows])
+        try:
+            self._cursor.executemany(prepared.sql, [prepared.params(row) for row in rows])
+        except self._conflict as error:
+            raise IntegrityError(prepared.sql, None, error) from error
 
     def first(self, statement: Executable, params: Mapping[str, Any] = {}) -> Any:  # noqa: B006
         """Its first row (fields named as the statement's columns), or None."""
         prepared = self._db.prepared(statement, tuple(params))
-        self._cursor.execute(prepared.sql, prepared.params(params))
+        self._run(prepared, params)
         row = self._cursor.fetchone()
         return None if row is None else prepared.make_row(row)
 
     def all(self, statement: Executable, params: Mapping[str, Any] = {}) -> list[Any]:  # noqa: B006
         """Every row."""
         prepared = self._db.prepared(statement, tuple(params))
-        self._cursor.execute(prepared.sql, prepared.params(params))
+        self._run(prepared, params)
         return [prepared.make_row(row) for row in self._cursor.fetchall()]
 
     def scalar(self, statement: Executable, params: Mapping[str, Any] = {}) -> Any:  # noqa: B006
