@@ -26,5 +26,5 @@ def authenticate_client(request: TokenRequest, clients: ClientStore) -> Client:
         raise InvalidClientError()
     client = clients.find_client(client_id)
     if client is None or not client.check_secret(secret) or not client.enabled:
-        raise InvalidClientError(used_basic=basic is not None)
+        raise InvalidClientError()
     return client

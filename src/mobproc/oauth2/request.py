@@ -67,10 +67,10 @@ def parse_basic(authorization: str | None) -> BasicCredentials | None:
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidClientError(used_basic=True) from None
+        raise InvalidClientError() from None
     client_id, sep, secret = decoded.partition(":")
     if not sep or not client_id or "\x00" in decoded:
-        raise InvalidClientError(used_basic=True)
+        raise InvalidClientError()
     return BasicCredentials(unquote_plus(client_id), unquote_plus(secret))
 
 
