@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None) -> TokenService:
     ]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
-        observers.insert(0, AccessLog())
+        observers.insert(0, AccessLog(grant_types=services.token_endpoint.grant_types))
     edge = {"headers": SecurityHeaders.for_request, "observers": observers}
     app = TokenService(
         direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
