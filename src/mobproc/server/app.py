@@ -25,6 +25,7 @@ from ..services import Services
 from ..storage.housekeeping import Housekeeper
 from . import introspection_endpoint, metadata, openapi, operations, revocation_endpoint, token_endpoint
 from .access_log import AccessLog
+from .headers import SecurityHeaders
 from .logs import lean_records
 from .metrics import RequestMetrics
 from .observing import AnswerEdge
@@ -34,25 +35,6 @@ from .token_endpoint import FormEndpoint, token_route
 log = logging.getLogger("mobproc.server")
 # Endpoints answer every method themselves, so that a wrong one gets the RFC's JSON error.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-class SecurityHeaders:
-    """Headers on every answer, errors included. Every answer is JSON for programs: none is to
-    be sniffed as HTML (nosniff), run as a page or framed (the CSP), or leak its URL, which
-    may hold the seed's query-string credentials, as a Referer. Over TLS, HSTS keeps the
-    client from ever falling back to plain HTTP. (Cache-Control: no-store is set with every
-    JSON body, in responses.py.)"""
-
-    HEADERS = (
-        (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-        (b"referrer-policy", b"no-referrer"),
-    )
-    OVER_TLS = (*HEADERS, (b"strict-transport-security", b"max-age=31536000"))
-
-    @classmethod
-    def for_request(cls, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
-        return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
 
 
 class TokenService(Starlette):
@@ -67,6 +49,10 @@ class TokenService(Starlette):
     def __init__(self, *, direct: Mapping[str, ASGIApp], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.direct = direct
+        # Starlette answers a path that differs by a trailing slash with a redirect built from
+        # the Host header, query string included: the seed's credentials, sent on to whatever
+        # host the request named. No endpoint here redirects; such a path is a 404.
+        self.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None

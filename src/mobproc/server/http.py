@@ -4,8 +4,11 @@ uvicorn writes an answer's status line and headers with one ``transport.write`` 
 with another, and uvloop sends each at once: two ``send`` calls and two TCP segments (under
 HTTPS, two TLS records) for every answer of a few hundred bytes. Here the writes a step of the
 event loop makes on one connection are held and leave together once the step is done, so an
-answer costs one system call. Nothing else of the protocol changes: parsing, keep-alive, flow
-control and closing are uvicorn's own; a close or an abort first sends or drops what is held.
+answer costs one system call. Parsing, keep-alive, flow control and closing are uvicorn's own;
+a close or an abort first sends or drops what is held.
+
+The answers the protocol makes itself, to a request the parser refuses, carry the security
+headers every answer of the application carries (:class:`~.headers.SecurityHeaders`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from .headers import SecurityHeaders
+
+# What every answer of the protocol's own says besides the security headers: it is about this
+# request alone, may be kept by no cache, and ends the connection.
+_OWN_ANSWER_HEADERS = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"),
+                       (b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"))
 
 
 class CoalescingTransport:
@@ -59,3 +69,16 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def send_400_response(self, msg: str) -> None:
+        self.answer_and_close(400, msg)
+
+    def answer_and_close(self, status: int, message: str) -> None:
+        """An answer of the protocol's own, in one write, then the close (uvicorn's 400 did
+        the same without the security headers)."""
+        body = message.encode("ascii")
+        headers = [*self.server_state.default_headers, *SecurityHeaders.for_scheme(self.scheme),
+                   *_OWN_ANSWER_HEADERS, (b"content-length", str(len(body)).encode("ascii"))]
+        self.transport.write(b"".join([STATUS_LINE[status], *(b"%s: %s\r\n" % header for header in headers),
+                                       b"\r\n", body]))
+        self.transport.close()
