@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Bounds of the HTTP layer (server/http.py), per process: a request head (request line and
+    # headers) of at most so many bytes (Node's default), a request's head and body arriving
+    # within so many seconds of its first byte (slow-loris), and so many connections at once.
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    read_timeout_seconds: float = Field(10, gt=0, le=600)
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
     access_log: bool = True
 
     # --- defences of the password grant
