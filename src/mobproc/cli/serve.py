@@ -69,6 +69,8 @@ def serve(
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"MOBPROC_{name.upper()}"] = str(getattr(value, "value", value))
+    if database is not None:
+        os.environ.pop("MOBPROC_DATABASE_URL_FILE", None)  # --database won over it here, and must there
     services.database.dispose()
     if settings.workers > 1:
         _share_metrics_between_workers()
