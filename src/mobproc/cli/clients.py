@@ -27,7 +27,9 @@ def client_add(
     grant: Annotated[list[str], typer.Option("--grant", help=f"Allowed grant type, repeatable: {', '.join(GRANT_TYPES)}")],
     scope: Annotated[list[str] | None, typer.Option("--scope", help="Allowed scope, repeatable")] = None,
     default_scope: Annotated[
-        list[str] | None, typer.Option("--default-scope", help="Scope granted when none is asked (default: all allowed)")
+        list[str] | None,
+        typer.Option("--default-scope", help="Scope granted when none is asked, repeatable (required with several "
+                                             "--scope; with one, that one)"),
     ] = None,
     secret_stdin: Annotated[bool, typer.Option("--secret-stdin", help="Import the secret from standard input")] = False,
     database: DatabaseOption = None,
@@ -42,6 +44,12 @@ def client_add(
     scopes = scope or []
     if default_scope and not set(default_scope) <= set(scopes):
         fail("every --default-scope must also be an allowed --scope", 2)
+    if not default_scope and len(set(scopes)) > 1:
+        # Least privilege (RFC 9700 §2.3): a request that names no scope gets what the operator
+        # chose, not every scope the client may ask for; clients such as requests-oauthlib
+        # refuse a token wider than the scope they were configured with.
+        fail("a client allowed several scopes needs --default-scope: the scopes a request without "
+             "`scope` gets (repeat --default-scope for each; README: Default scopes)", 2)
     if not 1 <= len(client_id) <= 255 or not client_id.isprintable() or ":" in client_id:
         fail("a client id is 1 to 255 printable characters, without ':'", 2)
     if secret_stdin:
