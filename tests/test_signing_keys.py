@@ -1,5 +1,5 @@
-"""Signing keys: made on first start, rotated by the CLI, retired once their tokens expire,
-encrypted at rest with MOBPROC_KEY_ENCRYPTION_KEY."""
+"""Signing keys: made on first start, staged by the CLI or a schedule and published before they
+sign, retired once their tokens expire, encrypted at rest with MOBPROC_KEY_ENCRYPTION_KEY."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def kids(jwks: dict) -> set[str]:
     return {key["kid"] for key in jwks["keys"]}
 
 
-def test_rotation_keeps_old_tokens_valid_and_retires_the_key_once_they_expire(make_server, tmp_path: Path) -> None:  # noqa: ANN001
+def test_rotation_now_keeps_old_tokens_valid_and_retires_the_key_once_they_expire(make_server, tmp_path: Path) -> None:  # noqa: ANN001
     database = tmp_path / "mobproc.db"
     # Long enough that the `keys rotate` and `keys list` processes, slow to start on a busy
     # machine, run before the first token expires; short enough to wait for.
@@ -57,10 +57,10 @@ def test_rotation_keeps_old_tokens_valid_and_retires_the_key_once_they_expire(ma
         before = client_credentials_grant(http, client).json()["access_token"]
         old_kid = jwt.get_unverified_header(before)["kid"]
 
-        rotated = mobproc("keys", "rotate", env=env)
+        rotated = mobproc("keys", "rotate", "--now", env=env)
         rotated_at = time.time()
         assert rotated.returncode == 0, rotated.stderr
-        assert f"signing key {old_kid} is retired" in rotated.stdout
+        assert f"signing key {old_kid} signs until" in rotated.stdout and "private key erased" in rotated.stdout
 
         after = client_credentials_grant(http, client).json()["access_token"]
         new_kid = jwt.get_unverified_header(after)["kid"]
@@ -156,7 +156,158 @@ def test_rotation_with_encryption_replaces_an_unencrypted_key(tmp_path: Path) ->
     url = database_url(tmp_path / "mobproc.db")
     assert mobproc("keys", "rotate", "--database", url).returncode == 0
     assert json.loads(mobproc("keys", "list", "--json", "--database", url).stdout)[0]["private_key"] == "unencrypted"
-    assert mobproc("keys", "rotate", "--database", url, env={"MOBPROC_KEY_ENCRYPTION_KEY": KEK}).returncode == 0
+    assert mobproc("keys", "rotate", "--now", "--database", url, env={"MOBPROC_KEY_ENCRYPTION_KEY": KEK}).returncode == 0
     rows = json.loads(mobproc("keys", "list", "--json", "--database", url).stdout)
     assert [row["private_key"] for row in rows] == ["encrypted", "erased"]
     assert "active" in mobproc("keys", "list", "--database", url).stdout
+
+
+# --- staged keys (issue 19 item 15): published before they sign --------------------------------
+
+
+def kid_of(token: str) -> str:
+    return jwt.get_unverified_header(token)["kid"]
+
+
+def states(env: dict[str, str]) -> dict[str, dict]:
+    listed = mobproc("keys", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    return {row["kid"]: row for row in json.loads(listed.stdout)}
+
+
+def test_keys_rotate_stages_the_next_key_published_before_it_signs(make_server, tmp_path: Path) -> None:  # noqa: ANN001
+    # Long enough for three `mobproc keys` processes, slow to start on a busy machine, to run
+    # while the key is staged; short enough to wait for.
+    database, delay = tmp_path / "mobproc.db", 10
+    env = {"MOBPROC_DATABASE_URL": database_url(database), "MOBPROC_KEY_PUBLICATION_DELAY_SECONDS": str(delay)}
+    with make_server(database, access_token_format="jwt", key_publication_delay_seconds=delay) as server, \
+            server.client() as http:
+        client = server.add_client(grants=("client_credentials",))
+        old_kid = kid_of(client_credentials_grant(http, client).json()["access_token"])
+
+        rotated = mobproc("keys", "rotate", env=env)
+        staged_at = time.time()
+        assert rotated.returncode == 0, rotated.stderr
+        assert "is staged: published now, it signs from" in rotated.stdout
+        jwks = http.get(JWKS_PATH)
+        new_kid = (kids(jwks.json()) - {old_kid}).pop()  # published at once
+        assert jwks.headers["cache-control"] == f"public, max-age={delay // 2}"  # a cache fetches it before it signs
+        assert kid_of(client_credentials_grant(http, client).json()["access_token"]) == old_kid  # not signing yet
+        listed = states(env)
+        assert listed[new_kid]["state"] == "staged" and listed[old_kid]["state"] == "active"
+        assert listed[old_kid]["signs_until"] == listed[new_kid]["signs_from"]
+        again = mobproc("keys", "rotate", env=env)  # idempotent while a key is staged (cron)
+        assert f"signing key {new_kid} is staged already" in again.stdout and len(states(env)) == 2
+
+        time.sleep(max(0.0, staged_at + delay + 0.2 - time.time()))
+        assert kid_of(client_credentials_grant(http, client).json()["access_token"]) == new_kid
+        assert kids(http.get(JWKS_PATH).json()) == {old_kid, new_kid}  # the old key's tokens live on
+        listed = states(env)
+        assert listed[new_kid]["state"] == "active" and listed[old_kid]["state"] == "retired"
+        assert listed[old_kid]["private_key"] == "erased"  # it signs no more
+
+
+def test_keys_rotate_now_replaces_a_compromised_key_and_a_staged_one_at_once(make_server, tmp_path: Path) -> None:  # noqa: ANN001
+    database = tmp_path / "mobproc.db"
+    env = {"MOBPROC_DATABASE_URL": database_url(database)}  # the default delay: a day
+    with make_server(database, access_token_format="jwt") as server, server.client() as http:
+        client = server.add_client(grants=("client_credentials",))
+        compromised = kid_of(client_credentials_grant(http, client).json()["access_token"])
+        assert "is staged" in mobproc("keys", "rotate", env=env).stdout
+        staged = next(kid for kid, row in states(env).items() if row["state"] == "staged")
+        rotated = mobproc("keys", "rotate", "--now", env=env)
+        assert rotated.returncode == 0 and "is active" in rotated.stdout, rotated.stderr
+        fresh = kid_of(client_credentials_grant(http, client).json()["access_token"])
+        assert fresh not in (compromised, staged)
+        listed = states(env)
+        assert [row["state"] for row in listed.values()].count("active") == 1
+        assert {kid: row["private_key"] for kid, row in listed.items() if kid != fresh} == \
+            {compromised: "erased", staged: "erased"}
+
+
+def test_no_token_fails_at_a_pyjwt_resource_server_across_a_rotation(make_server, tmp_path: Path) -> None:  # noqa: ANN001
+    """The issue's finding: PyJWT's PyJWKClient refetches the JWKS at most every 30 s, so for up
+    to 30 s after `mobproc keys rotate` every new token failed there. Here it keeps its set 5 s
+    (lifespan; its default is 300 s, the default publication delay a day) with its default 30 s
+    cooldown for unknown keys, and the key is staged 6 s ahead."""
+    database, delay = tmp_path / "mobproc.db", 6
+    env = {"MOBPROC_DATABASE_URL": database_url(database), "MOBPROC_KEY_PUBLICATION_DELAY_SECONDS": str(delay)}
+    with make_server(database, access_token_format="jwt", key_publication_delay_seconds=delay) as server, \
+            server.client() as http:
+        client = server.add_client(grants=("client_credentials",))
+        resource_server = jwt.PyJWKClient(server.url + JWKS_PATH, lifespan=5)
+
+        def accepted(token: str) -> bool:
+            try:
+                key = resource_server.get_signing_key_from_jwt(token)
+                jwt.decode(token, key.key, algorithms=["ES256"], audience="MOBPROC", issuer=server.url)
+            except jwt.PyJWTError:
+                return False
+            return True
+
+        seen: dict[str, list[bool]] = {}
+        assert accepted(client_credentials_grant(http, client).json()["access_token"])
+        assert mobproc("keys", "rotate", env=env).returncode == 0
+        until = time.time() + delay + 2
+        while time.time() < until:
+            token = client_credentials_grant(http, client).json()["access_token"]
+            seen.setdefault(kid_of(token), []).append(accepted(token))
+            time.sleep(0.05)
+    assert {kid: results.count(False) for kid, results in seen.items()} == {kid: 0 for kid in seen}
+    assert len(seen) == 2, "the rotation happened"
+
+
+def test_scheduled_rotation_stages_each_key_ahead_and_processes_agree(tmp_path: Path) -> None:
+    """MOBPROC_KEY_ROTATION_DAYS: every process may stage the next key when it is due; one wins."""
+    period, delay = 3.0, 1.0
+    settings = load_settings(database_url=database_url(tmp_path / "scheduled.db"), access_token_format="jwt",
+                             key_rotation_days=period / 86400, key_publication_delay_seconds=delay)
+    processes = [Services.build(settings) for _ in range(3)]
+    upgrade(processes[0].database)
+    signed: list[tuple[float, str]] = []
+    until = time.time() + 3 * period + 0.5
+
+    def sign(services: Services) -> None:
+        while time.time() < until:
+            signed.append((time.time(), services.keys.active().kid))
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=sign, args=(services,)) for services in processes for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    keys = sorted(processes[0].keys.records(), key=lambda record: record.signs_from)
+    for services in processes:
+        services.database.dispose()
+    assert len(keys) == 4  # the first, and one per period: not one per process
+    for before, after in zip(keys, keys[1:]):
+        assert before.retired_at == after.signs_from  # each key takes over where the last stopped
+        assert after.signs_from - before.signs_from >= period - 0.01
+        assert after.signs_from - after.created_at >= delay  # published before it signed
+    by_kid = {key.kid: key for key in keys}
+    assert all(by_kid[kid].signs_from - 0.05 <= at for at, kid in signed)  # no key signed before its time
+
+
+@pytest.mark.sqlite_only
+def test_0005_gives_existing_keys_the_time_they_began_to_sign(tmp_path: Path) -> None:
+    import sqlite3
+
+    from alembic import command
+
+    from mobproc.storage.database import Database
+    from mobproc.storage.migrate import _config
+
+    path = tmp_path / "old.db"
+    database = Database(f"sqlite:///{path}")
+    with database.engine.begin() as connection:
+        command.upgrade(_config(connection), "0004")
+    with sqlite3.connect(path) as old:
+        old.execute("INSERT INTO signing_keys (environment, kid, alg, public_jwk, private_key, created_at)"
+                    " VALUES ('dev', 'k1', 'ES256', '{}', NULL, 1234.5)")
+    upgrade(database)
+    with sqlite3.connect(path) as new:
+        assert new.execute("SELECT signs_from FROM signing_keys").fetchall() == [(1234.5,)]
+    with database.engine.begin() as connection:
+        command.downgrade(_config(connection), "0004")
+    database.dispose()

@@ -176,7 +176,7 @@ def test_only_allowed_algorithms_pass(jwt_server: LiveServer, token: str) -> Non
         TokenChecker(jwt_server.url, algorithms=["ES256", "HS256"])
 
 
-def test_a_token_of_the_new_key_verifies_right_after_a_rotation(make_server, tmp_path) -> None:  # noqa: ANN001
+def test_a_token_of_the_new_key_verifies_right_after_a_rotation_now(make_server, tmp_path) -> None:  # noqa: ANN001
     database = tmp_path / "mobproc.db"
     with make_server(database, access_token_format="jwt") as live, live.client() as http, Counting() as fetches:
         client = live.add_client(grants=("client_credentials",))
@@ -184,7 +184,7 @@ def test_a_token_of_the_new_key_verifies_right_after_a_rotation(make_server, tmp
         checker = TokenChecker(live.url, http=fetches, jwks_min_refresh_seconds=0)
         before = client_credentials_grant(http, client).json()["access_token"]
         assert isinstance(checker.check(before), ValidatedToken)
-        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--database", database_url(database)],
+        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--now", "--database", database_url(database)],
                                  capture_output=True, text=True, timeout=60, env=os.environ)
         assert rotated.returncode == 0, rotated.stderr
         after = client_credentials_grant(http, client).json()["access_token"]

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     signing_algorithm: Literal["ES256", "RS256"] = "ES256"
     key_encryption_key: SecretStr | None = None
     key_encryption_key_file: Path | None = None
+    # A staged key is published this long before it signs (domain/signing_keys.py says why a
+    # day); a key signs for MOBPROC_KEY_ROTATION_DAYS before the next takes over (0: until
+    # `mobproc keys rotate`).
+    key_publication_delay_seconds: float = Field(86400, ge=0, le=30 * 86400)
+    key_rotation_days: float = Field(0, ge=0, le=3650)
 
     @model_validator(mode="before")
     @classmethod

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> TokenService:
         *(Route(path, endpoint, methods=ALL_METHODS) for path, endpoint in form_endpoints.items()),
         Route(
             metadata.JWKS_PATH,
-            metadata.document_route(services.keys.jwks, max_age=metadata.JWKS_MAX_AGE, retry_after=retry_after),
+            metadata.document_route(services.keys.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
             methods=ALL_METHODS,
         ),
         *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
