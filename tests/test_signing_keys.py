@@ -287,27 +287,3 @@ def test_scheduled_rotation_stages_each_key_ahead_and_processes_agree(tmp_path: 
         assert after.signs_from - after.created_at >= delay  # published before it signed
     by_kid = {key.kid: key for key in keys}
     assert all(by_kid[kid].signs_from - 0.05 <= at for at, kid in signed)  # no key signed before its time
-
-
-@pytest.mark.sqlite_only
-def test_0005_gives_existing_keys_the_time_they_began_to_sign(tmp_path: Path) -> None:
-    import sqlite3
-
-    from alembic import command
-
-    from mobproc.storage.database import Database
-    from mobproc.storage.migrate import _config
-
-    path = tmp_path / "old.db"
-    database = Database(f"sqlite:///{path}")
-    with database.engine.begin() as connection:
-        command.upgrade(_config(connection), "0004")
-    with sqlite3.connect(path) as old:
-        old.execute("INSERT INTO signing_keys (environment, kid, alg, public_jwk, private_key, created_at)"
-                    " VALUES ('dev', 'k1', 'ES256', '{}', NULL, 1234.5)")
-    upgrade(database)
-    with sqlite3.connect(path) as new:
-        assert new.execute("SELECT signs_from FROM signing_keys").fetchall() == [(1234.5,)]
-    with database.engine.begin() as connection:
-        command.downgrade(_config(connection), "0004")
-    database.dispose()
