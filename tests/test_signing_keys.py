@@ -175,36 +175,46 @@ def states(env: dict[str, str]) -> dict[str, dict]:
     return {row["kid"]: row for row in json.loads(listed.stdout)}
 
 
-def test_keys_rotate_stages_the_next_key_published_before_it_signs(make_server, tmp_path: Path) -> None:  # noqa: ANN001
-    # Long enough for three `mobproc keys` processes, slow to start on a busy machine, to run
-    # while the key is staged; short enough to wait for.
-    database, delay = tmp_path / "mobproc.db", 10
-    env = {"MOBPROC_DATABASE_URL": database_url(database), "MOBPROC_KEY_PUBLICATION_DELAY_SECONDS": str(delay)}
-    with make_server(database, access_token_format="jwt", key_publication_delay_seconds=delay) as server, \
+def test_a_rotation_stages_the_next_key_published_before_it_signs(make_server, tmp_path: Path) -> None:  # noqa: ANN001
+    delay = 6
+    with make_server(access_token_format="jwt", key_publication_delay_seconds=delay) as server, \
             server.client() as http:
         client = server.add_client(grants=("client_credentials",))
         old_kid = kid_of(client_credentials_grant(http, client).json()["access_token"])
 
-        rotated = mobproc("keys", "rotate", env=env)
-        staged_at = time.time()
-        assert rotated.returncode == 0, rotated.stderr
-        assert "is staged: published now, it signs from" in rotated.stdout
+        staged = server.services.keys.rotate()  # what `mobproc keys rotate` does (below)
+        assert staged.signs_from - staged.created_at == pytest.approx(delay)
         jwks = http.get(JWKS_PATH)
-        new_kid = (kids(jwks.json()) - {old_kid}).pop()  # published at once
+        assert kids(jwks.json()) == {old_kid, staged.kid}  # published at once
         assert jwks.headers["cache-control"] == f"public, max-age={delay // 2}"  # a cache fetches it before it signs
         assert kid_of(client_credentials_grant(http, client).json()["access_token"]) == old_kid  # not signing yet
-        listed = states(env)
-        assert listed[new_kid]["state"] == "staged" and listed[old_kid]["state"] == "active"
-        assert listed[old_kid]["signs_until"] == listed[new_kid]["signs_from"]
-        again = mobproc("keys", "rotate", env=env)  # idempotent while a key is staged (cron)
-        assert f"signing key {new_kid} is staged already" in again.stdout and len(states(env)) == 2
+        keys = {record.kid: record for record in server.services.keys.records()}
+        assert {kid: record.state(time.time()) for kid, record in keys.items()} == \
+            {old_kid: "active", staged.kid: "staged"}
+        assert keys[old_kid].retired_at == staged.signs_from  # the old key signs until the new one does
+        assert server.services.keys.rotate().kid == staged.kid  # staged already: a cron job may run it again
 
-        time.sleep(max(0.0, staged_at + delay + 0.2 - time.time()))
-        assert kid_of(client_credentials_grant(http, client).json()["access_token"]) == new_kid
-        assert kids(http.get(JWKS_PATH).json()) == {old_kid, new_kid}  # the old key's tokens live on
-        listed = states(env)
-        assert listed[new_kid]["state"] == "active" and listed[old_kid]["state"] == "retired"
-        assert listed[old_kid]["private_key"] == "erased"  # it signs no more
+        time.sleep(max(0.0, staged.signs_from + 0.2 - time.time()))
+        assert kid_of(client_credentials_grant(http, client).json()["access_token"]) == staged.kid
+        assert kids(http.get(JWKS_PATH).json()) == {old_kid, staged.kid}  # the old key's tokens live on
+        keys = {record.kid: record for record in server.services.keys.records()}
+        assert keys[old_kid].state(time.time()) == "retired" and keys[old_kid].private_key is None  # it signs no more
+
+
+def test_keys_rotate_stages_a_key_and_says_when_it_signs(tmp_path: Path) -> None:
+    env = {"MOBPROC_DATABASE_URL": database_url(tmp_path / "mobproc.db")}  # the default delay: a day
+    assert "is active" in mobproc("keys", "rotate", env=env).stdout  # the first key signs at once
+    first = next(iter(states(env)))
+    rotated = mobproc("keys", "rotate", env=env)
+    assert rotated.returncode == 0 and "is staged: published now, it signs from" in rotated.stdout, rotated.stderr
+    listed = states(env)
+    staged = (set(listed) - {first}).pop()
+    assert listed[staged]["state"] == "staged" and listed[first]["state"] == "active"
+    assert listed[first]["signs_until"] == listed[staged]["signs_from"]
+    assert f"signing key {first} signs until {listed[staged]['signs_from']}" in rotated.stdout
+    again = mobproc("keys", "rotate", env=env)
+    assert f"signing key {staged} is staged already" in again.stdout and len(states(env)) == 2
+    assert f"{staged}  ES256  staged" in mobproc("keys", "list", env=env).stdout
 
 
 def test_keys_rotate_now_replaces_a_compromised_key_and_a_staged_one_at_once(make_server, tmp_path: Path) -> None:  # noqa: ANN001
