@@ -111,6 +111,7 @@ def test_a_spent_budget_is_throttled_before_any_check(tmp_path: Path) -> None:
     (ClientRegistration("app", ()), "grants"),
     (ClientRegistration("app", ("password",), ("MOBPROC",), ("OTHER",)), "default_scopes"),
     (ClientRegistration("app", ("password",), ("two words",)), "scopes"),
+    (ClientRegistration("app", ("password",), ("A", "B")), "default_scopes"),
 ])
 def test_a_client_registration_that_breaks_a_rule_names_the_field(services, registration, field: str) -> None:  # noqa: ANN001
     with pytest.raises(InvalidChange) as invalid:
@@ -121,8 +122,8 @@ def test_a_client_registration_that_breaks_a_rule_names_the_field(services, regi
 
 def test_client_changes_are_stored_and_audited_with_their_actor(services) -> None:  # noqa: ANN001
     registry = services.client_registry
-    created = registry.register(ClientRegistration("app", ("client_credentials",), ("A", "B")), actor="cli:ops")
-    assert len(created.secret) == 32 and created.client.default_scopes == ("A", "B")
+    created = registry.register(ClientRegistration("app", ("client_credentials",), ("A", "B"), ("A",)), actor="cli:ops")
+    assert len(created.secret) == 32 and created.client.default_scopes == ("A",)
     assert created.secret not in repr(created)
     with pytest.raises(AlreadyExists):
         registry.register(ClientRegistration("app", ("password",)), actor="cli:ops")

@@ -176,7 +176,7 @@ def test_only_allowed_algorithms_pass(jwt_server: LiveServer, token: str) -> Non
         TokenChecker(jwt_server.url, algorithms=["ES256", "HS256"])
 
 
-def test_a_token_of_the_new_key_verifies_right_after_a_rotation(make_server, tmp_path) -> None:  # noqa: ANN001
+def test_a_token_of_the_new_key_verifies_right_after_a_rotation_now(make_server, tmp_path) -> None:  # noqa: ANN001
     database = tmp_path / "mobproc.db"
     with make_server(database, access_token_format="jwt") as live, live.client() as http, Counting() as fetches:
         client = live.add_client(grants=("client_credentials",))
@@ -184,7 +184,7 @@ def test_a_token_of_the_new_key_verifies_right_after_a_rotation(make_server, tmp
         checker = TokenChecker(live.url, http=fetches, jwks_min_refresh_seconds=0)
         before = client_credentials_grant(http, client).json()["access_token"]
         assert isinstance(checker.check(before), ValidatedToken)
-        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--database", database_url(database)],
+        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--now", "--database", database_url(database)],
                                  capture_output=True, text=True, timeout=60, env=os.environ)
         assert rotated.returncode == 0, rotated.stderr
         after = client_credentials_grant(http, client).json()["access_token"]
@@ -265,3 +265,126 @@ def test_a_valid_jwt_is_verified_once_then_answered_from_memory_until_it_expires
         verified.clear()
         uncached.check(token), uncached.check(token)
         assert verified == [token, token]
+
+
+# --- the JWKS: exactly the last one fetched, kept on the issuer's terms (issue 19 item 4) ------
+
+
+def test_mobprocs_jwks_may_be_kept_five_minutes(jwt_server: LiveServer) -> None:
+    with jwt_server.client() as http:
+        assert http.get("/pf/JWKS").headers["cache-control"] == "public, max-age=300"
+
+
+def test_a_key_that_left_the_jwks_is_not_trusted_once_the_jwks_is_renewed(make_server, tmp_path) -> None:  # noqa: ANN001
+    """The issue's finding: a long-running checker that once saw a key kept it after the key had
+    left the JWKS, and accepted a token signed with it (tenant=ANY, multitenant=true) while a
+    fresh checker and introspection refused it."""
+    database = tmp_path / "mobproc.db"
+    # Tokens live 1 s and the JWKS may be kept 1 s, so that a retired key leaves it in seconds.
+    with make_server(database, access_token_format="jwt", access_token_lifetime=1,
+                     key_publication_delay_seconds=2) as live, live.client() as http, Counting() as fetches:
+        client = live.add_client(grants=("client_credentials",))
+        checker = TokenChecker(live.url, http=fetches)  # a resource server's, with its defaults
+        assert isinstance(checker.check(client_credentials_grant(http, client).json()["access_token"]), ValidatedToken)
+        retired = live.services.keys.active()  # its private half, as an old copy of the database holds it
+        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--now", "--database", database_url(database)],
+                                 capture_output=True, text=True, timeout=60,
+                                 env={**os.environ, "MOBPROC_ACCESS_TOKEN_LIFETIME": "1"})
+        assert rotated.returncode == 0, rotated.stderr
+        deadline = time.monotonic() + 30
+        while retired.kid in {key["kid"] for key in http.get("/pf/JWKS").json()["keys"]}:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1.2)  # the JWKS's max-age: a copy fetched before the key left is stale
+        now = int(time.time())
+        claims = {"iss": live.url, "aud": "MOBPROC", "sub": "command://anyone", "client_id": client[0],
+                  "scope": "MOBPROC", "iat": now, "exp": now + 3600, "jti": "forged-with-a-retired-key",
+                  "platform": "command", "tenant": "ANY", "multitenant": True}
+        forged = jwt.encode(claims, retired.private.as_pem(private=True), algorithm=retired.alg,
+                            headers={"typ": "at+jwt", "kid": retired.kid})
+        remember(forged)
+        assert checker.check(forged).reason == resource.UNKNOWN_KEY
+        with Counting() as other:
+            assert TokenChecker(live.url, http=other).check(forged).reason == resource.UNKNOWN_KEY
+
+
+class JwksServer:
+    """A JWKS over real HTTP with the Cache-Control it is given, that can be made to fail."""
+
+    def __init__(self, jwks: dict, cache_control: str) -> None:
+        import http.server
+        import json as _json
+
+        outer = self
+        self.jwks, self.cache_control, self.failing, self.fetches = jwks, cache_control, False, 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                outer.fetches += 1
+                body = _json.dumps(outer.jwks).encode()
+                self.send_response(503 if outer.failing else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", outer.cache_control)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks"
+        import threading
+
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def jwks_of(jwt_server: LiveServer):  # noqa: ANN201
+    """A JWKS server publishing the jwt_server's keys, closed after the test."""
+    made: list[JwksServer] = []
+
+    def make(cache_control: str) -> JwksServer:
+        with jwt_server.client() as http:
+            made.append(JwksServer(http.get("/pf/JWKS").json(), cache_control))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.mark.parametrize(("cache_control", "checker_max_age", "kept"), [
+    ("public, max-age=1", 300, 1),  # the issuer's terms
+    ("public, max-age=86400", 1, 1),  # at least every jwks_max_age_seconds, whatever it allows
+    ("no-store", 300, 0.5),  # not at all: as often as jwks_min_refresh_seconds lets it
+    ("", 1, 1),  # no terms: jwks_max_age_seconds
+])
+def test_the_jwks_is_fetched_again_on_the_issuers_terms_and_at_least_every_few_minutes(
+        jwt_server: LiveServer, token: str, jwks_of, cache_control: str, checker_max_age: float, kept: float) -> None:  # noqa: ANN001
+    jwks = jwks_of(cache_control)
+    checker = TokenChecker(jwt_server.url, jwks_uri=jwks.url, cache_seconds=0, jwks_min_refresh_seconds=0.5,
+                           jwks_max_age_seconds=checker_max_age)
+    assert isinstance(checker.check(token), ValidatedToken) and jwks.fetches == 1
+    assert isinstance(checker.check(token), ValidatedToken) and jwks.fetches == 1  # kept
+    time.sleep(kept + 0.1)
+    assert isinstance(checker.check(token), ValidatedToken) and jwks.fetches == 2
+
+
+def test_while_the_jwks_cannot_be_fetched_the_last_one_serves_one_more_max_age(
+        jwt_server: LiveServer, token: str, jwks_of) -> None:  # noqa: ANN001
+    jwks = jwks_of("public, max-age=1")
+    checker = TokenChecker(jwt_server.url, jwks_uri=jwks.url, cache_seconds=0, jwks_min_refresh_seconds=0.2)
+    assert isinstance(checker.check(token), ValidatedToken)
+    jwks.failing = True
+    time.sleep(1.2)
+    assert isinstance(checker.check(token), ValidatedToken)  # stale, and the issuer cannot be asked
+    time.sleep(1)
+    assert checker.check(token).reason == resource.UNAVAILABLE  # too old to trust: a 503, not a 401
+    jwks.failing = False
+    time.sleep(0.3)
+    assert isinstance(checker.check(token), ValidatedToken)

@@ -121,11 +121,12 @@ def test_unknown_client_is_401_invalid_client(http: httpx.Client, parties) -> No
     assert body["error_description"] == "Invalid client or client credentials"
 
 
-def test_wrong_secret_is_401_invalid_client_without_basic_challenge(http: httpx.Client, parties) -> None:  # noqa: ANN001
+def test_wrong_secret_in_the_form_is_401_invalid_client_with_a_basic_challenge(http: httpx.Client, parties) -> None:  # noqa: ANN001
     client, user = parties
     response = password_grant(http, (client[0], "wrong"), user)
     assert_error(response, 401, "invalid_client")
-    assert "www-authenticate" not in response.headers
+    # RFC 7235 §3.1: a 401 MUST carry a challenge, whichever way the client authenticated.
+    assert response.headers["www-authenticate"] == 'Basic realm="mobproc"'
 
 
 def test_missing_client_credentials_is_invalid_client(http: httpx.Client, parties) -> None:  # noqa: ANN001

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOBPROC_", extra="ignore", frozen=True)
 
     database_url: str = "sqlite:///./mobproc.db"
+    # A file holding the URL, so that a PostgreSQL password is in neither a command line (which
+    # `ps` shows to every local user) nor the environment of the shell that started mobproc.
+    database_url_file: Path | None = None
     environment: Environment = Environment.DEV
     host: str = "127.0.0.1"
     port: int = Field(9031, ge=1, le=65535)  # PingFederate's runtime port
@@ -73,6 +76,36 @@ class Settings(BaseSettings):
     signing_algorithm: Literal["ES256", "RS256"] = "ES256"
     key_encryption_key: SecretStr | None = None
     key_encryption_key_file: Path | None = None
+    # A staged key is published this long before it signs (domain/signing_keys.py says why a
+    # day); a key signs for MOBPROC_KEY_ROTATION_DAYS before the next takes over (0: until
+    # `mobproc keys rotate`).
+    key_publication_delay_seconds: float = Field(86400, ge=0, le=30 * 86400)
+    key_rotation_days: float = Field(0, ge=0, le=3650)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_url_from_file(cls, data: object) -> object:
+        """MOBPROC_DATABASE_URL_FILE supplies the URL when none is given (a --database flag wins,
+        as every flag does: :func:`load_settings`); ``_url_file`` below says what is wrong with it."""
+        if isinstance(data, dict) and data.get("database_url_file") and data.get("database_url") is None:
+            try:
+                return {**data, "database_url": Path(data["database_url_file"]).read_text().strip()}
+            except (OSError, UnicodeDecodeError):
+                pass
+        return data
+
+    @field_validator("database_url_file")
+    @classmethod
+    def _url_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        try:
+            url = value.read_text().strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot read {value}: {type(error).__name__}") from None
+        if url != info.data.get("database_url"):
+            raise ValueError("set MOBPROC_DATABASE_URL or MOBPROC_DATABASE_URL_FILE, not both")
+        return value
 
     @field_validator("issuer")
     @classmethod
@@ -162,6 +195,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503")
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # Bounds of the HTTP layer (server/http.py), per process: a request head (request line and
+    # headers) of at most so many bytes (Node's default), a request's head and body arriving
+    # within so many seconds of its first byte (slow-loris), and so many connections at once.
+    max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    read_timeout_seconds: float = Field(10, gt=0, le=600)
+    max_connections: int = Field(1000, ge=1, le=1_000_000)
     access_log: bool = True
 
     # --- defences of the password grant
@@ -264,6 +303,8 @@ class SettingsError(Exception):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment, apply the CLI's overrides, and explain the first bad setting in one line."""
     given = {key: value for key, value in overrides.items() if value is not None}
+    if "database_url" in given:
+        given["database_url_file"] = None  # the flag wins over the environment's file
     try:
         return Settings(**given)
     except ValidationError as error:

@@ -8,8 +8,9 @@ that issues the same tokens), from any Python service.
 >>> result.tenant, result.has_scope("MOBPROC")                                                  # doctest: +SKIP
 
 A JWT access token (RFC 9068) is checked locally, with the keys of the issuer's JWKS: no
-call to mobproc per request. The JWKS is fetched once and again only when a token names a
-key it lacks (a rotation), at most once a second. An opaque token is checked by RFC 7662
+call to mobproc per request. The keys are exactly those of the last JWKS fetched, fetched again
+when its Cache-Control max-age runs out (and at least every ``jwks_max_age_seconds``), and when
+a token names a key it lacks (a rotation), at most once a second. An opaque token is checked by RFC 7662
 introspection, which needs the credentials of a client allowed ``access_token_validation``.
 Either way a token that passed is answered from memory for a short while (never past its
 expiry): a client sends the same token with every call.
@@ -129,6 +130,8 @@ class TokenChecker:
     token's ``iss``); the JWKS and introspection URLs default to PingFederate's paths under
     it. ``client_id``/``client_secret`` are needed only for opaque tokens. ``algorithms`` is
     the allow-list for JWT signatures; ``leeway`` the seconds of clock difference tolerated.
+    The JWKS is kept as long as its Cache-Control max-age says, but at least
+    ``jwks_min_refresh_seconds`` and at most ``jwks_max_age_seconds``.
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class TokenChecker:
         cache_seconds: float = 30,
         cache_size: int = 4096,
         jwks_min_refresh_seconds: float = 1,
+        jwks_max_age_seconds: float = 300,
         http: httpx.Client | None = None,
         timeout: float = 5,
     ) -> None:
@@ -161,9 +165,12 @@ class TokenChecker:
         self._cache_seconds = cache_seconds
         self._cache = _TtlCache(cache_size)
         self._jwks_min_refresh = jwks_min_refresh_seconds
+        self._jwks_max_age = max(jwks_max_age_seconds, jwks_min_refresh_seconds)
         self._http = http or httpx.Client(timeout=timeout)
         self._keys: dict[str, tuple[str | None, AsymmetricKey]] = {}
-        self._keys_fetched_at = -math.inf
+        self._keys_asked_at = -math.inf  # the last fetch tried, whatever came of it
+        self._keys_fresh_until = -math.inf
+        self._keys_usable_until = -math.inf
         self._keys_lock = threading.Lock()
 
     def check(self, token: str) -> Checked:
@@ -224,23 +231,35 @@ class TokenChecker:
         return _validated(claims, self.issuer, float(exp), token_id=claims.get("jti"))
 
     def _key(self, kid: str) -> tuple[str | None, AsymmetricKey] | None:
-        """The key named ``kid``, from the JWKS; an unknown one makes the JWKS be fetched
-        again (a rotation), but not more than once per ``jwks_min_refresh_seconds``, so that
-        tokens naming made-up keys cannot make this server hammer the issuer."""
+        """The key named ``kid``, from the last JWKS fetched.
+
+        The JWKS is fetched again once it is older than its max-age, so that a key that left it
+        (a retired key, whose private half an old copy of the database may hold) stops being
+        trusted within that time; and when a token names a key it lacks (a rotation), but not
+        more than once per ``jwks_min_refresh_seconds``, so that tokens naming made-up keys
+        cannot make this server hammer the issuer. While the JWKS cannot be fetched, the last
+        one serves one more max-age; then tokens are refused as ``unavailable``, never checked
+        against keys of unknown age."""
         with self._keys_lock:
-            found = self._keys.get(kid)
-            if found is not None:
-                return found
-            if time.monotonic() - self._keys_fetched_at < self._jwks_min_refresh:
-                return None
-            self._keys_fetched_at = time.monotonic()
-            try:
-                self._keys = self._fetch_jwks()
-            except (httpx.HTTPError, ValueError) as error:
-                raise JwtRejected(UNAVAILABLE, f"The JWKS could not be fetched ({type(error).__name__})") from None
+            now = time.monotonic()
+            wanted = now >= self._keys_fresh_until or kid not in self._keys
+            if wanted and now - self._keys_asked_at >= self._jwks_min_refresh:
+                self._keys_asked_at = now
+                try:
+                    self._keys, max_age = self._fetch_jwks()
+                except (httpx.HTTPError, ValueError):
+                    pass  # the last JWKS serves while it may
+                else:
+                    keep = min(max(max_age, self._jwks_min_refresh), self._jwks_max_age)
+                    self._keys_fresh_until, self._keys_usable_until = now + keep, now + 2 * keep
+            if now >= self._keys_usable_until:
+                self._keys = {}
+                raise JwtRejected(UNAVAILABLE, "The JWKS could not be fetched")
             return self._keys.get(kid)
 
-    def _fetch_jwks(self) -> dict[str, tuple[str | None, AsymmetricKey]]:
+    def _fetch_jwks(self) -> tuple[dict[str, tuple[str | None, AsymmetricKey]], float]:
+        """The JWKS's keys, and how long it may be kept (RFC 9111 §5.2.2.1 max-age; no-store or
+        no-cache: not at all; nothing said: ``jwks_max_age_seconds``)."""
         response = self._http.get(self.jwks_uri, headers={"Accept": "application/json"})
         response.raise_for_status()
         document = response.json()
@@ -252,7 +271,7 @@ class TokenChecker:
                 keys[jwk["kid"]] = (jwk.get("alg"), import_public_key(jwk))
             except Exception:  # noqa: BLE001 - a key this checker cannot use is skipped, not fatal
                 continue
-        return keys
+        return keys, _max_age(response.headers.get("cache-control", ""), self._jwks_max_age)
 
     # --- opaque: introspection ------------------------------------------------------------
 
@@ -279,6 +298,17 @@ class TokenChecker:
             return RejectedToken(INACTIVE, "The token is not an access token")
         # iss and aud are OPTIONAL in an introspection answer (RFC 7662 §2.2); given, they count.
         return self._validate_claims({"iss": self.issuer, "aud": self.audience, **body})
+
+
+def _max_age(cache_control: str, default: float) -> float:
+    directives = {name.strip().lower(): value.strip().strip('"')
+                  for name, _, value in (part.partition("=") for part in cache_control.split(","))}
+    if "no-store" in directives or "no-cache" in directives:
+        return 0
+    try:
+        return max(0, int(directives["max-age"]))
+    except (KeyError, ValueError):
+        return default
 
 
 def _is_number(value: object) -> bool:

@@ -121,6 +121,8 @@ class Services:
             algorithm=settings.signing_algorithm,
             token_lifetime=settings.access_token_lifetime,
             encryption=KeyEncryption(secret) if secret else None,
+            publication_delay=settings.key_publication_delay_seconds,
+            rotation_days=settings.key_rotation_days,
         )
         # How an access token looks is configuration; a grant never knows.
         formats = {

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from ..config import Settings
 from ..resource import TokenChecker
 from ..server.access_log import AccessLog
-from ..server.app import SecurityHeaders
+from ..server.app import page_headers
 from ..server.logs import lean_records
 from ..server.observing import AnswerEdge
 from ..storage.database import Database
@@ -33,7 +33,7 @@ def create_api_server(settings: Settings) -> Starlette:
     )
     database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     api = create_api(RemoteVerifier(checker), database, settings, verify_in_process=False)
-    edge = {"headers": SecurityHeaders.for_request, "observers": [AccessLog()] if settings.access_log else []}
+    edge = {"headers": page_headers(), "observers": [AccessLog(grant_types=())] if settings.access_log else []}
     app = Starlette(routes=[mount(api)], middleware=[Middleware(AnswerEdge, **edge)])
     app.state.database = database
     return app

@@ -33,7 +33,9 @@ def client_add(
     grant: Annotated[list[str], typer.Option("--grant", help=f"Allowed grant type, repeatable: {', '.join(GRANT_TYPES)}")],
     scope: Annotated[list[str] | None, typer.Option("--scope", help="Allowed scope, repeatable")] = None,
     default_scope: Annotated[
-        list[str] | None, typer.Option("--default-scope", help="Scope granted when none is asked (default: all allowed)")
+        list[str] | None,
+        typer.Option("--default-scope", help="Scope granted when none is asked, repeatable (required with several "
+                                             "--scope; with one, that one)"),
     ] = None,
     secret_stdin: Annotated[bool, typer.Option("--secret-stdin", help="Import the secret from standard input")] = False,
     database: DatabaseOption = None,

@@ -17,23 +17,19 @@ def _key_rows(services) -> list[dict]:  # noqa: ANN001
     import time
 
     now = time.time()
-    rows = []
-    for record in services.keys.records():
-        if record.retired_at is None:
-            state = "active"
-        elif record.published_at(now):
-            state = "retired"
-        else:
-            state = "expired"
-        rows.append({
+    return [
+        {
             "kid": record.kid,
             "alg": record.alg,
-            "state": state,
+            "state": record.state(now),
             "created_at": iso(record.created_at),
+            "signs_from": iso(record.signs_from),
+            "signs_until": iso(record.retired_at) if record.retired_at else None,
             "published_until": iso(record.not_after) if record.not_after else None,
             "private_key": "erased" if record.private_key is None else "encrypted" if record.encrypted else "unencrypted",
-        })
-    return rows
+        }
+        for record in services.keys.records()
+    ]
 
 
 @keys_app.command("list")
@@ -42,8 +38,9 @@ def keys_list(
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
-    """List the signing keys of this environment: the active one, the retired ones still
-    published (until their last token expires), and the expired ones."""
+    """List the signing keys of this environment: the staged one (published, signing later),
+    the active one, the retired ones still published (until their last token expires), and
+    the expired ones."""
     rows = _key_rows(open_services(database, environment))
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
@@ -51,26 +48,47 @@ def keys_list(
     if not rows:
         typer.echo("no signing key yet (one is made on first start with MOBPROC_ACCESS_TOKEN_FORMAT=jwt)")
     for row in rows:
-        until = f"  published until {row['published_until']}" if row["state"] == "retired" else ""
-        typer.echo(f"{row['kid']}  {row['alg']}  {row['state']}  created {row['created_at']}{until}"
+        when = {
+            "staged": f"  signs from {row['signs_from']}",
+            "active": f"  signs until {row['signs_until']}" if row["signs_until"] else "",
+            "retired": f"  published until {row['published_until']}",
+        }.get(row["state"], "")
+        typer.echo(f"{row['kid']}  {row['alg']}  {row['state']}  created {row['created_at']}{when}"
                    f"  private key {row['private_key']}")
 
 
 @keys_app.command("rotate")
-def keys_rotate(database: DatabaseOption = None, environment: EnvironmentOption = None) -> None:
-    """Make a new signing key active at once (MOBPROC_SIGNING_ALGORITHM); the old one keeps
-    verifying until every token it signed has expired, then leaves the JWKS."""
+def keys_rotate(
+    now: Annotated[bool, typer.Option("--now", help="Sign with the new key at once (a compromised key)")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Stage a new signing key (MOBPROC_SIGNING_ALGORITHM): published at once in the JWKS, it
+    signs after MOBPROC_KEY_PUBLICATION_DELAY_SECONDS, once resource servers have fetched it.
+    --now: it signs at once and the key before stops (resource servers that cache the JWKS
+    refuse its tokens until they fetch it again). The keys before stay published until every
+    token they signed has expired."""
+    import time
+
     from ..domain.signing_keys import SigningKeyUnavailable
     from ..storage.database import DatabaseUnavailable
 
     services = open_services(database, environment)
-    previous = next((r for r in services.keys.records() if r.retired_at is None), None)
+    before = {record.kid for record in services.keys.records()}
     try:
-        new = services.keys.rotate()
+        key = services.keys.rotate(now=now)
     except (SigningKeyUnavailable, DatabaseUnavailable) as error:
         fail(f"rotation failed: {error}")
-    typer.echo(f"signing key {new.kid} ({new.alg}) is active")
-    if previous is not None:
-        retired = next((r for r in services.keys.records() if r.kid == previous.kid), None)
-        until = iso(retired.not_after) if retired and retired.not_after else "its tokens expire"
-        typer.echo(f"signing key {previous.kid} is retired: published until {until}, its private key erased")
+    if key.kid in before:
+        typer.echo(f"signing key {key.kid} is staged already: it signs from {iso(key.signs_from)} "
+                   "(`mobproc keys rotate --now` replaces every key at once)")
+        return
+    if key.signs_from > time.time():
+        typer.echo(f"signing key {key.kid} ({key.alg}) is staged: published now, it signs from {iso(key.signs_from)}")
+    else:
+        typer.echo(f"signing key {key.kid} ({key.alg}) is active")
+    for record in services.keys.records():
+        if record.kid in before and record.retired_at == key.signs_from:
+            erased = ", its private key erased" if record.private_key is None else ""
+            typer.echo(f"signing key {record.kid} signs until {iso(record.retired_at)}, is published until "
+                       f"{iso(record.not_after)}{erased}")

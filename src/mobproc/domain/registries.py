@@ -53,7 +53,7 @@ class ClientRegistration:
     client_id: str
     grants: tuple[str, ...]
     scopes: tuple[str, ...] = ()
-    # None: every allowed scope (RFC 6749 §3.3: a request without scope gets the default).
+    # None: the one allowed scope, if there is one (a client allowed several must choose).
     default_scopes: tuple[str, ...] | None = None
 
     def validated(self) -> ClientRegistration:
@@ -71,6 +71,12 @@ class ClientRegistration:
                 raise InvalidChange("scopes", f"{scope!r} is not a scope (RFC 6749 §3.3: printable, no space, quote or backslash)")
         if self.default_scopes is not None and not set(self.default_scopes) <= set(self.scopes):
             raise InvalidChange("default_scopes", "every default scope must also be an allowed scope")
+        if self.default_scopes is None and len(set(self.scopes)) > 1:
+            # Least privilege (RFC 9700 §2.3): a request that names no scope gets what the
+            # operator chose, not every scope the client may ask for; clients such as
+            # requests-oauthlib refuse a token wider than the scope they were configured with.
+            raise InvalidChange("default_scopes", "a client allowed several scopes needs default scopes: the "
+                                "scopes a request without `scope` gets (--default-scope; README: Default scopes)")
         return ClientRegistration(
             client_id,
             tuple(dict.fromkeys(self.grants)),

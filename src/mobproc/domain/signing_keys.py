@@ -1,12 +1,20 @@
 """The keys that sign JWT access tokens (RFC 7515), published as a JWK Set (RFC 7517 §5).
 
-Each environment has one *active* key, which signs, and keeps every *retired* key published
-until the last token it signed has expired: a resource server must be able to verify any
-token that has not expired yet. A key is generated on first use and replaced by
-``mobproc keys rotate``; its ``kid`` is its RFC 7638 thumbprint.
+A key is published in the JWKS as soon as it is made, and signs only from a later moment: a
+resource server refreshes its copy of the JWKS now and then (PyJWT's PyJWKClient every 5
+minutes, jwks-rsa every 10, Microsoft.IdentityModel every 12 hours), and a token signed by a
+key it has not seen yet fails there. So ``mobproc keys rotate`` *stages* the next key: it is
+published at once and signs after the publication delay (MOBPROC_KEY_PUBLICATION_DELAY_SECONDS),
+when every resource server has had time to fetch it; ``keys rotate --now`` is for a key that
+must stop signing at once (compromised). MOBPROC_KEY_ROTATION_DAYS stages one on a schedule.
 
-A private key is stored encrypted when MOBPROC_KEY_ENCRYPTION_KEY is set, and erased when
-the key retires: from then on it only verifies, and a copy of the database cannot sign with it.
+Each key signs from ``signs_from`` until the next key takes over (``retired_at``), and stays
+published until the last token it signed has expired (``not_after``). Its private key is
+erased once it no longer signs: from then on it only verifies, and a copy of the database
+cannot sign with it. A key's ``kid`` is its RFC 7638 thumbprint; the first key is made on first
+use and signs at once (no token exists yet that a resource server could fail on).
+
+A private key is stored encrypted when MOBPROC_KEY_ENCRYPTION_KEY is set.
 """
 
 from __future__ import annotations
@@ -35,6 +43,16 @@ RSA_BITS = 2048
 # A retired key stays published this long after its last token's expiry: for a request that
 # read the active key just before the rotation, and for small clock differences between hosts.
 RETIREMENT_GRACE_SECONDS = 5.0
+# How long a staged key is published before it signs, by default: a day, twice the longest
+# refresh interval among the common JWKS caches (Microsoft.IdentityModel's 12 hours; PyJWT's
+# PyJWKClient keeps a JWKS 5 minutes, node's jwks-rsa 10), so that each has fetched the key
+# before a token it signed arrives, without relying on a refetch for an unknown kid, which
+# some rate-limit (PyJWKClient: once per 30 s) and some do not do.
+PUBLICATION_DELAY_SECONDS = 86400.0
+# The JWKS may be cached at most this long (and at most half the publication delay, so that a
+# cache that honours it fetches a staged key before it signs): a key that left the JWKS is
+# trusted no longer than this by a resource server that refreshes on the JWKS's terms.
+JWKS_MAX_AGE_SECONDS = 300
 
 
 
@@ -45,13 +63,16 @@ class SigningKeyUnavailable(Exception):
 @dataclass(frozen=True, slots=True)
 class SigningKeyRecord:
     """A key as storage keeps it. ``private_key`` is a JWK in JSON, a JWE when encrypted at
-    rest, or None once the key is retired."""
+    rest, or None once the key no longer signs. It is published from ``created_at``, signs from
+    ``signs_from`` until ``retired_at`` (None: the newest key, which signs until the next one
+    takes over), and stays published until ``not_after``."""
 
     kid: str
     alg: str
     public_jwk: dict[str, Any]
     private_key: str | None = field(repr=False)
     created_at: float
+    signs_from: float
     retired_at: float | None = None
     not_after: float | None = None
 
@@ -62,16 +83,36 @@ class SigningKeyRecord:
     def published_at(self, now: float) -> bool:
         return self.retired_at is None or (self.not_after is not None and now < self.not_after)
 
+    def signs_at(self, now: float) -> bool:
+        return self.signs_from <= now and (self.retired_at is None or now < self.retired_at)
+
+    def state(self, now: float) -> str:
+        """``staged`` (published, not signing yet), ``active`` (signing), ``retired`` (published,
+        signing no more) or ``expired``."""
+        if self.signs_at(now):
+            return "active"
+        if now < self.signs_from and self.retired_at is None:
+            return "staged"
+        return "retired" if self.published_at(now) else "expired"
+
 
 class SigningKeyStore(Protocol):
-    def active_signing_key(self) -> SigningKeyRecord | None: ...
+    def current_signing_keys(self, now: float) -> list[SigningKeyRecord]:
+        """The newest key, the keys still signing at ``now``, and any that still hold a private key."""
+        ...
+
     def find_signing_key(self, kid: str) -> SigningKeyRecord | None: ...
     def list_signing_keys(self) -> list[SigningKeyRecord]: ...
 
-    def replace_active_signing_key(self, new: SigningKeyRecord, retiring_kid: str | None, not_after: float) -> bool:
-        """Retire ``retiring_kid`` (publish it until ``not_after``, erase its private key) and
-        make ``new`` the active key, atomically. False when another process changed the active
-        key first: there is one active key per environment."""
+    def add_newest_signing_key(self, new: SigningKeyRecord, replacing_kid: str | None, not_after: float) -> bool:
+        """Make ``new`` the newest key, atomically: ``replacing_kid`` (the newest until now) signs
+        until ``new.signs_from`` and is published until ``not_after``. When ``new`` signs at
+        once, every other key stops signing now and loses its private key. False when another
+        process changed the newest key first: there is one newest key per environment."""
+        ...
+
+    def erase_retired_private_keys(self, now: float) -> None:
+        """Erase the private keys of the keys that no longer sign at ``now``."""
         ...
 
 
@@ -124,11 +165,12 @@ class SigningKey:
 
 
 class SigningKeys:
-    """The environment's key ring: which key signs now, which keys verify, and rotation.
+    """The environment's key ring: which key signs now, which keys are published, and rotation.
 
-    Which key is active is read from the database on every use, so a rotation takes effect at
-    once in every server process; parsed (and decrypted) keys are kept per ``kid``, as a key
-    never changes.
+    Which key signs is read from the database on every use, so a rotation takes effect in every
+    server process at the same moment (their clocks allowing); parsed (and decrypted) keys are
+    kept per ``kid``, as a key never changes. Any process may stage a key when one is due (a
+    scheduled rotation, a change of algorithm); one wins, by a conditional update.
     """
 
     def __init__(
@@ -138,6 +180,8 @@ class SigningKeys:
         algorithm: str,
         token_lifetime: float,
         encryption: KeyEncryption | None = None,
+        publication_delay: float = PUBLICATION_DELAY_SECONDS,
+        rotation_days: float = 0,
     ) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"unsupported signing algorithm {algorithm!r}")
@@ -145,45 +189,84 @@ class SigningKeys:
         self.algorithm = algorithm
         self._token_lifetime = token_lifetime
         self._encryption = encryption
+        self.publication_delay = publication_delay
+        self._rotation_period = rotation_days * 86400
         self._private: dict[str, SigningKey] = {}
         self._public: dict[str, tuple[str, AsymmetricKey]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def jwks_max_age(self) -> int:
+        """The Cache-Control max-age of the JWKS (:data:`JWKS_MAX_AGE_SECONDS`)."""
+        return int(min(JWKS_MAX_AGE_SECONDS, self.publication_delay / 2))
+
     def active(self) -> SigningKey:
-        """The key that signs now. The first is made on first use, and a key of another
-        algorithm than MOBPROC_SIGNING_ALGORITHM is rotated out."""
-        record = self._store.active_signing_key()
-        if record is None or record.alg != self.algorithm:
-            record = self._replace(record)
-        return self._signing_key(record)
+        """The key that signs now. The first is made on first use; a new one is staged when
+        MOBPROC_KEY_ROTATION_DAYS says so, or when the newest is not of MOBPROC_SIGNING_ALGORITHM."""
+        now = time.time()
+        records = self._store.current_signing_keys(now)
+        newest = _newest(records)
+        switch = now if newest is None else self._due(newest, now)
+        if switch is not None:
+            self._add(newest, now, switch)
+            records = self._store.current_signing_keys(now)
+        self._erase_retired(records, now)
+        return self._signing_key(_signing(records, now))
 
-    def rotate(self) -> SigningKeyRecord:
-        """Make a new key active at once; the old one stays published until every token it
-        signed has expired (one token lifetime from now, plus a small grace), then leaves the
-        JWKS."""
-        return self._replace(self._store.active_signing_key())
+    def rotate(self, *, now: bool = False) -> SigningKeyRecord:
+        """Stage a new key: published at once, signing after the publication delay; the key
+        signing now signs until then. ``now``: the new key signs at once, every other key stops
+        (a compromised key). Either way the keys before stay published until every token they
+        signed has expired, then leave the JWKS. A key already staged is answered as it is,
+        unless ``now``."""
+        moment = time.time()
+        newest = _newest(self._store.current_signing_keys(moment))
+        if not now and newest is not None and newest.state(moment) == "staged":
+            return newest
+        return self._add(newest, moment, moment if now or newest is None else moment + self.publication_delay)
 
-    def _replace(self, current: SigningKeyRecord | None) -> SigningKeyRecord:
+    def _due(self, newest: SigningKeyRecord, now: float) -> float | None:
+        """When a key staged now should take over, if one is due: a key of another algorithm
+        is replaced after the publication delay; a scheduled rotation stages the next key so
+        that it signs when the newest key's period is over (later, if no process asked in time)."""
+        if newest.alg != self.algorithm:
+            return now + self.publication_delay
+        if self._rotation_period and newest.signs_at(now):
+            period_over = newest.signs_from + self._rotation_period
+            if now >= period_over - self.publication_delay:
+                return max(now + self.publication_delay, period_over)
+        return None
+
+    def _add(self, current: SigningKeyRecord | None, now: float, signs_from: float) -> SigningKeyRecord:
         key = _generate(self.algorithm)
         private_jwk = key.as_dict(private=True)
-        now = time.time()
         new = SigningKeyRecord(
             kid=key.kid,
             alg=self.algorithm,
             public_jwk={**key.as_dict(private=False), "alg": self.algorithm, "use": "sig"},
             private_key=self._encryption.encrypt(private_jwk) if self._encryption else json.dumps(private_jwk),
             created_at=now,
+            signs_from=signs_from,
         )
-        retiring = current.kid if current else None
-        if self._store.replace_active_signing_key(new, retiring, now + self._token_lifetime + RETIREMENT_GRACE_SECONDS):
-            log.info("signing key %s (%s) is active%s", new.kid, new.alg, f"; {retiring} retired" if retiring else "")
+        replacing = current.kid if current else None
+        not_after = signs_from + self._token_lifetime + RETIREMENT_GRACE_SECONDS
+        if self._store.add_newest_signing_key(new, replacing, not_after):
+            when = "signs now" if signs_from <= now else f"is published, and signs in {signs_from - now:.0f} s"
+            log.info("signing key %s (%s) %s%s", new.kid, new.alg, when,
+                     f"; {replacing} signs until then" if replacing else "")
             return new
         # Another process replaced the same key first (several find the first key missing at
-        # once): one key wins, and every process signs with it.
-        winner = self._store.active_signing_key()
+        # once, or a rotation due): one key wins, and every process uses it.
+        winner = _newest(self._store.current_signing_keys(now))
         if winner is None:
-            raise SigningKeyUnavailable("no active signing key")
+            raise SigningKeyUnavailable("no signing key")
         return winner
+
+    def _erase_retired(self, records: list[SigningKeyRecord], now: float) -> None:
+        """A key whose time to sign is over loses its private key (once, by whichever process
+        notices first)."""
+        if any(r.private_key is not None and r.retired_at is not None and r.retired_at <= now for r in records):
+            self._store.erase_retired_private_keys(now)
 
     def _signing_key(self, record: SigningKeyRecord) -> SigningKey:
         with self._lock:
@@ -211,7 +294,7 @@ class SigningKeys:
         return signing
 
     def verification_key(self, kid: str) -> tuple[str, AsymmetricKey] | None:
-        """The algorithm and public key of a key of this environment, active or retired."""
+        """The algorithm and public key of a key of this environment, staged, active or retired."""
         with self._lock:
             cached = self._public.get(kid)
         if cached is not None:
@@ -225,10 +308,28 @@ class SigningKeys:
         return found
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
-        """RFC 7517 §5: the public keys of every key that may have signed an unexpired token."""
+        """RFC 7517 §5: the public keys of every key that may have signed an unexpired token, and
+        of the staged one, which will."""
         now = time.time()
-        return {"keys": [record.public_jwk for record in self._store.list_signing_keys() if record.published_at(now)]}
+        records = self._store.list_signing_keys()
+        self._erase_retired(records, now)
+        return {"keys": [record.public_jwk for record in records if record.published_at(now)]}
 
     def records(self) -> list[SigningKeyRecord]:
         """Every key of the environment, newest first (for `mobproc keys list`)."""
         return self._store.list_signing_keys()
+
+
+def _newest(records: list[SigningKeyRecord]) -> SigningKeyRecord | None:
+    return next((record for record in records if record.retired_at is None), None)
+
+
+def _signing(records: list[SigningKeyRecord], now: float) -> SigningKeyRecord:
+    """The key that signs at ``now``: of those that still hold their private key, the one whose
+    time it is. Another host's clock may run ahead and have erased the key that this clock says
+    still signs; then the next one, already published, signs here a little early."""
+    usable = sorted((r for r in records if r.private_key is not None), key=lambda r: r.signs_from)
+    if not usable:
+        raise SigningKeyUnavailable("no signing key holds its private key")
+    current = [r for r in usable if r.signs_at(now)]
+    return current[-1] if current else usable[-1]

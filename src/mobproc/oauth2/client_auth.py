@@ -12,19 +12,21 @@ def authenticate_client(request: TokenRequest, clients: ClientStore) -> Client:
 
     RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
     request." A ``client_id`` parameter that repeats the Basic one is tolerated, since
-    common clients send it.
+    common clients send it. Basic credentials are read as the RFC encodes them and, failing
+    that, as common clients send them (:meth:`BasicCredentials.readings`).
     """
     basic = request.basic
     posted_id, posted_secret = request.get("client_id"), request.get("client_secret")
     if basic is not None:
-        if posted_secret is not None or (posted_id is not None and posted_id != basic.client_id):
+        readings = list(basic.readings())
+        if posted_secret is not None or (posted_id is not None and posted_id not in {r[0] for r in readings}):
             raise InvalidRequestError("Use one client authentication method: HTTP Basic or parameters, not both")
-        client_id, secret = basic.client_id, basic.client_secret
     elif posted_id is not None and posted_secret is not None:
-        client_id, secret = posted_id, posted_secret
+        readings = [(posted_id, posted_secret)]
     else:
         raise InvalidClientError()
-    client = clients.find_client(client_id)
-    if client is None or not client.check_secret(secret) or not client.enabled:
-        raise InvalidClientError(used_basic=basic is not None)
-    return client
+    for client_id, secret in readings:
+        client = clients.find_client(client_id)
+        if client is not None and client.check_secret(secret) and client.enabled:
+            return client
+    raise InvalidClientError()

@@ -35,15 +35,22 @@ class InvalidRequestError(OAuth2Error):
 
 
 class InvalidClientError(OAuth2Error):
-    """RFC 6749 §5.2 ``invalid_client``: 401, and ``WWW-Authenticate`` when Basic was used."""
+    """RFC 6749 §5.2 ``invalid_client``, always 401 with a Basic challenge.
+
+    RFC 7235 §3.1: "The server generating a 401 response MUST send a WWW-Authenticate header
+    field containing at least one challenge applicable to the target resource." RFC 6749 §5.2
+    names the scheme the client used when it used the Authorization header; a client that
+    posted its credentials, or sent none, is told of the one HTTP authentication scheme the
+    endpoint takes (client_secret_basic).
+    """
 
     error = "invalid_client"
     status_code = 401
     description = "Invalid client or client credentials"  # PingFederate's wording
+    CHALLENGE = {"WWW-Authenticate": 'Basic realm="mobproc"'}
 
-    def __init__(self, *, used_basic: bool = False) -> None:
-        headers = {"WWW-Authenticate": 'Basic realm="mobproc"'} if used_basic else None
-        super().__init__(headers=headers)
+    def __init__(self) -> None:
+        super().__init__(headers=dict(self.CHALLENGE))
 
 
 class InvalidGrantError(OAuth2Error):

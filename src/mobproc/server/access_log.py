@@ -1,10 +1,12 @@
 """The access log, which never prints a secret.
 
 The seed sends client secrets and passwords in the query string, so a plain access log
-would write them to disk. Every query value is masked but a known ``grant_type``: a
-client that swaps its id and secret, or pastes a token into ``scope``, must not leak it
-either. Which client and subject made a request is for the audit trail, after
-authentication has said that they are what they claim.
+would write them to disk. Values are masked by the parameter's name, never by what they look
+like: a password may be any word, ``password`` or ``true`` among them. The one value printed is
+``grant_type``'s, and only when it names a grant this server serves: a client that swaps its
+id and secret, or pastes a token into ``scope`` or ``grant_type``, must not leak it either.
+Which client and subject made a request is for the audit trail, after authentication has
+said that they are what they claim.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
@@ -22,10 +25,8 @@ from .logs import JsonFormatter, PlainFormatter
 log = logging.getLogger("mobproc.access")
 LINE = '%s "%s %s" %d %.1fms'
 LINE_FORMATTERS = (PlainFormatter, JsonFormatter)
-SHOWN_VALUES = frozenset({
-    "password", "refresh_token", "client_credentials", "urn:pingidentity.com:oauth2:grant_type:validate_bearer",
-    "access_token", "true", "false",
-})
+# The one parameter whose value may be printed, when it is one of the grant types served.
+SHOWN = "grant_type"
 # Names are printed only when known: a stray secret can arrive as a name (``?s3cr3t``).
 NAMED = frozenset({
     "grant_type", "scope", "client_id", "token_type_hint", "limit", "offset", "confirm", "employee",
@@ -39,8 +40,9 @@ def _quoted(path: str) -> str:
     return quote(path, safe="/:@")
 
 
-def redacted_target(path: str, query: bytes) -> str:
-    """``/as/token.oauth2?grant_type=password&password=***``"""
+def redacted_target(path: str, query: bytes, grant_types: Collection[str] = ()) -> str:
+    """``/as/token.oauth2?grant_type=password&password=***``: every value masked but a
+    ``grant_type`` that is one of ``grant_types``."""
     if not query:
         return _quoted(path)
     try:
@@ -48,13 +50,15 @@ def redacted_target(path: str, query: bytes) -> str:
     except ValueError:
         return _quoted(path) + "?<unreadable>"
     shown = "&".join(
-        f"{name if name in NAMED else '_'}={value if value in SHOWN_VALUES else '***'}" for name, value in pairs
+        f"{name if name in NAMED else '_'}={value if name == SHOWN and value in grant_types else '***'}"
+        for name, value in pairs
     )
     return f"{_quoted(path)}?{shown}"
 
 
 class AccessLog:
     """An :class:`~.observing.AnswerObserver`: a line per answer, in the order of the answers.
+    ``grant_types``: the grant types served, the only query values it prints.
 
     The lines of the answers the event loop sends in one turn are written together, from a
     callback queued behind them, not each as its answer leaves: a line through the logging
@@ -65,14 +69,15 @@ class AccessLog:
     most that turn's lines, and a process stopped as usual writes them all.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, grant_types: Collection[str] = ()) -> None:
         # uvicorn's own access log prints the query string verbatim, secrets and all.
         logging.getLogger("uvicorn.access").disabled = True
+        self._grant_types = frozenset(grant_types)
         self._pending: list[tuple[str, str, str, int, float]] = []
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         client = scope.get("client") or ("-", 0)
-        target = redacted_target(scope["path"], scope.get("query_string", b""))
+        target = redacted_target(scope["path"], scope.get("query_string", b""), self._grant_types)
         self._pending.append((client[0], scope["method"], target, status, seconds * 1000))
         if len(self._pending) == 1:
             try:

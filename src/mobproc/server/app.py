@@ -35,6 +35,7 @@ from . import (
     token_endpoint,
 )
 from .access_log import AccessLog
+from .headers import SecurityHeaders
 from .logs import lean_records
 from .metrics import RequestMetrics
 from .observing import AnswerEdge
@@ -44,32 +45,6 @@ from .token_endpoint import FormEndpoint, token_route
 log = logging.getLogger("mobproc.server")
 # Endpoints answer every method themselves, so that a wrong one gets the RFC's JSON error.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-class SecurityHeaders:
-    """Headers on every answer, errors included. Every answer is JSON for programs: none is to
-    be sniffed as HTML (nosniff), run as a page or framed (the CSP), or leak its URL, which
-    may hold the seed's query-string credentials, as a Referer. Over TLS, HSTS keeps the
-    client from ever falling back to plain HTTP. (Cache-Control: no-store is set with every
-    JSON body, in responses.py.)"""
-
-    HEADERS = (
-        (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-        (b"referrer-policy", b"no-referrer"),
-    )
-    OVER_TLS = (*HEADERS, (b"strict-transport-security", b"max-age=31536000"))
-    # The API's docs page is the one page: Swagger UI's script and style, of this origin only.
-    PAGE = ((b"content-security-policy", api_docs.PAGE_POLICY.encode()), *HEADERS[::2])
-    PAGE_OVER_TLS = (*PAGE, OVER_TLS[-1])
-    PAGE_PATH = API_PATH + api_docs.PREFIX
-
-    @classmethod
-    def for_request(cls, scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
-        tls = scope.get("scheme") == "https"
-        if scope["path"].startswith(cls.PAGE_PATH):
-            return cls.PAGE_OVER_TLS if tls else cls.PAGE
-        return cls.OVER_TLS if tls else cls.HEADERS
 
 
 class ServerApp(Starlette):
@@ -89,6 +64,10 @@ class ServerApp(Starlette):
         super().__init__(**kwargs)
         self.direct = direct
         self.operations, self.operations_port = operations, operations_port
+        # Starlette answers a path that differs by a trailing slash with a redirect built from
+        # the Host header, query string included: the seed's credentials, sent on to whatever
+        # host the request named. No endpoint here redirects; such a path is a 404.
+        self.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.operations is not None and scope["type"] == "http" and (scope.get("server") or (None, 0))[1] == self.operations_port:
@@ -166,7 +145,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         *(Route(path, endpoint, methods=ALL_METHODS) for path, endpoint in form_endpoints.items()),
         Route(
             metadata.JWKS_PATH,
-            metadata.document_route(services.keys.jwks, max_age=metadata.JWKS_MAX_AGE, retry_after=retry_after),
+            metadata.document_route(services.keys.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
             methods=ALL_METHODS,
         ),
         *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
@@ -180,8 +159,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
-        observers.insert(0, AccessLog())
-    edge = {"headers": SecurityHeaders.for_request, "observers": observers}
+        observers.insert(0, AccessLog(grant_types=services.token_endpoint.grant_types))
+    headers = page_headers()
+    edge = {"headers": headers, "observers": observers}
     handlers = {HTTPException: _http_error, Exception: _unexpected_error}
     operator_routes = [
         Route("/healthz", operations.healthz),
@@ -192,8 +172,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         routes = [route for route in routes if route.path != "/readyz"] + operator_routes[1:]
     app = ServerApp(
         direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
-        operations=AnswerEdge(Starlette(routes=operator_routes, exception_handlers=handlers),
-                              headers=SecurityHeaders.for_request),
+        operations=AnswerEdge(Starlette(routes=operator_routes, exception_handlers=handlers), headers=headers),
         operations_port=settings.operations_port if settings.operations_port != settings.port else 0,
         routes=routes,
         middleware=[Middleware(AnswerEdge, **edge)],
@@ -218,6 +197,12 @@ def serve_app(settings: Settings) -> ServerApp:
     gc.collect()
     gc.freeze()
     return app
+
+
+def page_headers():  # noqa: ANN201
+    """Every answer's headers; the API's docs page (Swagger UI's script and style, of this
+    origin only) is the one page with a policy of its own."""
+    return SecurityHeaders.for_pages({API_PATH + api_docs.PREFIX: api_docs.PAGE_POLICY})
 
 
 def listeners(settings: Settings) -> list[socket.socket]:

@@ -17,10 +17,9 @@ from .responses import error_response, public_json_response
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 JWKS_PATH = "/pf/JWKS"  # PingFederate's path
 
-# The metadata changes only with the configuration. The JWKS changes at a rotation, when a
-# token signed by the new key may arrive at once: caches must not keep the old set.
+# The metadata changes only with the configuration. The JWKS's max-age is the signing keys'
+# to say (SigningKeys.jwks_max_age): short enough that a cache has a staged key before it signs.
 METADATA_MAX_AGE = 300
-JWKS_MAX_AGE = 0
 
 
 def document_route(produce: Callable[[], dict[str, Any]], *, max_age: int, retry_after: int):  # noqa: ANN201

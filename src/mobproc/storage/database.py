@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import stat
 import threading
 import weakref
 from collections import namedtuple
@@ -644,7 +646,27 @@ class Transaction:
 _BEGIN = {"": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE", "EXCLUSIVE": "BEGIN EXCLUSIVE"}
 
 
+def _private_file(path: str | None) -> None:
+    """Create the database file readable and writable by its owner alone, before SQLite makes it
+    0644 under the usual umask: it holds password hashes, token digests and, with JWT access
+    tokens, private signing keys. SQLite gives the -wal and -shm files the database file's mode.
+    A file made earlier, or by another tool, that others can read is left as it is, with a
+    warning: a backup group may read it on purpose."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            log.warning("%s can be read by other users (mode %04o): chmod 600 it and its -wal and -shm files",
+                        path, mode)
+    except OSError:
+        pass  # no such folder, no permission: SQLite says so itself, as before
+
+
 def _sqlite_engine(url, busy_timeout_ms: int, checkpoint_pages: int | None) -> Engine:  # noqa: ANN001
+    _private_file(url.database)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

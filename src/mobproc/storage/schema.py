@@ -158,8 +158,9 @@ leases = Table(
 Index("ix_access_tokens_expires_at", access_tokens.c.expires_at)
 Index("ix_refresh_tokens_expires_at", refresh_tokens.c.expires_at)
 
-# The keys that sign JWT access tokens. One active key (retired_at NULL) per environment;
-# a retired key is published until not_after and has no private key any more.
+# The keys that sign JWT access tokens. One newest key (retired_at NULL) per environment: it
+# signs from signs_from, and the key before it until then (its retired_at). A retired key is
+# published until not_after and, once its retired_at has passed, has no private key any more.
 signing_keys = Table(
     "signing_keys",
     metadata,
@@ -170,8 +171,9 @@ signing_keys = Table(
     Column("public_jwk", Text, nullable=False),
     Column("private_key", Text),  # a JWK in JSON, or a JWE under MOBPROC_KEY_ENCRYPTION_KEY
     Column("created_at", Double, nullable=False),
-    Column("retired_at", Double),
-    Column("not_after", Double),
+    Column("signs_from", Double),  # published from created_at, signing from here (a staged key: later)
+    Column("retired_at", Double),  # signs until here; NULL for the newest key of the environment
+    Column("not_after", Double),  # published until here
     UniqueConstraint("environment", "kid"),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -20,13 +20,14 @@ def _record(row: Row) -> SigningKeyRecord:
         public_jwk=json.loads(row.public_jwk),
         private_key=row.private_key,
         created_at=row.created_at,
+        signs_from=row.created_at if row.signs_from is None else row.signs_from,
         retired_at=row.retired_at,
         not_after=row.not_after,
     )
 
 
 class _Superseded(Exception):
-    """Another process retired the key first; the transaction rolls back."""
+    """Another process replaced the newest key first; the transaction rolls back."""
 
 
 class SqlSigningKeyStore:
@@ -34,12 +35,16 @@ class SqlSigningKeyStore:
         self._db = database
         self._environment = environment
 
-    def active_signing_key(self) -> SigningKeyRecord | None:
-        row = self._db.first(
-            select(signing_keys).where(signing_keys.c.environment == self._environment, signing_keys.c.retired_at.is_(None)),
-            {},
-        )
-        return _record(row) if row else None
+    def current_signing_keys(self, now: float) -> list[SigningKeyRecord]:
+        with self._db.transaction(write=False) as transaction:
+            rows = transaction.all(
+                select(signing_keys).where(
+                    signing_keys.c.environment == self._environment,
+                    or_(signing_keys.c.retired_at.is_(None), signing_keys.c.retired_at > now,
+                        signing_keys.c.private_key.is_not(None)),
+                )
+            )
+        return [_record(row) for row in rows]
 
     def find_signing_key(self, kid: str) -> SigningKeyRecord | None:
         row = self._db.first(
@@ -56,26 +61,33 @@ class SqlSigningKeyStore:
             )
         return [_record(row) for row in rows]
 
-    def replace_active_signing_key(self, new: SigningKeyRecord, retiring_kid: str | None, not_after: float) -> bool:
+    def add_newest_signing_key(self, new: SigningKeyRecord, replacing_kid: str | None, not_after: float) -> bool:
+        switch = new.signs_from
+        immediate = switch <= new.created_at
+        # The private key goes once a key no longer signs: a retired key only verifies.
+        erased = {"private_key": None} if immediate else {}
+        mine = signing_keys.c.environment == self._environment
         try:
             # Alone: a refused INSERT is an answer here (another process won), not a failure.
-            with self._db.transaction(write=True, join=False) as transaction:
-                if retiring_kid is not None:
-                    retired = transaction.execute(
+            with self._db.transaction(write=True, join=False) as connection:
+                if replacing_kid is not None:
+                    replaced = connection.execute(
                         update(signing_keys)
-                        .where(
-                            signing_keys.c.environment == self._environment,
-                            signing_keys.c.kid == retiring_kid,
-                            signing_keys.c.retired_at.is_(None),
-                        )
-                        # The private key goes with retirement: a retired key only verifies.
-                        .values(retired_at=new.created_at, not_after=not_after, private_key=None)
+                        .where(mine, signing_keys.c.kid == replacing_kid, signing_keys.c.retired_at.is_(None))
+                        .values(retired_at=switch, not_after=not_after, **erased)
                     )
-                    if retired != 1:
+                    if replaced != 1:
                         raise _Superseded()
-                # The partial unique index (one active key per environment) refuses a second
+                if immediate:
+                    # A key that was to sign a while longer (the one a staged key replaces) stops now too.
+                    connection.execute(
+                        update(signing_keys)
+                        .where(mine, signing_keys.c.retired_at > switch)
+                        .values(retired_at=switch, not_after=not_after, private_key=None)
+                    )
+                # The partial unique index (one newest key per environment) refuses a second
                 # key made concurrently by another process.
-                transaction.execute(
+                connection.execute(
                     insert(signing_keys).values(
                         environment=self._environment,
                         kid=new.kid,
@@ -83,8 +95,18 @@ class SqlSigningKeyStore:
                         public_jwk=json.dumps(new.public_jwk),
                         private_key=new.private_key,
                         created_at=new.created_at,
+                        signs_from=switch,
                     )
                 )
         except (IntegrityError, _Superseded):
             return False
         return True
+
+    def erase_retired_private_keys(self, now: float) -> None:
+        with self._db.transaction(write=True) as connection:
+            connection.execute(
+                update(signing_keys)
+                .where(signing_keys.c.environment == self._environment, signing_keys.c.retired_at <= now,
+                       signing_keys.c.private_key.is_not(None))
+                .values(private_key=None)
+            )

@@ -5,14 +5,14 @@ source); accounts gain the version of their credential and the time of their las
 The lockout state of the old columns is transient and is not carried over.
 
 Revision ID: 0006_login_attempts
-Revises: 0004
+Revises: 0005_staged_signing_keys
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_login_attempts"
-down_revision = "0004"
+down_revision = "0005_staged_signing_keys"
 branch_labels = None
 depends_on = None
 
