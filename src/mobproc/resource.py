@@ -185,8 +185,8 @@ class TokenChecker:
     def _kept(self, token: str, check: Callable[[str], Checked], *, keep_refusals: bool) -> Checked:
         """``check(token)``, or its answer of less than ``cache_seconds`` ago, never past the
         token's expiry: a client sends the same token with every call until it expires. For
-        a JWT the signature is most of a check (ES256: about 70 of 130 µs in the benchmark),
-        for an opaque token the call to mobproc; a kept answer costs a digest and a lookup."""
+        a JWT the signature is most of a check (README, Performance: the JWT case), for an
+        opaque token the call to mobproc; a kept answer costs a digest and a lookup."""
         key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         now = time.time()
         cached = self._cache.get(key, now)

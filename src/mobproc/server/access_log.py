@@ -62,8 +62,8 @@ class AccessLog:
 
     The lines of the answers the event loop sends in one turn are written together, from a
     callback queued behind them, not each as its answer leaves: a line through the logging
-    module costs 10 µs when that code is warm and 20 µs when it runs once between two
-    requests' code, as it did. Under mobproc's own log set-up they bypass the module's
+    module costs more when it runs once between two requests' code than when that code is warm
+    (README, Performance). Under mobproc's own log set-up they bypass the module's
     records and leave in one write (:meth:`write`). A line is late by at most that turn of
     the loop (a few milliseconds), and so is its time; a process killed with SIGKILL loses at
     most that turn's lines, and a process stopped as usual writes them all.
@@ -96,8 +96,8 @@ class AccessLog:
                 log.info(LINE, *line)
             return
         # mobproc's own set-up (logs.log_config): the formatter makes each line as it would of
-        # a record, and the turn's lines leave in one write. Through the logging module a line
-        # cost 20 µs in the server, a tenth of an introspection.
+        # a record, and the turn's lines leave in one write (through the logging module a line
+        # was a measurable part of an introspection: README, Performance).
         created, name, formatter = time.time(), log.name, handler.formatter
         text = "".join(formatter.line(created, "INFO", name, LINE % line) + "\n" for line in lines)
         handler.acquire()

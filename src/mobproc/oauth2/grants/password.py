@@ -35,7 +35,7 @@ class CheckedPasswordRequest:
 class ResourceOwnerPasswordGrant:
     grant_type = "password"
     client_grant = "password"
-    runs_on_event_loop = False  # argon2id, ~25 ms: on a thread, which releases the GIL while it hashes
+    runs_on_event_loop = False  # argon2id takes milliseconds: on a thread, which releases the GIL while it hashes
 
     def __init__(self, authenticator: Authenticator, storage: GrantStorage, tokens: TokenFactory) -> None:
         self._authenticator = authenticator
