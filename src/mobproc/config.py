@@ -119,18 +119,20 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL without query or fragment, e.g. https://oauth.example.com")
         return value.rstrip("/")
 
-    @field_validator("key_encryption_key")
+    # Secrets of 32 characters or more, each given in a variable or in a file it names.
+    @field_validator("key_encryption_key", "audit_key")
     @classmethod
-    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (e.g. `openssl rand -base64 32`)")
         return value
 
-    @field_validator("key_encryption_key_file")
+    @field_validator("key_encryption_key_file", "audit_key_file")
     @classmethod
-    def _readable_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is not None and info.data.get("key_encryption_key") is not None:
-            raise ValueError("set MOBPROC_KEY_ENCRYPTION_KEY or MOBPROC_KEY_ENCRYPTION_KEY_FILE, not both")
+    def _readable_secret_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        variable = info.field_name.removesuffix("_file")
+        if value is not None and info.data.get(variable) is not None:
+            raise ValueError(f"set MOBPROC_{variable.upper()} or MOBPROC_{variable.upper()}_FILE, not both")
         if value is not None:
             try:
                 secret = value.read_text().strip()
@@ -140,34 +142,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"{value} must hold at least 32 characters")
         return value
 
-    @field_validator("audit_key")
-    @classmethod
-    def _strong_audit_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (e.g. `openssl rand -base64 32`)")
-        return value
-
-    @field_validator("audit_key_file")
-    @classmethod
-    def _readable_audit_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is not None and info.data.get("audit_key") is not None:
-            raise ValueError("set MOBPROC_AUDIT_KEY or MOBPROC_AUDIT_KEY_FILE, not both")
-        if value is not None:
-            try:
-                secret = value.read_text().strip()
-            except (OSError, UnicodeDecodeError) as error:
-                raise ValueError(f"cannot read {value}: {type(error).__name__}") from None
-            if len(secret) < 32:
-                raise ValueError(f"{value} must hold at least 32 characters")
-        return value
+    def _secret(self, variable: str) -> str | None:
+        """The secret of ``variable``, from the variable itself or from the file it names."""
+        given: SecretStr | None = getattr(self, variable)
+        if given is not None:
+            return given.get_secret_value()
+        file: Path | None = getattr(self, f"{variable}_file")
+        return file.read_text().strip() if file is not None else None
 
     def audit_secret(self) -> bytes | None:
         """MOBPROC_AUDIT_KEY, from the variable or the file (None: the database keeps one)."""
-        if self.audit_key is not None:
-            return self.audit_key.get_secret_value().encode()
-        if self.audit_key_file is not None:
-            return self.audit_key_file.read_text().strip().encode()
-        return None
+        secret = self._secret("audit_key")
+        return secret.encode() if secret is not None else None
 
     @property
     def issuer_url(self) -> str:
@@ -186,11 +172,7 @@ class Settings(BaseSettings):
 
     def key_encryption_secret(self) -> str | None:
         """The secret that encrypts private signing keys at rest, from the variable or the file."""
-        if self.key_encryption_key is not None:
-            return self.key_encryption_key.get_secret_value()
-        if self.key_encryption_key_file is not None:
-            return self.key_encryption_key_file.read_text().strip()
-        return None
+        return self._secret("key_encryption_key")
 
     sqlite_busy_timeout_ms: int = Field(5000, ge=0)
     retry_after_seconds: int = Field(1, ge=1, description="Retry-After of a 503")
