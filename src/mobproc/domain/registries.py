@@ -111,13 +111,7 @@ class ClientRegistry:
     def register(self, registration: ClientRegistration, *, actor: str, secret: str | None = None) -> NewSecret:
         """Register a client with ``secret`` (imported: 32 characters or more) or a new one."""
         registration = registration.validated()
-        if secret is None:
-            secret = generate_secret()
-        else:
-            try:
-                check_imported_secret(secret)
-            except ValueError as error:
-                raise InvalidChange("client_secret", str(error)) from None
+        secret = _new_secret(secret)
         try:
             client = self._store.add_client(registration.client_id, secret, registration.grants,
                                             registration.scopes, registration.default_scopes)
@@ -155,17 +149,22 @@ class ClientRegistry:
     def rotate_secret(self, client_id: str, *, actor: str, secret: str | None = None) -> NewSecret:
         """A new secret; the old one stops working at once (in this process; elsewhere within
         MOBPROC_CLIENT_CACHE_SECONDS)."""
-        if secret is None:
-            secret = generate_secret()
-        else:
-            try:
-                check_imported_secret(secret)
-            except ValueError as error:
-                raise InvalidChange("client_secret", str(error)) from None
+        secret = _new_secret(secret)
         if not self._store.replace_secret(client_id, secret):
             raise NotFound(f"no client {client_id}")
         self._audit.record(AuditEvent(audit.CLIENT_SECRET_ROTATED, client_id=client_id, actor=actor))
         return NewSecret(self.find(client_id), secret)
+
+
+def _new_secret(imported: str | None) -> str:
+    """A secret made here, or one imported (32 characters or more)."""
+    if imported is None:
+        return generate_secret()
+    try:
+        check_imported_secret(imported)
+    except ValueError as error:
+        raise InvalidChange("client_secret", str(error)) from None
+    return imported
 
 
 # --- accounts --------------------------------------------------------------------------------
