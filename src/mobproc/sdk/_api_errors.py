@@ -28,19 +28,20 @@ class ApiError(MobprocError):
     """The API refused or failed a call: ``status_code`` (``None`` when no answer came),
     ``error_code`` (``"404-order-not-found"``), ``id`` (the occurrence id, in the server's log
     too), ``message`` (what to fix), ``correlation_id`` (the call's
-    ``X-TNGO-CONTEXT-CORRELATIONID``) and ``retry_after`` (429, 503). Catch this class for
-    every refusal of the API; the subclasses say which."""
+    ``X-TNGO-CONTEXT-CORRELATIONID``), ``retry_after`` (429, 503) and ``body`` (the answer's
+    JSON, when there was some). Catch this class for every refusal of the API; the subclasses
+    say which."""
 
     status: ClassVar[int | None] = None
 
     def __init__(
         self, status_code: int | None, error_code: str = "", message: str = "", *, id: str | None = None,  # noqa: A002
-        correlation_id: str | None = None, retry_after: float | None = None,
+        correlation_id: str | None = None, retry_after: float | None = None, body: Any = None,
     ) -> None:
         super().__init__(status_code, error_code, message)
         self.status_code, self.error_code, self.message = status_code, _printable(error_code), _printable(message)
         self.id = None if id is None else _printable(id)
-        self.correlation_id, self.retry_after = correlation_id, retry_after
+        self.correlation_id, self.retry_after, self.body = correlation_id, retry_after, body
 
     def __str__(self) -> str:
         head = " ".join(str(part) for part in (self.status_code, self.error_code) if part)
@@ -94,12 +95,11 @@ class ServiceUnavailable(ApiError):
 
 class UnexpectedAnswer(ApiError):
     """An answer that is not the API's: not JSON (a proxy's page), not in the documented error
-    body, or a shape the models do not know. ``body``: the JSON, when there was some."""
+    body, or a shape the models do not know (``body`` has it)."""
 
-    def __init__(self, status_code: int | None, error_code: str = "unexpected-answer", message: str = "", *,
-                 body: Any = None, **known: Any) -> None:
+    def __init__(self, status_code: int | None, error_code: str = "unexpected-answer", message: str = "",
+                 **known: Any) -> None:
         super().__init__(status_code, error_code, message, **known)
-        self.body = body
 
 
 class ApiUnreachable(ApiError):
@@ -138,7 +138,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 def error_of(status_code: int, body: Any, *, correlation_id: str | None, retry_after: float | None,
              content_type: str) -> ApiError:
     """The error a refusal's answer names: the documented body, or the orders' ``ERROR`` list."""
-    known: dict[str, Any] = {"correlation_id": correlation_id, "retry_after": retry_after}
+    known: dict[str, Any] = {"correlation_id": correlation_id, "retry_after": retry_after, "body": body}
     if isinstance(body, Mapping) and body.get("status") == "ERROR" and isinstance(body.get("errors"), list):
         problems = tuple(Problem(*(_printable(str(each.get(name, ""))) for name in ("field", "errorCode", "id", "message")))
                          for each in body["errors"] if isinstance(each, Mapping))
@@ -151,4 +151,4 @@ def error_of(status_code: int, body: Any, *, correlation_id: str | None, retry_a
         return kind(status_code, str(status_code), f"the API did not answer ({content_type or 'no content type'})",
                     **known)
     return UnexpectedAnswer(status_code, message=f"not the API's error body ({content_type or 'no content type'})",
-                            body=body, **known)
+                            **known)
