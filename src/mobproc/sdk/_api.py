@@ -131,7 +131,7 @@ class ApiEndpoint:
             outcome = yield Send(request)
             error: ApiError
             if isinstance(outcome, httpx.TransportError):
-                error = ApiUnreachable(None, "unreachable", f"{type(outcome).__name__}: {outcome}"[:200],
+                error = ApiUnreachable(None, "unreachable", f"{type(outcome).__name__}: {str(outcome).rstrip('.')}"[:200],
                                        correlation_id=correlation_id)
                 error.__cause__ = outcome
                 if not (repeatable or isinstance(outcome, UNSENT)):
