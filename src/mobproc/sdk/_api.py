@@ -32,6 +32,15 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
+from ..headers import (
+    ACTIVITY_HEADER,
+    CLIENT_HEADER,
+    COMPANY_EMPLOYEE_HEADER,
+    CORRELATION_HEADER,
+    EMPLOYEE_HEADER,
+    HIERARCHY_HEADER,
+    TENANT_HEADER,
+)
 from ._api_errors import ApiError, ApiUnreachable, UnexpectedAnswer, error_of
 from ._auth import BearerAuth
 from ._client import retry_after
@@ -41,13 +50,6 @@ from ._retry import MIN_TIMEOUT, Retry
 from ._session import AsyncTokenSession, TokenSession
 from ._store import TokenStore
 
-TENANT_HEADER = "X-TNGO-TENANT"
-CLIENT_HEADER = "client_id"
-EMPLOYEE_HEADER = "X-TNGO-CONTEXT-EMPLOYEEID"
-COMPANY_EMPLOYEE_HEADER = "X-TNGO-CONTEXT-COMPANYEMPLOYEEID"
-HIERARCHY_HEADER = "X-TNGO-CONTEXT-HIERARCHYID"
-ACTIVITY_HEADER = "X-TNGO-CONTEXT-ACTIVITYID"
-CORRELATION_HEADER = "X-TNGO-CONTEXT-CORRELATIONID"
 DEFAULT_TIMEOUT = 30.0
 # RFC 9110 §9.2.2: repeating these requests has the effect of sending one.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
