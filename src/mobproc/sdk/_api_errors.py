@@ -147,8 +147,8 @@ def error_of(status_code: int, body: Any, *, correlation_id: str | None, retry_a
     if isinstance(body, Mapping) and isinstance(body.get("errorCode"), str):
         return kind(status_code, body["errorCode"], str(body.get("message", "")), id=str(body.get("id", "")) or None,
                     **known)
-    if kind is ServiceUnavailable:  # a gateway's or a proxy's own page: its status says enough
-        return kind(status_code, str(status_code), f"the API did not answer ({content_type or 'no content type'})",
-                    **known)
-    return UnexpectedAnswer(status_code, message=f"not the API's error body ({content_type or 'no content type'})",
-                            **known)
+    # No documented body (a gateway's or a proxy's page, RFC 6750's bare 401): the status says what it can.
+    said = f"no error body from the API ({content_type or 'no content type'})"
+    if kind is ApiError:
+        return UnexpectedAnswer(status_code, message=said, **known)
+    return kind(status_code, "", said, **known)
