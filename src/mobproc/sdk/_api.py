@@ -32,15 +32,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
-from ..headers import (
-    ACTIVITY_HEADER,
-    CLIENT_HEADER,
-    COMPANY_EMPLOYEE_HEADER,
-    CORRELATION_HEADER,
-    EMPLOYEE_HEADER,
-    HIERARCHY_HEADER,
-    TENANT_HEADER,
-)
+from .. import headers as documented
 from ._api_errors import ApiError, ApiUnreachable, UnexpectedAnswer, error_of
 from ._auth import BearerAuth
 from ._client import retry_after
@@ -84,9 +76,11 @@ class Context:
                 raise ValueError(f"{field.name} must be 1 to 255 printable ASCII characters")
 
     def headers(self, client_id: str, correlation_id: str) -> dict[str, str]:
-        named = ((TENANT_HEADER, self.tenant), (CLIENT_HEADER, client_id), (EMPLOYEE_HEADER, self.employee_id),
-                 (COMPANY_EMPLOYEE_HEADER, self.company_employee_id), (HIERARCHY_HEADER, self.hierarchy_id),
-                 (ACTIVITY_HEADER, self.activity_id), (CORRELATION_HEADER, correlation_id))
+        named = ((documented.TENANT_HEADER, self.tenant), (documented.CLIENT_HEADER, client_id),
+                 (documented.EMPLOYEE_HEADER, self.employee_id),
+                 (documented.COMPANY_EMPLOYEE_HEADER, self.company_employee_id),
+                 (documented.HIERARCHY_HEADER, self.hierarchy_id), (documented.ACTIVITY_HEADER, self.activity_id),
+                 (documented.CORRELATION_HEADER, correlation_id))
         return {name: value for name, value in named if value is not None}
 
 
