@@ -245,3 +245,16 @@ def test_the_docstring_examples_hold() -> None:
         assert result.failed == 0, module.name
         tried += result.attempted
     assert tried >= 10
+
+
+def test_the_public_names_type_check_in_a_users_code(tmp_path: Path) -> None:
+    """py.typed is a promise to users: their ``mypy --strict`` sees every public name as
+    exported (an ``__all__`` mypy cannot read hides them all) and the API's answers typed."""
+    use = tmp_path / "use.py"
+    use.write_text(f"from mobproc import {', '.join(sorted(mobproc.__all__))}\n"
+                   "from mobproc.models import OrderRequest\n\n\n"
+                   "def actor(api: Client, order: OrderRequest) -> str:\n"
+                   "    return api.submit(order).accountHolder.firstName + api.me().actor.id\n")
+    ran = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(use)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout

@@ -73,10 +73,18 @@ _LAZY = {
 }
 # Not Settings or Environment: a star import must work without the server installed.
 __all__ = [
-    *(name for name in _sdk_names if name not in _LAZY), "RejectedToken", "TokenChecker", "ValidatedToken",
+    "PRODUCTION", "PRODUCTION_API", "QA", "QA_API", "ApiError", "ApiUnreachable", "AsyncTokenClient",
+    "AsyncTokenSession", "BadRequest", "BearerAuth", "Context", "EndpointUnreachable", "FileTokenStore", "Forbidden",
+    "InvalidClient", "InvalidGrant", "InvalidRequest", "InvalidResponse", "InvalidScope", "MemoryTokenStore",
+    "MobprocError", "NotFound", "OrderRejected", "Problem", "RejectedToken", "Retry", "ServerError",
+    "ServiceUnavailable", "SlowDown", "TemporarilyUnavailable", "Token", "TokenChecker", "TokenClient", "TokenError",
+    "TokenSession", "TokenStore", "TokenStoreLocked", "Unauthorized", "UnauthorizedClient", "UnexpectedAnswer",
+    "UnsupportedGrantType", "ValidatedToken", "api_url", "token_url", "username",
 ]
-# The optional ones, where their library is installed (mobproc.sdk lists them then).
-__all__ += [name for name in ("RequestsBearerAuth", "Client", "AsyncClient") if name in _sdk_names]
+if "RequestsBearerAuth" in _sdk_names:  # requests is installed
+    __all__ += ["RequestsBearerAuth"]
+if "Client" in _sdk_names:  # pydantic is installed
+    __all__ += ["AsyncClient", "Client"]
 __version__ = "0.1.0"
 
 

@@ -70,14 +70,16 @@ __all__ = [
 
 # Imported when first asked for, and listed only where their library is installed, so that
 # `import mobproc` needs httpx alone and `from mobproc.sdk import *` never fails.
-_OPTIONAL = {"RequestsBearerAuth": ("requests", "._requests"), "Client": ("pydantic", "._api_client"),
-             "AsyncClient": ("pydantic", "._api_client")}
-__all__ += [name for name, (library, _) in _OPTIONAL.items() if find_spec(library) is not None]
+_OPTIONAL = {"RequestsBearerAuth": "._requests", "Client": "._api_client", "AsyncClient": "._api_client"}
+if find_spec("requests") is not None:
+    __all__ += ["RequestsBearerAuth"]
+if find_spec("pydantic") is not None:
+    __all__ += ["AsyncClient", "Client"]
 
 
 def __getattr__(name: str) -> object:
     if name in _OPTIONAL:
         import importlib
 
-        return getattr(importlib.import_module(_OPTIONAL[name][1], __name__), name)
+        return getattr(importlib.import_module(_OPTIONAL[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
