@@ -12,7 +12,7 @@ $(BIN)/python:
 # Reinstall only when the package's declared dependencies change.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,test]'
+	$(BIN)/python -m pip install --quiet -e '.[server,client,test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -25,9 +25,10 @@ test: $(STAMP) postgres typecheck
 	@echo "make test: the SQLite and PostgreSQL runs side by side; each prints when it ends"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
-# The SDK is typed for its users (it ships py.typed): mypy --strict on its modules, once a run.
+# The SDK is typed for its users (it ships py.typed): mypy --strict on its modules and the API's
+# models its client returns, once a run.
 typecheck: $(STAMP)
-	$(BIN)/python -m mypy --strict src/mobproc/sdk
+	$(BIN)/python -m mypy --strict src/mobproc/sdk src/mobproc/models.py
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest -m "not postgresql_only" $(PYTEST_ARGS)

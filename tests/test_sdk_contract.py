@@ -22,15 +22,18 @@ from conftest import LiveServer, remember
 from mobproc import (
     PRODUCTION,
     QA,
+    AsyncClient,
     AsyncTokenClient,
     AsyncTokenSession,
     BearerAuth,
+    Client,
     EndpointUnreachable,
     FileTokenStore,
     InvalidClient,
     InvalidGrant,
     InvalidScope,
     MemoryTokenStore,
+    NotFound,
     RequestsBearerAuth,
     Retry,
     SlowDown,
@@ -145,17 +148,24 @@ def test_no_repr_or_str_shows_a_secret(tmp_path: Path) -> None:
     loose = AsyncTokenSession("qa", "id", SECRET, username="command://alice", password=PASSWORD)
     sync._token = loose._token = token
     store = FileTokenStore(tmp_path / "tokens.json")
+    api = Client("qa", "id", SECRET, username="command://alice", password=PASSWORD, tenant="XYZ")
+    loose_api = AsyncClient("qa", "id", SECRET, username="command://alice", password=PASSWORD, tenant="XYZ")
+    api.session._token = loose_api.session._token = token
     things: list[object] = [
         token, sync, loose, sync.client, loose.client, sync._plan, BearerAuth(sync), BearerAuth(loose),
         RequestsBearerAuth(sync), store, MemoryTokenStore(), Retry(),
         TokenClient("qa", "id", SECRET), AsyncTokenClient("qa", "id", SECRET),
         InvalidGrant(400, description="unknown, invalid, or expired refresh token"), EndpointUnreachable(None),
+        api, api.with_context(employee_id="40002"), loose_api, api.session, api.api, api.context,
+        NotFound(404, "404-order-not-found", "No order '9' here", id="k3f9q2xv7m"),
     ]
     for thing in things:
         for text in (repr(thing), str(thing)):
             assert not any(secret in text for secret in (SECRET, PASSWORD, ACCESS, REFRESH)), text
     asyncio.run(loose.aclose())
+    asyncio.run(loose_api.aclose())
     sync.close()
+    api.close()
 
 
 def test_the_file_store_is_private_to_its_owner(tmp_path: Path) -> None:
@@ -191,15 +201,21 @@ for name in {blocked!r}:
 import mobproc, mobproc.sdk
 session = mobproc.TokenSession("qa", "id", "secret", username=mobproc.username("command", "alice"), password="pw")
 loaded = sorted(m for m in sys.modules if m.startswith("mobproc."))
-assert all(m.startswith("mobproc.sdk") for m in loaded), loaded
+assert all(m.startswith("mobproc.sdk") or m == "mobproc.headers" for m in loaded), loaded
+for name in ("RequestsBearerAuth", "Client"):
+    try:
+        getattr(mobproc, name)
+    except ImportError as error:
+        print(error)
 try:
-    mobproc.RequestsBearerAuth
-except ImportError as error:
+    raise mobproc.NotFound(404, "404-order-not-found", "No order '9' here", id="k3f9q2xv7m")
+except mobproc.MobprocError as error:  # the API's errors need no pydantic
     print(error)
 """
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
-    assert "pip install requests" in ran.stdout
+    assert "pip install requests" in ran.stdout and "pip install 'mobproc[client]'" in ran.stdout
+    assert "404 404-order-not-found: No order '9' here (id k3f9q2xv7m)" in ran.stdout
 
 
 def test_the_public_names_are_exported_in_one_place() -> None:
@@ -229,3 +245,16 @@ def test_the_docstring_examples_hold() -> None:
         assert result.failed == 0, module.name
         tried += result.attempted
     assert tried >= 10
+
+
+def test_the_public_names_type_check_in_a_users_code(tmp_path: Path) -> None:
+    """py.typed is a promise to users: their ``mypy --strict`` sees every public name as
+    exported (an ``__all__`` mypy cannot read hides them all) and the API's answers typed."""
+    use = tmp_path / "use.py"
+    use.write_text(f"from mobproc import {', '.join(sorted(mobproc.__all__))}\n"
+                   "from mobproc.models import OrderRequest\n\n\n"
+                   "def actor(api: Client, order: OrderRequest) -> str:\n"
+                   "    return api.submit(order).accountHolder.firstName + api.me().actor.id\n")
+    ran = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(use)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout

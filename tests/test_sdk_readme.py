@@ -26,8 +26,9 @@ def examples() -> list[str]:
 
 def test_the_section_has_its_examples() -> None:
     codes = examples()
-    assert len(codes) == 4
+    assert len(codes) == 5
     assert any("AsyncTokenSession" in code for code in codes) and any("RequestsBearerAuth" in code for code in codes)
+    assert any("Client(" in code and "submit(" in code for code in codes)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield server
 
 
-@pytest.mark.parametrize("number", range(4))
+@pytest.mark.parametrize("number", range(5))
 def test_the_readme_example_runs(number: int, demo: ServerProcess, tmp_path: Path) -> None:
     code = examples()[number].replace("http://127.0.0.1:9031", demo.url)
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,

@@ -1,11 +1,12 @@
 """mobproc: a self-hostable OAuth 2.0 token service for the MOBPROC v1 API.
 
 The public API is what this module exports: the client side (:mod:`mobproc.sdk`: token
-sessions, ``TokenClient``, auth for httpx and requests, typed errors), for an integrator who
-needs a token, and ``TokenChecker``, for a resource server that receives one. Neither needs
-the server: ``pip install mobproc`` installs them alone, ``pip install 'mobproc[server]'`` the
-server. ``TokenChecker`` and the server's ``Settings`` and ``Environment`` are imported when
-first asked for.
+sessions, ``TokenClient``, auth for httpx and requests, the API's ``Client``, typed errors),
+for an integrator who needs a token or calls the API, and ``TokenChecker``, for a resource
+server that receives one; and :mod:`mobproc.models`, the API's shapes. None needs the server:
+``pip install mobproc`` installs them alone (``mobproc[client]`` adds pydantic, for ``Client``
+and the models), ``pip install 'mobproc[server]'`` the server. ``Client``, ``TokenChecker`` and
+the server's ``Settings`` and ``Environment`` are imported when first asked for.
 Every other module is internal and may move (the README's Architecture section is the map).
 """
 
@@ -16,19 +17,32 @@ from typing import TYPE_CHECKING
 from .sdk import __all__ as _sdk_names
 from .sdk import (
     PRODUCTION,
+    PRODUCTION_API,
     QA,
+    QA_API,
+    ApiError,
+    ApiUnreachable,
     AsyncTokenClient,
     AsyncTokenSession,
+    BadRequest,
     BearerAuth,
+    Context,
     EndpointUnreachable,
     FileTokenStore,
+    Forbidden,
     InvalidClient,
     InvalidGrant,
     InvalidRequest,
     InvalidResponse,
     InvalidScope,
     MemoryTokenStore,
+    MobprocError,
+    NotFound,
+    OrderRejected,
+    Problem,
     Retry,
+    ServerError,
+    ServiceUnavailable,
     SlowDown,
     TemporarilyUnavailable,
     Token,
@@ -37,8 +51,11 @@ from .sdk import (
     TokenSession,
     TokenStore,
     TokenStoreLocked,
+    Unauthorized,
     UnauthorizedClient,
+    UnexpectedAnswer,
     UnsupportedGrantType,
+    api_url,
     token_url,
     username,
 )
@@ -46,24 +63,28 @@ from .sdk import (
 if TYPE_CHECKING:
     from .config import Environment, Settings  # noqa: F401 - the lazy names, for type checkers
     from .resource import RejectedToken, TokenChecker, ValidatedToken
-    from .sdk import RequestsBearerAuth
+    from .sdk import AsyncClient, Client, RequestsBearerAuth
 
 # Loaded when first used: `import mobproc` for the SDK needs httpx alone (TokenChecker needs
-# joserfc too; Settings and Environment, the server).
+# joserfc too; Client and AsyncClient pydantic; Settings and Environment, the server).
 _LAZY = {
-    "Environment": "config", "Settings": "config", "RequestsBearerAuth": "sdk",
-    "RejectedToken": "resource", "TokenChecker": "resource", "ValidatedToken": "resource",
+    "Environment": "config", "Settings": "config", "RequestsBearerAuth": "sdk", "Client": "sdk",
+    "AsyncClient": "sdk", "RejectedToken": "resource", "TokenChecker": "resource", "ValidatedToken": "resource",
 }
 # Not Settings or Environment: a star import must work without the server installed.
 __all__ = [
-    "PRODUCTION", "QA", "AsyncTokenClient", "AsyncTokenSession", "BearerAuth", "EndpointUnreachable",
-    "FileTokenStore", "InvalidClient", "InvalidGrant", "InvalidRequest", "InvalidResponse", "InvalidScope",
-    "MemoryTokenStore", "RejectedToken", "Retry", "SlowDown",
-    "TemporarilyUnavailable", "Token", "TokenChecker", "TokenClient", "TokenError", "TokenSession", "TokenStore",
-    "TokenStoreLocked", "UnauthorizedClient", "UnsupportedGrantType", "ValidatedToken", "token_url", "username",
+    "PRODUCTION", "PRODUCTION_API", "QA", "QA_API", "ApiError", "ApiUnreachable", "AsyncTokenClient",
+    "AsyncTokenSession", "BadRequest", "BearerAuth", "Context", "EndpointUnreachable", "FileTokenStore", "Forbidden",
+    "InvalidClient", "InvalidGrant", "InvalidRequest", "InvalidResponse", "InvalidScope", "MemoryTokenStore",
+    "MobprocError", "NotFound", "OrderRejected", "Problem", "RejectedToken", "Retry", "ServerError",
+    "ServiceUnavailable", "SlowDown", "TemporarilyUnavailable", "Token", "TokenChecker", "TokenClient", "TokenError",
+    "TokenSession", "TokenStore", "TokenStoreLocked", "Unauthorized", "UnauthorizedClient", "UnexpectedAnswer",
+    "UnsupportedGrantType", "ValidatedToken", "api_url", "token_url", "username",
 ]
 if "RequestsBearerAuth" in _sdk_names:  # requests is installed
     __all__ += ["RequestsBearerAuth"]
+if "Client" in _sdk_names:  # pydantic is installed
+    __all__ += ["AsyncClient", "Client"]
 __version__ = "0.1.0"
 
 

@@ -18,11 +18,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings
-from ..storage.database import Database, DatabaseUnavailable
-from ..storage.procurement import SqlProcurementStore
-from . import docs, orders, resources
-from .context import ACTIVITY, CORRELATION, ApiParts, CallTags, tag
-from .door import (
+from ..headers import (
     ACTIVITY_HEADER,
     CLIENT_HEADER,
     COMPANY_EMPLOYEE_HEADER,
@@ -30,8 +26,12 @@ from .door import (
     EMPLOYEE_HEADER,
     HIERARCHY_HEADER,
     TENANT_HEADER,
-    TokenVerifier,
 )
+from ..storage.database import Database, DatabaseUnavailable
+from ..storage.procurement import SqlProcurementStore
+from . import docs, orders, resources
+from .context import ACTIVITY, CORRELATION, ApiParts, CallTags, tag
+from .door import TokenVerifier
 from .errors import ApiError, error_body, log, occurrence_id
 
 PATH = "/mobproc/v1"

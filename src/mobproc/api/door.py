@@ -18,19 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..headers import CLIENT_HEADER, COMPANY_EMPLOYEE_HEADER, EMPLOYEE_HEADER, TENANT_HEADER
 from ..resource import UNAVAILABLE, RejectedToken, TokenChecker, ValidatedToken
 from ..storage.procurement import Record, SqlProcurementStore
 from .errors import ApiError, bad_request, forbidden
 
 SCOPE = "MOBPROC"
 REALM = 'realm="MOBPROC"'
-TENANT_HEADER = "X-TNGO-TENANT"
-CLIENT_HEADER = "client_id"
-EMPLOYEE_HEADER = "X-TNGO-CONTEXT-EMPLOYEEID"
-COMPANY_EMPLOYEE_HEADER = "X-TNGO-CONTEXT-COMPANYEMPLOYEEID"
-HIERARCHY_HEADER = "X-TNGO-CONTEXT-HIERARCHYID"
-ACTIVITY_HEADER = "X-TNGO-CONTEXT-ACTIVITYID"
-CORRELATION_HEADER = "X-TNGO-CONTEXT-CORRELATIONID"
 
 
 class TokenVerifier(Protocol):

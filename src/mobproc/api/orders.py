@@ -17,9 +17,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import RootModel
 
+from .. import models
 from ..procurement.orders import OrderDesk, OrderProblem, OrderRejected, order_document
 from ..storage.procurement import ServiceStateChanged, StoredOrder
-from . import models
 from .context import parts, view_of
 from .door import Actor
 from .errors import bad_request, forbidden, not_found, rejected_order_body

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
+from .. import models
+from ..models import storable
 from ..procurement.orders import CARE, PROCUREMENT
-from ..procurement.tenant_data import storable
 from ..procurement.views import View, absolute
 from ..storage.procurement import Record
-from . import models
 from .context import actor, base_url, caller, parts, view_of
 from .door import Actor, Caller, resolve_actor
 from .errors import forbidden, not_found

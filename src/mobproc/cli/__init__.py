@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import typer
 
-from . import token
+from . import api, token
 from ._common import fail
 
 app = typer.Typer(help="mobproc: a self-hostable OAuth 2.0 token service for the MOBPROC v1 API.", no_args_is_help=True)
-app.registered_commands += token.app.registered_commands
+app.registered_commands += token.app.registered_commands + api.app.registered_commands
 
 try:
     from . import audit, serve

@@ -26,24 +26,13 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..models import storable
 from ..storage.procurement import LoadedTenant, Record
 
 TRANSACTION_TYPES = (
     "NEW_ACTIVATION", "UPGRADE", "PORT_NUMBER", "ORDER_ACCESSORIES",
     "SUSPEND", "UNSUSPEND", "DEACTIVATE", "UPDATE_FEATURES",
 )
-
-
-def storable(value: str) -> str:
-    """Text that both databases hold as it is: PostgreSQL's text refuses NUL, and UTF-8 has no
-    unpaired surrogates (which a JSON document can spell, ``"\\udad8"``)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (an unpaired surrogate)") from None
-    return value
 
 
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._@:/+-][A-Za-z0-9 ._@:/+-]*$")]

@@ -1,4 +1,5 @@
-"""Where tokens come from (the hosted endpoints or any mobproc), and usernames as they are sent."""
+"""Where tokens come from and where the MOBPROC v1 API answers (the hosted endpoints or any
+mobproc), and usernames as they are sent."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ QA = "https://oauthqa.tangoe.com/as/token.oauth2"
 TOKEN_PATH = "/as/token.oauth2"
 INTROSPECTION_PATH = "/as/introspect.oauth2"  # PingFederate's, as mobproc serves it
 ENDPOINTS = {"production": PRODUCTION, "qa": QA}
+API_PATH = "/mobproc/v1"
+# The public documentation names no host of the API per environment: its examples' links show
+# tngo-mobproc.cloudhub.io (no environment said) and, in an older tutorial,
+# api.tangoe.com/mobileprocurement/v1. So the hosted endpoints' API is taken beside their token
+# endpoints, as mobproc serves both: pass the API's URL (Client(api_url=...)) where Tangoe names another.
+PRODUCTION_API = "https://oauth.tangoe.com" + API_PATH
+QA_API = "https://oauthqa.tangoe.com" + API_PATH
 PLATFORM = "platform"
 MAX_NAME_LENGTH = 255
 
@@ -24,13 +32,31 @@ def token_url(endpoint: str) -> str:
     """
     if endpoint.lower() in ENDPOINTS:
         return ENDPOINTS[endpoint.lower()]
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError(f"endpoint must be production, qa or an http(s) URL without a query, not {endpoint!r}")
-    if parts.username or parts.password:
-        raise ValueError("the endpoint URL must not carry credentials: pass client_id and client_secret")
-    base = endpoint.rstrip("/")
+    base = http_url(endpoint, "endpoint must be production, qa or")
     return base if base.endswith(TOKEN_PATH) else base + TOKEN_PATH
+
+
+def api_url(endpoint: str) -> str:
+    """The MOBPROC v1 API's base URL beside a token endpoint (``endpoint`` as
+    :func:`token_url` takes it): mobproc serves it at ``/mobproc/v1``.
+
+    >>> api_url("production")
+    'https://oauth.tangoe.com/mobproc/v1'
+    >>> api_url("http://127.0.0.1:9031/as/token.oauth2")
+    'http://127.0.0.1:9031/mobproc/v1'
+    """
+    return token_url(endpoint).removesuffix(TOKEN_PATH) + API_PATH
+
+
+def http_url(url: str, what: str) -> str:
+    """``url`` without its trailing slash, if it is an http(s) URL with a host and without a
+    query, a fragment or credentials; else ``ValueError`` starting with ``what``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"{what} an http(s) URL without a query, not {url!r}")
+    if parts.username or parts.password:
+        raise ValueError("the URL must not carry credentials: pass client_id and client_secret")
+    return url.rstrip("/")
 
 
 def introspection_url(token_endpoint: str) -> str:

@@ -30,7 +30,15 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text[:_MAX_DESCRIPTION])
 
 
-class TokenError(Exception):
+class MobprocError(Exception):
+    """Every failure the SDK raises: :class:`TokenError` (no token) or
+    :class:`~mobproc.ApiError` (the MOBPROC API refused or failed a call). ``retry_after``:
+    the seconds the server asked to wait (429, 503), if it did."""
+
+    retry_after: float | None = None
+
+
+class TokenError(MobprocError):
     """No token: ``error`` is the RFC 6749 §5.2 code (or ``invalid_response``,
     ``unreachable``), ``description`` the server's ``error_description``, ``status_code`` the
     HTTP status (``None`` when no answer came), ``retry_after`` the seconds the server asked

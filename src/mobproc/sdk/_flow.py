@@ -1,8 +1,9 @@
 """When to ask for a token, which grant to use, when to retry and what to store: written once,
 without I/O, as a generator that yields what it needs done (send this request, sleep this
 long) and receives the outcome. :class:`TokenSession` drives it with httpx.Client and
-``time.sleep``, :class:`AsyncTokenSession` with httpx.AsyncClient and ``asyncio.sleep``, as
-httpx drives one ``Auth.auth_flow`` both ways.
+``time.sleep`` (:func:`drive`), :class:`AsyncTokenSession` with httpx.AsyncClient and
+``asyncio.sleep`` (:func:`drive_async`), as httpx drives one ``Auth.auth_flow`` both ways. The
+API client's calls (:mod:`._api`) are flows of the same kind, driven by the same two.
 
 The rules, each for a reason:
 
@@ -24,23 +25,24 @@ The rules, each for a reason:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
 from ._client import _TokenEndpoint, unreachable
 from ._errors import InvalidGrant, InvalidResponse, SlowDown, TemporarilyUnavailable, TokenError, TokenStoreLocked
-from ._retry import Retry
+from ._retry import MIN_TIMEOUT, Retry
 from ._store import TokenStore
 from ._token import Token
 
 log = logging.getLogger("mobproc.sdk")
 
 STORE_POLL = 0.02  # seconds between tries of a store lock another process holds
-MIN_TIMEOUT = 0.1
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,48 @@ Action = Send | Sleep
 # What the driver answers a Send with; a Sleep gets None.
 Outcome = httpx.Response | httpx.TransportError | None
 Flight = Generator[Action, Outcome, Token]
+T = TypeVar("T")
+
+
+def drive(steps: Generator[Action, Outcome, T], send: Callable[[httpx.Request], httpx.Response]) -> T:
+    """Carries out a flow's steps with ``send`` and ``time.sleep``; returns what the flow returns."""
+    outcome: Outcome = None
+    try:
+        while True:
+            action = steps.send(outcome)
+            if isinstance(action, Sleep):
+                time.sleep(action.seconds)
+                outcome = None
+                continue
+            try:
+                outcome = send(action.request)
+            except httpx.TransportError as error:
+                outcome = error
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    finally:
+        steps.close()
+
+
+async def drive_async(steps: Generator[Action, Outcome, T],
+                      send: Callable[[httpx.Request], Awaitable[httpx.Response]]) -> T:
+    """:func:`drive` with an awaited ``send`` and ``asyncio.sleep``."""
+    outcome: Outcome = None
+    try:
+        while True:
+            action = steps.send(outcome)
+            if isinstance(action, Sleep):
+                await asyncio.sleep(action.seconds)
+                outcome = None
+                continue
+            try:
+                outcome = await send(action.request)
+            except httpx.TransportError as error:
+                outcome = error
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    finally:
+        steps.close()
 
 
 @dataclass(frozen=True)
@@ -149,7 +193,7 @@ def _refresh(plan: Plan, stored: Token, deadline: float) -> Generator[Action, Ou
             else:
                 log.info("token of client %s refreshed, expires in %d s", client_id, token.expires_in)
                 return token
-        yield Sleep(_wait(plan.retry, attempt, error, deadline))
+        yield Sleep(plan.retry.wait(attempt, error, deadline))
         attempt += 1
 
 
@@ -179,23 +223,8 @@ def _login(plan: Plan, deadline: float) -> Flight:
                 log.info("token of client %s by the %s grant, expires in %d s", plan.endpoint.client_id, grant,
                          token.expires_in)
                 return token
-        yield Sleep(_wait(plan.retry, attempt, error, deadline))
+        yield Sleep(plan.retry.wait(attempt, error, deadline))
         attempt += 1
-
-
-def _wait(retry: Retry, attempt: int, error: TokenError, deadline: float) -> float:
-    """The wait before the next try, or ``error`` raised when no try fits before the deadline:
-    the server's ``Retry-After`` is kept to (a shorter wait would be refused again); a backoff
-    is cut short to leave one last try."""
-    left = deadline - time.monotonic() - MIN_TIMEOUT
-    if error.retry_after is not None:
-        wait = error.retry_after
-    else:
-        wait = min(retry.backoff(attempt), left)
-    if wait > left or left <= 0:
-        raise error
-    log.info("token request failed (%s); again in %.2f s", error, wait)
-    return wait
 
 
 def _timeout(plan: Plan, deadline: float) -> float:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from dataclasses import dataclass
+
+from ._errors import MobprocError
+
+log = logging.getLogger("mobproc.sdk")
+MIN_TIMEOUT = 0.1  # seconds: the shortest try worth making
 
 # Jitter needs no secrecy, but the package draws nothing from the predictable `random` module
 # (tests/test_secret_hygiene.py): one rule, no exceptions to audit.
@@ -36,3 +43,14 @@ class Retry:
 
     def backoff(self, attempt: int) -> float:
         return _draw.uniform(0, min(self.cap, self.base * 2 ** min(attempt, 32)))
+
+    def wait(self, attempt: int, error: MobprocError, deadline: float) -> float:
+        """The wait before try ``attempt + 1``, or ``error`` raised when no try fits before
+        ``deadline`` (a ``time.monotonic()``): the server's ``Retry-After`` is kept to (a shorter
+        wait would be refused again); a backoff is cut short to leave one last try."""
+        left = deadline - time.monotonic() - MIN_TIMEOUT
+        wait = error.retry_after if error.retry_after is not None else min(self.backoff(attempt), left)
+        if wait > left or left <= 0:
+            raise error
+        log.info("request failed (%s); again in %.2f s", error, wait)
+        return wait

@@ -22,7 +22,7 @@ import httpx
 from ._client import AsyncTokenClient, TokenClient, _TokenEndpoint
 from ._endpoints import username as checked_username
 from ._errors import TokenError
-from ._flow import Flight, Outcome, Plan, Sleep, flight, fresh, refresh_margin
+from ._flow import Flight, Plan, drive, drive_async, flight, fresh, refresh_margin
 from ._retry import Retry
 from ._store import MemoryTokenStore, TokenStore
 from ._token import Token
@@ -134,25 +134,11 @@ class TokenSession(_Session):
         return self.token().access_token
 
     def _drive(self, steps: Flight) -> Token:
-        outcome: Outcome = None
         try:
-            while True:
-                action = steps.send(outcome)
-                if isinstance(action, Sleep):
-                    time.sleep(action.seconds)
-                    outcome = None
-                    continue
-                try:
-                    outcome = self.client.send(action.request)
-                except httpx.TransportError as error:
-                    outcome = error
-        except StopIteration as done:
-            return self._landed(done.value)
+            return self._landed(drive(steps, self.client.send))
         except TokenError as error:
             self._failed(error)
             raise
-        finally:
-            steps.close()
 
     def close(self) -> None:
         self.client.close()
@@ -195,25 +181,11 @@ class AsyncTokenSession(_Session):
         return (await self.token()).access_token
 
     async def _drive(self, steps: Flight) -> Token:
-        outcome: Outcome = None
         try:
-            while True:
-                action = steps.send(outcome)
-                if isinstance(action, Sleep):
-                    await asyncio.sleep(action.seconds)
-                    outcome = None
-                    continue
-                try:
-                    outcome = await self.client.send(action.request)
-                except httpx.TransportError as error:
-                    outcome = error
-        except StopIteration as done:
-            return self._landed(done.value)
+            return self._landed(await drive_async(steps, self.client.send))
         except TokenError as error:
             self._failed(error)
             raise
-        finally:
-            steps.close()
 
     async def aclose(self) -> None:
         await self.client.aclose()

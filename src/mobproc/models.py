@@ -1,8 +1,16 @@
-"""The API's shapes, as its documentation shows them: what a call sends and what it answers.
-FastAPI checks requests against them and publishes them at ``/openapi.json``.
+"""The MOBPROC v1 API's shapes, as its documentation shows them: what a call sends and what it
+answers. One copy, imported by both sides: the server (:mod:`mobproc.api`: FastAPI checks
+requests against these models and publishes them at ``/mobproc/v1/openapi.json``) and the
+client (:class:`mobproc.Client` builds its requests from them and reads its answers into
+them). It imports pydantic alone, so that the client needs neither FastAPI nor the server.
+
+>>> OrderRequest(externalOrderNumber="MY-APP-0001", transactionType="SUSPEND", serviceId="500201").transactionType
+'SUSPEND'
 
 Ids are strings, as in the documentation; optional members are left out of an answer rather
-than sent as null.
+than sent as null. A request refuses members it does not know (a misspelt field is an error,
+not a field silently left out); an answer's models are as strict on the server, and the client
+reads them keeping what it does not know (``extra="allow"``: the hosted system may say more).
 """
 
 from __future__ import annotations
@@ -11,19 +19,28 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..procurement.tenant_data import storable
+
+def storable(value: str) -> str:
+    """Text that both databases hold as it is: PostgreSQL's text refuses NUL, and UTF-8 has no
+    unpaired surrogates (which a JSON document can spell, ``"\\udad8"``)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (an unpaired surrogate)") from None
+    return value
+
 
 TransactionType = Literal[
     "NEW_ACTIVATION", "UPGRADE", "PORT_NUMBER", "ORDER_ACCESSORIES",
     "SUSPEND", "UNSUSPEND", "DEACTIVATE", "UPDATE_FEATURES",
 ]
-# What a call sends is looked up or stored: text both databases can hold (storable()).
-Id = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(storable)]
-ShortText = Annotated[str, Field(max_length=4000), AfterValidator(storable)]
-
-
-def bounded(low: int, high: int) -> object:
-    return Annotated[str, Field(min_length=low, max_length=high), AfterValidator(storable)]
+# What a call sends is looked up or stored: text both databases can hold (storable()), checked
+# after its length (whose message names characters).
+Storable = AfterValidator(storable)
+Id = Annotated[str, Field(min_length=1, max_length=255), Storable]
+ShortText = Annotated[str, Field(max_length=4000), Storable]
 
 
 class _Request(BaseModel):
@@ -45,7 +62,7 @@ class PropertyField(_Request):
     id: Id
     type: Literal["TEXT", "DATE", "CHOICE"]
     text: ShortText | None = None
-    date: bounded(0, 64) | None = None
+    date: Annotated[str, Field(min_length=0, max_length=64), Storable] | None = None
     choice: ChoiceValue | None = None
 
 
@@ -70,33 +87,33 @@ class ShoppingCart(_Request):
 
 class AddressValue(_Request):
     id: Id
-    value: bounded(0, 255)
+    value: Annotated[str, Field(min_length=0, max_length=255), Storable]
 
 
 class ShipTo(_Request):
-    name: bounded(1, 255)
+    name: Annotated[str, Field(min_length=1, max_length=255), Storable]
     regionId: Id
     address: Annotated[list[AddressValue], Field(max_length=20)] = []
     expedite: bool = False
 
 
 class SerialNumber(BaseModel):
-    type: bounded(1, 16)
-    value: bounded(1, 64)
+    type: Annotated[str, Field(min_length=1, max_length=16), Storable]
+    value: Annotated[str, Field(min_length=1, max_length=64), Storable]
 
 
 class ExistingDevice(_Request):
     manufacturerId: Id
     modelId: Id
     serialNumber: SerialNumber | None = None
-    simId: bounded(0, 64) | None = None
+    simId: Annotated[str, Field(min_length=0, max_length=64), Storable] | None = None
 
 
 class OrderRequest(_Request):
-    externalOrderNumber: bounded(1, 255)
+    externalOrderNumber: Annotated[str, Field(min_length=1, max_length=255), Storable]
     transactionType: TransactionType
     regionId: Id | None = None
-    postalCode: bounded(0, 16) | None = None
+    postalCode: Annotated[str, Field(min_length=0, max_length=16), Storable] | None = None
     serviceId: Id | None = None
     shoppingCart: ShoppingCart | None = None
     existingDevice: ExistingDevice | None = None
