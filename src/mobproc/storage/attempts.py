@@ -23,25 +23,26 @@ _STATE = (
     login_attempts.c.known,
 )
 _NOT_LOCKED = or_(login_attempts.c.locked_until.is_(None), login_attempts.c.locked_until <= _NOW)
-# The whole lockout check is this one UPDATE: the database serialises it on the row, so however
-# many processes race, at most `limit` attempts pass between two lockouts. Counting before the
-# password is checked (not after) is what makes it so.
-_CLAIM = (
-    update(login_attempts)
-    .where(_ROW, login_attempts.c.streak < bindparam("b_limit"), _NOT_LOCKED)
-    .values(streak=login_attempts.c.streak + 1, updated_at=_NOW)
-    .returning(*_STATE)
-)
-# A first attempt makes the row, claimed. RETURNING, not rowcount, tells whether it was made
-# (psycopg answers -1 for an INSERT's rowcount).
-_CREATE = {
-    name: dialect.insert(login_attempts)
-    .values(environment=bindparam("b_environment"), subject_key=bindparam("b_key"), streak=1, lockouts=0,
-            locked_until=None, window_start=_NOW, window_failures=0, known=False, updated_at=_NOW)
-    .on_conflict_do_nothing()
-    .returning(*_STATE)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+# The whole lockout check is this one statement: it makes the row of a name never seen,
+# claimed, or counts one more attempt on an existing row only while its streak is under
+# `b_limit` and it is not locked. The database serialises it on the row, so however many
+# processes race, at most `limit` attempts pass between two lockouts; counting before the
+# password is checked (not after) is what makes it so. One statement whether the name is new
+# or not: an unknown name costs what a known one costs. RETURNING, not rowcount, tells whether
+# it claimed (psycopg answers -1 for an INSERT's rowcount).
+def _claim(dialect):  # noqa: ANN001, ANN202
+    new = dialect.insert(login_attempts).values(
+        environment=bindparam("b_environment"), subject_key=bindparam("b_key"), streak=1, lockouts=0,
+        locked_until=None, window_start=_NOW, window_failures=0, known=False, updated_at=_NOW,
+    )
+    return new.on_conflict_do_update(
+        index_elements=[login_attempts.c.environment, login_attempts.c.subject_key],
+        set_={"streak": login_attempts.c.streak + 1, "updated_at": new.excluded.updated_at},
+        where=(login_attempts.c.streak < bindparam("b_limit")) & _NOT_LOCKED,
+    ).returning(*_STATE)
+
+
+_CLAIM = {"sqlite": _claim(sqlite), "postgresql": _claim(postgresql)}
 _PEEK = select(*_STATE).where(_ROW)
 _RELEASE = (
     update(login_attempts)
@@ -81,7 +82,7 @@ class SqlLoginAttempts:
     def __init__(self, database: Database, environment: str) -> None:
         self._db = database
         self._environment = environment
-        self._create = _CREATE["sqlite" if database.is_sqlite else "postgresql"]
+        self._claim = _CLAIM["sqlite" if database.is_sqlite else "postgresql"]
 
     def _row(self, key: bytes) -> dict[str, Any]:
         return {"b_environment": self._environment, "b_key": key}
@@ -89,21 +90,12 @@ class SqlLoginAttempts:
     def claim(self, key: bytes, limit: int, now: float) -> tuple[bool, AttemptState | None]:
         row = self._row(key)
         with self._db.transaction(write=True) as transaction:
-            for _ in range(2):
-                claimed = transaction.first(_CLAIM, {**row, "b_limit": limit, "b_now": now})
-                if claimed is not None:
-                    return True, _state(claimed)
-                # Refused, or no row yet: why, in the same transaction, so that a refusal
-                # costs what a claim costs.
-                current = transaction.first(_PEEK, row)
-                if current is not None:
-                    return False, _state(current)
-                made = transaction.first(self._create, {**row, "b_now": now})
-                if made is not None:
-                    return True, _state(made)
-                # Another process made the row first (it waited for that commit on
-                # PostgreSQL): claim from it, as from any row.
-        return False, None
+            claimed = transaction.first(self._claim, {**row, "b_limit": limit, "b_now": now})
+            if claimed is not None:
+                return True, _state(claimed)
+            # Refused: why, in the same transaction, so that a refusal costs what a claim costs.
+            current = transaction.first(_PEEK, row)
+        return False, _state(current) if current is not None else None
 
     def peek(self, key: bytes) -> AttemptState | None:
         row = self._db.first(_PEEK, self._row(key))
