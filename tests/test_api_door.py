@@ -176,3 +176,26 @@ def test_unknown_paths_and_methods_answer_the_documented_body(world: World) -> N
     error_of(world.call("DELETE", "/employees"), 405, "405-method-not-allowed")
     bad = world.get("/employees", params={"limit": "many"})
     assert "limit" in error_of(bad, 400, "400-invalid-field")["message"]
+
+
+def test_ping_keeps_every_rule_of_the_door(world: World) -> None:
+    """A GET of /ping is answered outside FastAPI in the token service's process
+    (mobproc.api.ping): the same answers as a route behind the door, rule by rule."""
+    good = world.headers()
+    cases = {
+        "no token": {k: v for k, v in good.items() if k != "Authorization"},
+        "unknown token": world.headers(token="NotATokenOfThisServer1234567"),
+        "no tenant": {k: v for k, v in good.items() if k != "X-TNGO-TENANT"},
+        "other tenant": world.headers(tenant="SOMEONE-ELSE"),
+        "other client": {**good, "client_id": "not-the-tokens-client"},
+        "other scope": world.headers(token=world.token(scope="OTHER")),
+    }
+    for case, headers in cases.items():
+        ping, me = world.get("/ping", headers=headers), world.get("/me", headers=headers)
+        assert (ping.status_code, ping.json()["errorCode"]) == (me.status_code, me.json()["errorCode"]), case
+        assert ping.headers.get("www-authenticate") == me.headers.get("www-authenticate"), case
+        assert ping.headers["cache-control"] == "no-store" and "content-security-policy" in ping.headers
+    too_long = world.get("/ping", params={"echoText": "x" * 1001})
+    assert too_long.status_code == 400 and too_long.json()["errorCode"] == "400-invalid-field"
+    assert "echoText" in too_long.json()["message"]
+    assert world.post("/ping").status_code == 405  # every other method: the described route's answer

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .sdk import __all__ as _sdk_names
 from .sdk import (
     PRODUCTION,
     PRODUCTION_API,
@@ -59,6 +58,7 @@ from .sdk import (
     token_url,
     username,
 )
+from .sdk import __all__ as _sdk_names
 
 if TYPE_CHECKING:
     from .config import Environment, Settings  # noqa: F401 - the lazy names, for type checkers

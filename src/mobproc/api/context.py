@@ -4,6 +4,7 @@ the tenant's data, and the troubleshooting tags every log line of the call carri
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated
@@ -68,18 +69,28 @@ def parts(request: Request) -> ApiParts:
 
 
 async def caller(request: Request) -> Caller:
+    """The door, as a FastAPI dependency (:func:`door`)."""
+    return await door(parts(request), request.headers)
+
+
+async def door(api: ApiParts, headers: Mapping[str, str]) -> Caller:
     """The door: the token first (401/403 by RFC 6750), then the tenant and client headers, read
     from the request itself so that a call without a token is a 401 whatever else it lacks.
     (They are described in the OpenAPI document by :func:`~.app.describe`, not declared as
-    FastAPI parameters: parsing eight optional headers per call was half of a /ping's time.)"""
-    api = parts(request)
-    token = bearer_token(request.headers.get("authorization"))
+    FastAPI parameters: parsing eight optional headers per call was half of a /ping's time.)
+    ``headers``: case-insensitive."""
+    token = bearer_token(headers.get("authorization"))
     if not token:
         raise unauthorized("An access token is required (Authorization: Bearer)")
     validated = check_token(
         await api.database.run(api.verifier.verify, token, on_event_loop=api.verify_on_event_loop), api.retry_after
     )
-    return check_headers(validated, request.headers)
+    return check_headers(validated, headers)
+
+
+def echo(api: ApiParts, echo_text: str) -> dict[str, str]:
+    """``/ping``'s answer: the text echoed, and the node (host and process) that answered."""
+    return {"echoText": echo_text, "node": api.node, "status": "SUCCESS"}
 
 
 def actor(request: Request, call: Annotated[Caller, Depends(caller)]) -> Actor:

@@ -18,7 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..headers import CLIENT_HEADER, COMPANY_EMPLOYEE_HEADER, EMPLOYEE_HEADER, TENANT_HEADER
+from ..headers import (
+    CLIENT_HEADER,
+    COMPANY_EMPLOYEE_HEADER,
+    EMPLOYEE_HEADER,
+    TENANT_HEADER,
+)
 from ..resource import UNAVAILABLE, RejectedToken, TokenChecker, ValidatedToken
 from ..storage.procurement import Record, SqlProcurementStore
 from .errors import ApiError, bad_request, forbidden

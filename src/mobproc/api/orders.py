@@ -23,7 +23,18 @@ from ..storage.procurement import ServiceStateChanged, StoredOrder
 from .context import parts, view_of
 from .door import Actor
 from .errors import bad_request, forbidden, not_found, rejected_order_body
-from .resources import ERRORS, CompanyFilter, EmployeeFilter, Key, Paged, QueryKey, Who, answer, collection, holders
+from .resources import (
+    ERRORS,
+    CompanyFilter,
+    EmployeeFilter,
+    Key,
+    Paged,
+    QueryKey,
+    Who,
+    answer,
+    collection,
+    holders,
+)
 
 router = APIRouter(responses=ERRORS)
 

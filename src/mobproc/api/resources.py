@@ -16,10 +16,11 @@ from ..models import storable
 from ..procurement.orders import CARE, PROCUREMENT
 from ..procurement.views import View, absolute
 from ..storage.procurement import Record
-from .context import actor, base_url, caller, parts, view_of
+from .context import actor, base_url, caller, echo, parts, view_of
 from .door import Actor, Caller, resolve_actor
 from .errors import forbidden, not_found
 from .paging import Page, page, page_meta
+from .ping import ECHO_TEXT_LENGTH
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": models.Error, "description": description}
@@ -60,11 +61,13 @@ def holders(request: Request, who: Actor, employee: str | None, company_employee
 
 @router.get("/ping", response_model=models.Ping, summary="Check the API and the door")
 async def ping(request: Request, call: Annotated[Caller, Depends(caller)],
-               echoText: Annotated[str, Query(max_length=1000)] = "") -> dict[str, Any]:  # noqa: N803
-    """Echoes ``echoText`` and names the node (host and process) that answered."""
+               echoText: Annotated[str, Query(max_length=ECHO_TEXT_LENGTH)] = "") -> dict[str, Any]:  # noqa: N803
+    """Echoes ``echoText`` and names the node (host and process) that answered. (A GET is
+    answered by :class:`~.ping.DirectPing`, with the same door and answer; this route
+    describes it and answers every other method.)"""
     if call.context_employee is not None or call.context_company_employee is not None:
         await run_in_threadpool(resolve_actor, parts(request).store, call)  # the context must hold, here too
-    return {"echoText": echoText, "node": parts(request).node, "status": "SUCCESS"}
+    return echo(parts(request), echoText)
 
 
 def _me_user(view: View, who: Actor, record: Record, *, username: str | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ..config import Environment, Settings, SettingsError, load_settings
 from ..domain.registries import AlreadyExists, InvalidChange, NotFound
 from ._common import fail
 
+
 def _warn_of_a_password(url: str | None) -> str | None:
     """A password in --database is on this process's command line, which `ps` shows to every
     local user for as long as it runs (``mobproc serve``: for good)."""

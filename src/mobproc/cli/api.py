@@ -59,7 +59,9 @@ def api(
 
     Exit codes: 0 done; 1 refused (a 4xx: its body is printed, the error on one line); 2 usage; 3 server unreachable; 4 server unable to answer now (5xx), or not the API.
     """
-    from ..sdk import ApiError, Retry, TokenError, api_url as api_beside, username as checked_username
+    from ..sdk import ApiError, Retry, TokenError
+    from ..sdk import api_url as api_beside
+    from ..sdk import username as checked_username
     from ..sdk._api import ApiEndpoint, ApiSession, Context
 
     verb = method.upper()

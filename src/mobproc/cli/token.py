@@ -55,7 +55,8 @@ def token(
 
     Exit codes: 0 done (--validate: active); 1 refused by the server (--validate: not active); 2 usage; 3 server unreachable; 4 server unable to answer now, or not a token endpoint.
     """
-    from ..sdk import TokenClient, TokenError, token_url, username as checked_username
+    from ..sdk import TokenClient, TokenError, token_url
+    from ..sdk import username as checked_username
 
     if sum((refresh, validate, username is not None)) > 1:
         fail("--username, --refresh and --validate are three different requests: give one", USAGE)
@@ -92,8 +93,15 @@ def token(
 def explain(error: Exception, grant: str, client_id: str, url: str) -> NoReturn:
     """One line: what the server said, and what to change."""
     from ..sdk import (
-        EndpointUnreachable, InvalidClient, InvalidGrant, InvalidResponse, InvalidScope, SlowDown,
-        TemporarilyUnavailable, TokenError, UnauthorizedClient,
+        EndpointUnreachable,
+        InvalidClient,
+        InvalidGrant,
+        InvalidResponse,
+        InvalidScope,
+        SlowDown,
+        TemporarilyUnavailable,
+        TokenError,
+        UnauthorizedClient,
     )
 
     assert isinstance(error, TokenError)

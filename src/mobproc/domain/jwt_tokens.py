@@ -8,6 +8,8 @@ revocation treat it exactly as an opaque token (RFC 9068 §5 leaves revocation t
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 
 from joserfc import jwt
 
@@ -17,6 +19,7 @@ from .signing_keys import SigningKeys
 from .tokens import Authorization, IssuedToken, identity_claims
 
 JTI_LENGTH = 22  # [A-Za-z0-9], 131 bits
+VERIFIED_TOKENS = 4096  # JWTs whose signature checked out, remembered (lookup_key)
 
 
 def jti_lookup(jti: str) -> bytes:
@@ -33,6 +36,8 @@ class JwtTokenStrategy:
         self._keys = keys
         self.issuer = issuer
         self.audience = audience
+        self._verified: OrderedDict[bytes, bytes] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def issue(self, authorization: Authorization, issued_at: float, expires_at: float) -> IssuedToken:
         """RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti REQUIRED; scope (§2.2.3) is
@@ -59,9 +64,20 @@ class JwtTokenStrategy:
 
     def lookup_key(self, token: str) -> bytes | None:
         """A JWT of this issuer, signed by a key of this environment: the digest of its jti.
-        Expiry and revocation are the row's to tell."""
+        Expiry and revocation are the row's to tell.
+
+        A token that verified is remembered (by its digest, in a bounded LRU): a client sends
+        the same token with every call, and its signature, which cannot change, is most of a
+        check (README, Performance). Only its row is read again, so a revocation or its expiry
+        is seen at once all the same; a refusal is never kept."""
         if token.count(".") != 2:
             return None
+        digest = _secrets.digest(token)
+        with self._verified_lock:
+            known = self._verified.get(digest)
+            if known is not None:
+                self._verified.move_to_end(digest)
+                return known
         try:
             claims = verify_jwt(token, self._keys.verification_key, algorithms=KEY_TYPES.keys())
         except JwtRejected:
@@ -69,4 +85,9 @@ class JwtTokenStrategy:
         jti = claims.get("jti")
         if claims.get("iss") != self.issuer or not isinstance(jti, str) or not jti:
             return None
-        return jti_lookup(jti)
+        lookup = jti_lookup(jti)
+        with self._verified_lock:
+            self._verified[digest] = lookup
+            while len(self._verified) > VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+        return lookup

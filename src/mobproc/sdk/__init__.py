@@ -33,7 +33,15 @@ from ._api_errors import (
 )
 from ._auth import BearerAuth
 from ._client import AsyncTokenClient, TokenClient
-from ._endpoints import PRODUCTION, PRODUCTION_API, QA, QA_API, api_url, token_url, username
+from ._endpoints import (
+    PRODUCTION,
+    PRODUCTION_API,
+    QA,
+    QA_API,
+    api_url,
+    token_url,
+    username,
+)
 from ._errors import (
     EndpointUnreachable,
     InvalidClient,

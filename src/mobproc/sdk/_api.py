@@ -36,7 +36,8 @@ from .. import headers as documented
 from ._api_errors import ApiError, ApiUnreachable, UnexpectedAnswer, error_of
 from ._auth import BearerAuth
 from ._client import retry_after
-from ._endpoints import api_url as api_beside, http_url
+from ._endpoints import api_url as api_beside
+from ._endpoints import http_url
 from ._flow import Action, Outcome, Send, Sleep, drive, drive_async
 from ._retry import MIN_TIMEOUT, Retry
 from ._session import AsyncTokenSession, TokenSession

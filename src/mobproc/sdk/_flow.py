@@ -35,7 +35,14 @@ from typing import TypeVar
 import httpx
 
 from ._client import _TokenEndpoint, unreachable
-from ._errors import InvalidGrant, InvalidResponse, SlowDown, TemporarilyUnavailable, TokenError, TokenStoreLocked
+from ._errors import (
+    InvalidGrant,
+    InvalidResponse,
+    SlowDown,
+    TemporarilyUnavailable,
+    TokenError,
+    TokenStoreLocked,
+)
 from ._retry import MIN_TIMEOUT, Retry
 from ._store import TokenStore
 from ._token import Token

@@ -22,7 +22,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api import docs as api_docs
-from ..api.app import PATH as API_PATH, create_api, mount
+from ..api.app import PATH as API_PATH
+from ..api.app import ApiEdge, create_api, mount
+from ..api.ping import PATH as PING_PATH
+from ..api.ping import DirectPing
 from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
@@ -59,10 +62,11 @@ class ServerApp(Starlette):
     ``operations`` alone: metrics and the detailed readiness are for operators, not for
     whoever can reach the token endpoint (issue 19, item 1)."""
 
-    def __init__(self, *, direct: Mapping[str, ASGIApp], operations: ASGIApp | None = None,
-                 operations_port: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *, direct: Mapping[str, ASGIApp], direct_get: Mapping[str, ASGIApp] | None = None,
+                 operations: ASGIApp | None = None, operations_port: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.direct = direct
+        self.direct_get = direct_get or {}  # paths answered directly when read (GET, HEAD)
         self.operations, self.operations_port = operations, operations_port
         # Starlette answers a path that differs by a trailing slash with a redirect built from
         # the Host header, query string included: the seed's credentials, sent on to whatever
@@ -73,7 +77,11 @@ class ServerApp(Starlette):
         if self.operations is not None and scope["type"] == "http" and (scope.get("server") or (None, 0))[1] == self.operations_port:
             await self.operations(scope, receive, send)
             return
-        endpoint = self.direct.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
+        endpoint = None
+        if scope["type"] == "http" and not scope.get("root_path"):
+            endpoint = self.direct.get(scope["path"])
+            if endpoint is None and scope["method"] in ("GET", "HEAD"):
+                endpoint = self.direct_get.get(scope["path"])
         if endpoint is None:
             await super().__call__(scope, receive, send)
             return
@@ -155,7 +163,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
                                                      retry_after=retry_after), methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
-        mount(create_api(services.verifier, services.database, settings, verify_in_process=True)),
+        mount(api := create_api(services.verifier, services.database, settings, verify_in_process=True)),
     ]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
@@ -172,6 +180,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         routes = [route for route in routes if route.path != "/readyz"] + operator_routes[1:]
     app = ServerApp(
         direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
+        direct_get={API_PATH + PING_PATH: AnswerEdge(ApiEdge(DirectPing(api.state.parts)), **edge)},
         operations=AnswerEdge(Starlette(routes=operator_routes, exception_handlers=handlers), headers=headers),
         operations_port=settings.operations_port if settings.operations_port != settings.port else 0,
         routes=routes,

@@ -563,7 +563,8 @@ class _Prepared:
         # sqlite3 answers what it stores, which SQLAlchemy's processors turn into them.
         processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns] \
             if dialect.name == "sqlite" else []
-        self.results = processors if any(processors) else None
+        # Only the columns that need one (an account's two booleans of its twenty-odd).
+        self.results = [(index, process) for index, process in enumerate(processors) if process is not None] or None
 
     def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
         binds = self.binds
@@ -573,7 +574,10 @@ class _Prepared:
 
     def make_row(self, values: tuple[Any, ...]) -> Any:
         if self.results is not None:
-            values = tuple(value if process is None else process(value) for process, value in zip(self.results, values))
+            converted = list(values)
+            for index, process in self.results:
+                converted[index] = process(converted[index])
+            values = tuple(converted)
         return values if self.row is None else self.row._make(values)  # a text() statement's: a tuple
 
 

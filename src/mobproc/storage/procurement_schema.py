@@ -10,7 +10,17 @@ processes and machines.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Double, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Double,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from .schema import metadata
 
