@@ -4,7 +4,7 @@ configuration and directory, TLS from a test CA, and the ppolicy overlay.
 The directory (``dc=example,dc=com``):
 
 - ``ou=people``: the accounts, ``uid`` and ``userPassword`` ({SSHA}), ``o`` (the tenant),
-  ``businessCategory`` ("multi" for a multitenant one); ``ou=others,ou=people`` holds a second
+  ``employeeType`` (TRUE for a multitenant one); ``ou=others,ou=people`` holds a second
   entry of one name (``twin``), so a search of the whole subtree finds two;
 - ``cn=mobproc,ou=services``: the service account mobproc searches as;
 - ``ou=policies``: password policies: ``default`` (no lockout), ``strict`` (three failures
@@ -163,8 +163,7 @@ class Slapd:
         }
         if tenant is not None:
             attributes["o"] = tenant
-        if multitenant:
-            attributes["businessCategory"] = "multi"
+        attributes["employeeType"] = "TRUE" if multitenant else "FALSE"
         if mail:
             attributes["mail"] = mail
         if policy:

@@ -16,7 +16,7 @@ app = typer.Typer(help="mobproc: a self-hostable OAuth 2.0 token service for the
 app.registered_commands += token.app.registered_commands
 
 try:
-    from . import audit, serve
+    from . import audit, serve, sources
     from .clients import client_app
     from .db import db_app
     from .keys import keys_app
@@ -33,7 +33,7 @@ else:
     app.add_typer(user_app, name="user")
     app.add_typer(db_app, name="db")
     app.add_typer(keys_app, name="keys")
-    for commands in (serve.app, audit.app):
+    for commands in (serve.app, audit.app, sources.app):
         app.registered_commands += commands.registered_commands
 
 

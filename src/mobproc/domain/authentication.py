@@ -40,7 +40,6 @@ from .clients import Client
 from .identities import (
     CREDENTIAL_CHANGED,
     UNKNOWN_ACCOUNT,
-    WRONG_PASSWORD,
     AuthenticationFailed,
     Identity,
     IdentitySource,
@@ -106,8 +105,27 @@ class Authenticator:
         return tuple(self._sources)
 
     def admission_for(self, username: str) -> HashingAdmission:
-        """The slots a check of ``username`` takes: argon2id's, for the built-in sources."""
-        return self._admission
+        """The slots a check of ``username`` takes: its source's own, or argon2id's (the
+        built-in sources', and those of names no source takes, which cost a dummy hash)."""
+        source = self._source_of(username)
+        return (source.admission if source is not None else None) or self._admission
+
+    def _source_of(self, username: str) -> IdentitySource | None:
+        try:
+            return self._sources.get(Username.parse(username).source_system)
+        except ValueError:
+            return None
+
+    @property
+    def rechecks_on_refresh(self) -> bool:
+        return any(source.recheck_on_refresh for source in self._sources.values())
+
+    def still_holds(self, identity: Identity) -> bool:
+        """On refresh: whether the account a grant was made for still holds, when its source
+        is configured to recheck (else the grant's stored attributes are replayed, as
+        PingFederate does). Raises :class:`~.identities.SourceUnavailable` (503)."""
+        source = self._sources.get(identity.source_system)
+        return source is None or not source.recheck_on_refresh or source.still_holds(identity)
 
     def authenticate(self, username: str, password: str, attempt: Attempt) -> Login:
         """Check ``password`` for ``username`` (``command://alice``, or a bare platform name).
@@ -122,6 +140,8 @@ class Authenticator:
             source = self._sources.get(parsed.source_system)
         except ValueError:
             parsed, source = None, None
+        if parsed is not None and source is not None:
+            parsed = Username(parsed.source_system, source.canonical_name(parsed.name))
         # Until a source has said that the account exists, the audit trail names it by a keyed
         # digest only: what was typed as a name may be a password.
         pseudonym = self._pseudonyms.unknown_username(username)
@@ -145,12 +165,16 @@ class Authenticator:
                 # A locked subject, an unknown source system and an unreadable name cost a
                 # password check too: no answer or timing may tell them apart. Even the right
                 # password of a locked account is refused, and not counted.
-                self._hasher.verify(None, password)
+                if source is not None:
+                    source.dummy_check(password)
+                else:
+                    self._hasher.verify(None, password)
                 raise AuthenticationFailed(refused or UNKNOWN_ACCOUNT)
             verified = source.verify(parsed.name, password)
         except AuthenticationFailed as failure:
-            # A wrong password says the account exists; a refused claim, that one did before.
-            known = failure.reason == WRONG_PASSWORD or (refused is not None and known)
+            # The source may say the account exists (a wrong password); a refused claim, that
+            # one did before.
+            known = failure.exists or (refused is not None and known)
             self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
                          counted=refused is None, known=known, now=now)
         except BaseException:
