@@ -56,6 +56,16 @@ def _kind(error: ldap.LDAPError) -> str:
     return "error"
 
 
+def _close(connection: Any) -> None:
+    """Unbind (RFC 4511 §4.3) and close, once: python-ldap refuses a second unbind."""
+    if getattr(connection, "_l", None) is None:
+        return
+    try:
+        connection.unbind_s()
+    except ldap.LDAPError:
+        pass
+
+
 @dataclass
 class _Health:
     """One URL's state: after a failure to connect, it is not tried again before ``retry_at``
@@ -86,10 +96,7 @@ class Session:
 
     def close(self) -> None:
         for connection in (self.searcher, self.binder):
-            try:
-                connection.unbind_s()
-            except ldap.LDAPError:
-                pass
+            _close(connection)
 
 
 class Directory:
@@ -103,6 +110,7 @@ class Directory:
         self._idle: list[Session] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(config.pool_size)
+        self._stuck: set[str] = set()  # URLs with a connection attempt given up on, still under way
         self._on_state = on_state
 
     # --- checking out a session
@@ -142,7 +150,7 @@ class Directory:
         errors = []
         for url in ready:
             try:
-                session = Session(url, self._connect(url), self._connect(url))
+                session = Session(url, self._connect_within_timeout(url), self._connect_within_timeout(url))
             except SourceUnavailable as error:
                 with self._lock:
                     self._health[url].failed(str(error), time.monotonic())
@@ -159,6 +167,43 @@ class Directory:
         self._on_state(False)
         # The last failure names the kind: a refused service bind is not an outage.
         raise self._unavailable("; ".join(str(error) for error in errors), kind=errors[-1].kind)
+
+    def _connect_within_timeout(self, url: str) -> Any:
+        """:meth:`_connect` on a thread of its own, waited for ``timeout``. libldap bounds the
+        TCP connect (OPT_NETWORK_TIMEOUT) but not the TLS handshake: a server that accepts and
+        then answers nothing (hung, or stopped with SIGSTOP) held a login for ever. A handshake
+        given up on is left to end by itself, at most one per URL at a time."""
+        with self._lock:
+            if url in self._stuck:
+                raise self._unavailable(f"{url}: an earlier connection attempt has not ended", kind="timeout")
+        outcome: list[Any] = []
+        finished = threading.Event()
+        abandoned = False
+
+        def connect() -> None:
+            try:
+                outcome.append(self._connect(url))
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+                outcome.append(error)
+            with self._lock:
+                finished.set()
+                self._stuck.discard(url)
+                too_late = abandoned
+            if too_late and not isinstance(outcome[0], BaseException):
+                _close(outcome[0])  # nobody waits for it any more
+
+        threading.Thread(target=connect, name=f"mobproc-ldap-connect {url}", daemon=True).start()
+        if not finished.wait(self._config.timeout + 0.5):
+            with self._lock:
+                if not finished.is_set():
+                    abandoned = True
+                    self._stuck.add(url)
+                    raise self._unavailable(f"{url}: no answer within {self._config.timeout:g} s (TLS handshake)",
+                                            kind="timeout")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def _connect(self, url: str) -> Any:
         """One connection to ``url``, TLS set up and checked, bound as the service account."""
@@ -183,14 +228,11 @@ class Directory:
                 connection.start_tls_s()
             connection.simple_bind_s(config.bind_dn, config.bind_password.get_secret_value())
         except ldap.INVALID_CREDENTIALS as error:
-            connection.unbind_s()
+            _close(connection)
             raise self._unavailable(f"{url}: the service bind as {config.bind_dn} was refused ({describe(error)})",
                                     kind="service_bind") from None
         except ldap.LDAPError as error:
-            try:
-                connection.unbind_s()
-            except ldap.LDAPError:
-                pass
+            _close(connection)
             raise self._unavailable(f"{url}: {describe(error)}", kind=_kind(error)) from None
         return connection
 
