@@ -175,7 +175,9 @@ class Services:
             pseudonyms=pseudonyms,
             client_registry=ClientRegistry(clients, audit),
             account_registry=AccountRegistry(
-                accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems
+                accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems,
+                directories={name: source.canonical_name for name, source in sources.items()
+                             if not isinstance(source, BuiltinIdentitySource)},
             ),
             identity_sources=sources,
         )

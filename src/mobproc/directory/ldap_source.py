@@ -101,6 +101,9 @@ class LdapIdentitySource:
         # How long recent wrong passwords took to refuse (search and bind): a name that matches
         # no entry is answered no sooner, so that the time tells no one which names exist.
         self._refusals: deque[float] = deque(maxlen=64)
+        # How late time.sleep wakes (tens of microseconds): a wait is shortened by it, or a
+        # check of an unknown name would be that much slower than a wrong password's.
+        self._late: deque[float] = deque([0.0], maxlen=64)
 
     def canonical_name(self, name: str) -> str:
         return canonical_name(name)
@@ -193,7 +196,11 @@ class LdapIdentitySource:
         """Wait until a wrong password would have been answered (the median of recent ones).
         Before any, a bind of an entry that does not exist costs the directory's round trip."""
         if self._refusals:
-            time.sleep(max(0.0, statistics.median(self._refusals) - (time.perf_counter() - started)))
+            wake = started + statistics.median(self._refusals)
+            pause = wake - time.perf_counter() - statistics.median(self._late)
+            if pause > 0:
+                time.sleep(pause)
+                self._late.append(time.perf_counter() - (wake - statistics.median(self._late)))
             return
         try:
             with self.directory.session() as session:
