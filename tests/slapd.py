@@ -116,9 +116,10 @@ def _ldif(dn: str, **attributes: str | list[str]) -> str:
 
 
 class Slapd:
-    def __init__(self, workdir: Path, *, log_level: str = "stats") -> None:
+    def __init__(self, workdir: Path, *, log_level: str = "stats", wrapper: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.log_level = log_level
+        self.wrapper = wrapper  # e.g. ("taskset", "-c", "1"): the benchmark pins slapd to a core
         self.port, self.tls_port = _free_port(), _free_port()
         self.service_password = "svc-" + secrets.token_urlsafe(16)
         self.root_password = "root-" + secrets.token_urlsafe(16)
@@ -190,7 +191,7 @@ class Slapd:
         )
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [SLAPD, "-f", str(self.config), "-h", listeners, "-d", self.log_level],
+            [*self.wrapper, SLAPD, "-f", str(self.config), "-h", listeners, "-d", self.log_level],
             stdout=log, stderr=log, start_new_session=True,
         )
         log.close()
