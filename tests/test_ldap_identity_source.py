@@ -19,6 +19,7 @@ from conftest import (
 )
 from mobproc.domain import audit
 from mobproc.domain.identities import AuthenticationFailed
+from mobproc.domain.registries import InvalidChange
 
 NO_BUDGETS = {"client_failure_burst": 0, "address_failure_burst": 0}
 
@@ -178,3 +179,23 @@ def test_refresh_without_recheck_replays_the_grant_of_a_deleted_entry(directory_
         finally:
             slapd.thaw()
     assert answer.status_code == 200
+
+
+def test_a_directorys_accounts_are_managed_in_the_directory(directory_server) -> None:  # noqa: ANN001
+    registry = directory_server.services.account_registry
+    for change in (lambda: registry.add("command://someone", "pw-" + "x" * 12, actor="cli:test"),
+                   lambda: registry.set_password("command://alice", "pw-" + "x" * 12, actor="cli:test")):
+        with pytest.raises(InvalidChange, match="backed by a directory"):
+            change()
+    registry.unlock("command://Alice", actor="cli:test")  # its lockout is mobproc's: by subject
+    [event] = directory_server.services.audit.events(event=audit.ACCOUNT_UNLOCKED)
+    assert event.subject == "command://alice"
+
+
+def test_the_filter_and_name_helpers_say_what_they_do() -> None:
+    import doctest
+
+    from mobproc.directory import configuration, connections, ldap_source
+
+    for module in (configuration, connections, ldap_source):
+        assert doctest.testmod(module).failed == 0
