@@ -150,7 +150,7 @@ class Directory:
         errors = []
         for url in ready:
             try:
-                session = Session(url, self._connect_within_timeout(url), self._connect_within_timeout(url))
+                session = self._pair(url)
             except SourceUnavailable as error:
                 with self._lock:
                     self._health[url].failed(str(error), time.monotonic())
@@ -167,6 +167,14 @@ class Directory:
         self._on_state(False)
         # The last failure names the kind: a refused service bind is not an outage.
         raise self._unavailable("; ".join(str(error) for error in errors), kind=errors[-1].kind)
+
+    def _pair(self, url: str) -> Session:
+        searcher = self._connect_within_timeout(url)
+        try:
+            return Session(url, searcher, self._connect_within_timeout(url))
+        except SourceUnavailable:
+            _close(searcher)
+            raise
 
     def _connect_within_timeout(self, url: str) -> Any:
         """:meth:`_connect` on a thread of its own, waited for ``timeout``. libldap bounds the
