@@ -10,10 +10,8 @@ built-in table (CONTRACT §5b).
 from __future__ import annotations
 
 import re
-import statistics
 import time
 import unicodedata
-from collections import deque
 from typing import Any
 
 import ldap
@@ -30,6 +28,7 @@ from ..domain.identities import (
     Username,
     Verified,
 )
+from ..domain.pacing import Pace
 from ..domain.passwords import HashingAdmission
 from .configuration import PLACEHOLDER, LdapSource, Mapped
 from .connections import Directory, Session
@@ -100,10 +99,7 @@ class LdapIdentitySource:
         self._requested = config.attributes.requested or ["1.1"]  # RFC 4511 §4.5.1.8: no attributes
         # How long recent wrong passwords took to refuse (search and bind): a name that matches
         # no entry is answered no sooner, so that the time tells no one which names exist.
-        self._refusals: deque[float] = deque(maxlen=64)
-        # How late time.sleep wakes (tens of microseconds): a wait is shortened by it, or a
-        # check of an unknown name would be that much slower than a wrong password's.
-        self._late: deque[float] = deque([0.0], maxlen=64)
+        self._refusals = Pace()
 
     def canonical_name(self, name: str) -> str:
         return canonical_name(name)
@@ -123,7 +119,7 @@ class LdapIdentitySource:
                     return Verified(self._identity(name, attributes))
         if len(found) == 1:
             if refused == WRONG_PASSWORD:
-                self._refusals.append(time.perf_counter() - started)
+                self._refusals.record(time.perf_counter() - started)
             raise AuthenticationFailed(refused, exists=refused in _EXISTS)
         self._as_long_as_a_refusal(started, password)
         raise AuthenticationFailed(UNKNOWN_ACCOUNT if not found else AMBIGUOUS_ACCOUNT)
@@ -195,12 +191,8 @@ class LdapIdentitySource:
     def _as_long_as_a_refusal(self, started: float, password: str) -> None:
         """Wait until a wrong password would have been answered (the median of recent ones).
         Before any, a bind of an entry that does not exist costs the directory's round trip."""
-        if self._refusals:
-            wake = started + statistics.median(self._refusals)
-            pause = wake - time.perf_counter() - statistics.median(self._late)
-            if pause > 0:
-                time.sleep(pause)
-                self._late.append(time.perf_counter() - (wake - statistics.median(self._late)))
+        if self._refusals.known:
+            self._refusals.wait_since(started)
             return
         try:
             with self.directory.session() as session:

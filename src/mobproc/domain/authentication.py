@@ -47,6 +47,7 @@ from .identities import (
     Verified,
 )
 from .lockout import BUSY, LOCKED, Lockout
+from .pacing import Pace
 from .passwords import HashingAdmission, PasswordHasher
 from .pseudonyms import Pseudonyms
 from .throttling import Bucket, GuessingThrottle, Throttled
@@ -99,6 +100,9 @@ class Authenticator:
         self._pseudonyms = pseudonyms
         self._hasher = hasher
         self._admission = admission
+        # How long a counted failure takes, from the claim to the refusal: a refused claim, which
+        # checks and counts nothing (and on PostgreSQL commits without a flush), takes as long.
+        self._failure_pace = Pace()
 
     @property
     def source_systems(self) -> tuple[str, ...]:
@@ -134,7 +138,7 @@ class Authenticator:
         spent: 429), :class:`~.identities.SourceUnavailable` (503). Answers a :class:`Login`
         that nothing has been made of yet: act on it within :meth:`Login.confirmed`.
         """
-        now = time.time()
+        now, started = time.time(), time.perf_counter()
         try:
             parsed: Username | None = Username.parse(username)
             source = self._sources.get(parsed.source_system)
@@ -175,8 +179,14 @@ class Authenticator:
             # The source may say the account exists (a wrong password); a refused claim, that
             # one did before.
             known = failure.exists or (refused is not None and known)
-            self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
-                         counted=refused is None, known=known, now=now)
+            try:
+                self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
+                             counted=refused is None, known=known, now=now)
+            finally:
+                if refused is None:
+                    self._failure_pace.record(time.perf_counter() - started)
+                else:
+                    self._failure_pace.wait_since(started)
         except BaseException:
             if refused is None:
                 self._lockout.release(key)  # never checked (the directory did not answer): it does not count
