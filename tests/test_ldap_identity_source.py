@@ -199,3 +199,26 @@ def test_the_filter_and_name_helpers_say_what_they_do() -> None:
 
     for module in (configuration, connections, ldap_source):
         assert doctest.testmod(module).failed == 0
+
+
+def test_the_readmes_examples_are_configurations_that_load(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import re
+
+    from mobproc.directory import configuration
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Identity sources")[1].split("\n## ")[0]
+    examples = re.findall(r"```toml\n(.*?)```", section, re.DOTALL)
+    assert len(examples) == 2
+    for n, example in enumerate(examples):
+        password = tmp_path / "ldap-bind-password"
+        password.write_text("a service password\n")
+        ca = tmp_path / "ca.pem"
+        ca.write_text("")
+        example = re.sub(r'"/etc/mobproc/[^"]*ca[^"]*\.pem"', f'"{ca}"', example)
+        example = example.replace('"/etc/mobproc/ldap-bind-password"', f'"{password}"')
+        monkeypatch.setenv("MOBPROC_AD_BIND_PASSWORD", "a service password")
+        path = tmp_path / f"example-{n}.toml"
+        path.write_text(example)
+        [source] = configuration.load(path, ("command", "rivermine", "platform")).values()
+        assert source.type == "ldap" and source.bind_password.get_secret_value() == "a service password"
