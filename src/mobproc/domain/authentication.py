@@ -100,9 +100,13 @@ class Authenticator:
         self._pseudonyms = pseudonyms
         self._hasher = hasher
         self._admission = admission
-        # How long a counted failure takes, from the claim to the refusal: a refused claim, which
-        # checks and counts nothing (and on PostgreSQL commits without a flush), takes as long.
-        self._failure_pace = Pace()
+        # A source with slots of its own waits on the network, not on this process's cores, and
+        # what imitates its check is a wait: for it, every refusal that is not a wrong password
+        # (a name it does not know, a refused claim, which writes nothing and counts no failure:
+        # on PostgreSQL a commit without a flush) is answered no sooner than the median wrong
+        # password, claim and database included. The built-in source's dummy hash costs what a
+        # check costs, within the hash's own noise.
+        self._paces = {name: Pace() for name, source in sources.items() if source.admission is not None}
 
     @property
     def source_systems(self) -> tuple[str, ...]:
@@ -179,14 +183,15 @@ class Authenticator:
             # The source may say the account exists (a wrong password); a refused claim, that
             # one did before.
             known = failure.exists or (refused is not None and known)
+            pace = self._paces.get(parsed.source_system) if parsed is not None else None
             try:
                 self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
                              counted=refused is None, known=known, now=now)
             finally:
-                if refused is None:
-                    self._failure_pace.record(time.perf_counter() - started)
-                else:
-                    self._failure_pace.wait_since(started)
+                if pace is not None and refused is None and failure.exists:
+                    pace.record(time.perf_counter() - started)
+                elif pace is not None:
+                    pace.wait_since(started)
         except BaseException:
             if refused is None:
                 self._lockout.release(key)  # never checked (the directory did not answer): it does not count
