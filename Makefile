@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the package's declared dependencies change.
+# Reinstall only when the package's declared dependencies change. python-ldap builds against
+# Debian's libldap-dev and libsasl2-dev; the tests start slapd (scripts/system-packages).
 $(STAMP): pyproject.toml | $(BIN)/python
+	scripts/system-packages
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[server,client,test]'
 	touch $(STAMP)

@@ -8,7 +8,9 @@ sanity check of every case; all of them stay up, stopped (SIGSTOP) but for
 their turns. Then RUNS rounds: in each, every case runs once on every server in
 turn, after a warm-up, so that the figures a ratio divides are measured minutes
 apart at most (median of the rounds reported). The growth case does the same
-with each target's servers, one per size. Writes bench/results.json,
+with each target's servers, one per size. The password grant against a directory's accounts
+runs last, beside its own ceiling (a bare search + bind loop against the same slapd,
+run_directory). Writes bench/results.json,
 bench/results/results.md and bench/results/chart.png.
 
     bench/.venv-peers/bin/python bench/run.py                 # everything
@@ -519,7 +521,12 @@ def issue_targets(targets):
     if loop:
         check("password ÷ argon2id loop", 0.95, mob["cases"].get("password"),
               loop["cases"].get("password"), loop["name"])
-    stack = next((t for t in by_name.values() if t["group"] == "ceiling" and t is not loop), None)
+    directory, directory_loop = by_name.get("mobproc, directory accounts"), by_name.get("ceiling: search + bind loop")
+    if directory and directory_loop:
+        check("password (directory) ÷ search + bind loop", 0.8, directory["cases"].get("password"),
+              directory_loop["cases"].get("password"), directory_loop["name"])
+    stack = next((t for t in by_name.values() if t["group"] == "ceiling" and t is not loop
+                  and t is not directory_loop), None)
     python = [t for t in by_name.values() if t["group"] == "peer" and "tuned" in t["name"]
               and not t["name"].startswith("node")]
     node = by_name.get("node-oauth2-server tuned")
@@ -823,6 +830,77 @@ def run_jwt(cfg, exe):
         return rows
 
 
+DIRECTORY_POOL = 4  # mobproc's default pool_size: connections (and logins) at once per process
+
+
+def run_directory(cfg, exe):
+    """The password grant against a directory's accounts (issue 23): mobproc with its
+    ``command`` source system on a slapd (tests/slapd.py, on the load core, as a directory on
+    another machine would have a core of its own), beside the ceiling: a bare loop of the
+    search + bind a login asks of the same slapd (bare_ldap.py, mobproc's venv, on the server's
+    core, on as many threads as mobproc's pool). The loop runs just before and just after each
+    of mobproc's turns, as the argon2id loop does; the round's ceiling is their mean."""
+    sys.path.insert(0, str(BENCH.parent / "tests"))
+    from slapd import PEOPLE, SERVICE_DN, Slapd
+
+    workdir = Path(tempfile.mkdtemp(dir=cfg.run_dir))
+    directory = Slapd(workdir, log_level="0", wrapper=("taskset", "-c", LOAD_CORE))
+    directory.seed()
+    for i in range(USERS):
+        directory.add_person(f"user{i}", PASSWORD)
+    (workdir / "bind-password").write_text(directory.service_password + "\n")
+    (workdir / "password").write_text(PASSWORD + "\n")
+    sources = workdir / "sources.toml"
+    sources.write_text("\n".join([
+        "[sources.command]", 'type = "ldap"', f'url = "{directory.url()}"', f'bind_dn = "{SERVICE_DN}"',
+        f'bind_password_file = "{workdir / "bind-password"}"', f'base = "{PEOPLE}"',
+        # 32 connections of wrk: the queue must hold them, as MOBPROC_BENCH_SETTINGS does for argon2id.
+        f"pool_size = {DIRECTORY_POOL}", "queue = 64", "wait_ms = 5000",
+        "[sources.command.attributes]", 'tenant = "o"', ""]))
+    mob = mobproc_target(exe)
+
+    def provision(w, e):
+        run_quiet([exe, "db", "upgrade"], e)
+        run_quiet([exe, "client", "add", CLIENT_ID, "--grant", "password", "--grant", "refresh_token",
+                   "--scope", "MOBPROC", "--secret-stdin"], e, stdin=CLIENT_SECRET)
+
+    target = dataclasses.replace(
+        mob, name="mobproc, directory accounts", group="mobproc, directory", cases=("password",), growth=False,
+        provision=provision, env=lambda w: {**mob.env(w), "MOBPROC_IDENTITY_SOURCES": str(sources)},
+        notes=f"{mob.notes}; command:// accounts in slapd ({{SSHA}}, on core {LOAD_CORE}), pool_size {DIRECTORY_POOL}")
+    python = Path(exe).with_name("python")
+    loop_argv = ["taskset", "-c", SERVER_CORE, python, BENCH / "bare_ldap.py", "--url", directory.url(),
+                 "--bind-dn", SERVICE_DN, "--bind-password-file", workdir / "bind-password", "--base", PEOPLE,
+                 "--password-file", workdir / "password", "--users", str(USERS), "--threads", str(DIRECTORY_POOL),
+                 "--seconds", str(cfg.duration), "--warmup", str(cfg.warmup)]
+    loop_runs, mob_runs = [], []
+    with directory:
+        with staged(target.name, target, cfg, target.cases) as stage:
+            if "password" in stage.errors:
+                raise RuntimeError(stage.errors["password"])
+            for round_ in range(cfg.runs):
+                bracket = []
+                for turn in ("loop", "mobproc", "loop"):
+                    if turn == "loop":
+                        r = json.loads(run_quiet(loop_argv, os.environ))
+                        bracket.append(r)
+                        print(f"    {'search + bind loop':<28} {r['rps']:9.1f} logins/s  p50 {r['p50_ms']:6.2f} ms"
+                              f"  errors {r['errors']}", flush=True)
+                    else:
+                        r = stage.turn("password", cfg.warmup if round_ == 0 else min(cfg.warmup, 1))
+                        mob_runs.append({**r, "round": round_ + 1})
+                        print(f"    {target.name:<28} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:8.1f} ms"
+                              f"  p99 {r['p99_ms']:8.1f} ms  errors {r['errors']}", flush=True)
+                loop_runs.append(mean_run(bracket, round_ + 1))
+    return [
+        {"name": "ceiling: search + bind loop", "group": "ceiling",
+         "notes": f"python-ldap, {DIRECTORY_POOL} threads each with a search and a bind connection, on core "
+                  f"{SERVER_CORE}; slapd on core {LOAD_CORE}", "cases": {"password": summarize(loop_runs)}},
+        {"name": target.name, "group": target.group, "notes": target.notes,
+         "cases": {"password": summarize(mob_runs)}},
+    ]
+
+
 # ------------------------------------------------------------------- reports
 
 def versions():
@@ -1108,6 +1186,14 @@ def main():
                                        for n in sizes], cfg, t_start)
             row["growth"] = {str(n): grown[f"{t.name}, {n:,} live tokens"] for n in sizes}
         out.append(row)
+    if "mobproc" in groups and (not cfg.servers or "directory" in cfg.servers):
+        print(f"password grant against a directory  [{time.monotonic() - t_start:.0f} s]", flush=True)
+        try:
+            out += run_directory(cfg, cfg.mobproc)
+        except Exception as e:
+            out.append({"name": "mobproc, directory accounts", "group": "mobproc, directory", "notes": "",
+                        "error": str(e)[:500]})
+            print(f"    FAILED: {e}", file=sys.stderr, flush=True)
     jwt = None
     if "mobproc" in groups and (not cfg.servers or "jwt" in cfg.servers):
         print(f"JWT validation  [{time.monotonic() - t_start:.0f} s]", flush=True)

@@ -34,6 +34,8 @@ from mobproc.server.app import create_app, listeners
 from mobproc.services import Services
 from mobproc.server.http import CoalescingHttpToolsProtocol
 from mobproc.storage.migrate import upgrade
+from slapd import PEOPLE as DIRECTORY_PEOPLE
+from slapd import SERVICE_DN, Slapd
 
 # The whole suite runs once per database: `make test` runs it on SQLite, then with
 # MOBPROC_TEST_BACKEND=postgresql on the PostgreSQL server (which must be reachable:
@@ -256,7 +258,7 @@ class LiveServer(Provisioning):
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
-        self.services.database.dispose()
+        self.services.close()
 
     def client(self, connections: int = 100) -> httpx.Client:
         """``connections``: as many requests at once, each on a connection of its own."""
@@ -427,3 +429,67 @@ def revoke(http: httpx.Client, client: tuple[str, str], token: str, **extra: str
 
 def validate_bearer(http: httpx.Client, caller: tuple[str, str], token: str) -> httpx.Response:
     return http.post(TOKEN_PATH, data={"grant_type": VALIDATE_BEARER, "token": token}, auth=caller)
+
+
+# --- identity sources: a real OpenLDAP ------------------------------------------------------
+
+
+# The directory's people (uid -> what add_person takes besides the password); each test that
+# changes an entry (locks, deletes it) has one of its own.
+DIRECTORY_ACCOUNTS = {
+    "alice": {"tenant": "XYZ"},
+    "multi": {"tenant": "ABC", "multitenant": True},
+    "twin": {}, "twin ": {"under": f"ou=others,{DIRECTORY_PEOPLE}"},
+    "locked": {"policy": "strict", "locked": True},
+    "expired": {"policy": "expiring", "changed": "20000101000000Z"},
+    "strict": {"policy": "strict"},
+    "jürgen": {"tenant": "DE"},
+    "leaver": {}, "disabled": {"policy": "strict"},
+    "victim": {}, "timer": {}, "down": {}, "bench": {},
+}
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """Debian's slapd on loopback ports with a throwaway configuration and directory, TLS from
+    a test CA, and the ppolicy overlay (tests/slapd.py). ``slapd.passwords[uid]``."""
+    directory = Slapd(tmp_path_factory.mktemp("slapd"))
+    directory.seed()
+    directory.passwords = {}
+    for uid, attributes in DIRECTORY_ACCOUNTS.items():
+        uid = uid.strip()  # "twin " is the second entry named twin
+        password = directory.passwords.setdefault(uid, "dir-" + secrets.token_urlsafe(12))
+        directory.add_person(uid, password, **attributes)
+    remember(directory.service_password, directory.root_password, *directory.passwords.values())
+    LOG_FILES.append(directory.log_path)
+    with directory:
+        yield directory
+
+
+def ldap_sources(slapd: Slapd, workdir: Path, source: str = "command", **settings: object) -> Path:
+    """A MOBPROC_IDENTITY_SOURCES file putting ``source`` on the test directory over ldaps://,
+    with ``settings`` over the defaults (a value of None leaves a setting out)."""
+    password_file = workdir / f"bind-password-{source}"
+    password_file.write_text(slapd.service_password + "\n")
+    table = {
+        "type": "ldap", "url": [slapd.url(tls=True)], "ca_file": str(slapd.ca_file), "bind_dn": SERVICE_DN,
+        "bind_password_file": str(password_file), "base": DIRECTORY_PEOPLE, "timeout": 2,
+        **settings,
+    }
+    attributes = table.pop("attributes", {"tenant": "o", "multitenant": "employeeType", "domain": "=example.com"})
+    lines = [f"[sources.{source}]"]
+    lines += [f"{key} = {_toml(value)}" for key, value in table.items() if value is not None]
+    lines += [f"[sources.{source}.attributes]"] + [f"{key} = {_toml(value)}" for key, value in attributes.items()]
+    path = workdir / f"sources-{source}-{secrets.token_hex(3)}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: object) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(item) for item in value) + "]"
+    return json.dumps(value) if isinstance(value, str) else str(value)

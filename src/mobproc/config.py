@@ -224,6 +224,27 @@ class Settings(BaseSettings):
     tls_key: Path | None = Field(None, validate_default=True)
     behind_proxy: bool = False
     refresh_grace_seconds: int = Field(0, ge=0, le=300)
+    # Which identity source backs each source system (a TOML file; README, Identity sources).
+    # Unset, or for a source system the file does not name: the built-in account table.
+    identity_sources: Path | None = None
+
+    @field_validator("identity_sources")
+    @classmethod
+    def _identity_sources(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and "source_systems" in info.data:
+            from .directory import configuration
+
+            configuration.load(value, info.data["source_systems"])  # every mistake stops start-up
+        return value
+
+    def identity_source_configs(self) -> dict[str, object]:
+        """The identity source of each source system MOBPROC_IDENTITY_SOURCES names (the file
+        was checked when the settings were read)."""
+        if self.identity_sources is None:
+            return {}
+        from .directory import configuration
+
+        return dict(configuration.load(self.identity_sources, self.source_systems))
 
     # --- `mobproc serve --api-only`: the MOBPROC v1 API alone, checking the tokens of the mobproc
     # at MOBPROC_ISSUER (JWTs locally, opaque tokens by introspection as this client, which must
@@ -299,4 +320,4 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         name = "MOBPROC_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise SettingsError(f"{name}: {first['msg']}") from None
+        raise SettingsError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None

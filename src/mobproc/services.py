@@ -43,7 +43,7 @@ from .storage.deployment_secrets import SqlDeploymentSecrets
 from .storage.signing_keys import SqlSigningKeyStore
 from .storage.throttle import SqlFailureBudget, forget_after
 from .storage.tokens import SqlTokenStore
-from .telemetry import MeteredHashingAdmission, count_event
+from .telemetry import MeteredHashingAdmission, MeteredSourceAdmission, count_event, source_state
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ GrantFactory = Callable[[GrantParts], Grant]
 GRANTS: tuple[GrantFactory, ...] = (
     lambda parts: ResourceOwnerPasswordGrant(parts.authenticator, parts.storage, parts.tokens),
     lambda parts: RefreshTokenGrant(parts.storage, parts.tokens, audit=parts.audit,
-                                    grace_seconds=parts.settings.refresh_grace_seconds),
+                                    grace_seconds=parts.settings.refresh_grace_seconds,
+                                    recheck=parts.authenticator.still_holds
+                                    if parts.authenticator.rechecks_on_refresh else None),
     lambda parts: ClientCredentialsGrant(parts.storage, parts.tokens),
     lambda parts: ValidateBearerGrant(parts.verifier),
 )
@@ -91,6 +93,7 @@ class Services:
     pseudonyms: Pseudonyms
     client_registry: ClientRegistry
     account_registry: AccountRegistry
+    identity_sources: dict[str, IdentitySource]
 
     @classmethod
     def build(cls, settings: Settings, *, extra_grants: Iterable[GrantFactory] = ()) -> Services:
@@ -107,9 +110,7 @@ class Services:
         audit = SqlAuditLog(database, environment, listeners=[count_event], pseudonyms=pseudonyms)
         tokens = SqlTokenStore(database, environment, audit)
         hasher = PasswordHasher.from_settings(settings)
-        sources: dict[str, IdentitySource] = {
-            name: BuiltinIdentitySource(name, accounts, hasher) for name in settings.source_systems
-        }
+        sources = identity_sources(settings, accounts, hasher)
         attempts = SqlLoginAttempts(database, environment)
         lockout = Lockout(attempts, LockoutPolicy(
             settings.lockout_threshold, settings.lockout_seconds, settings.lockout_max_seconds,
@@ -176,6 +177,37 @@ class Services:
             pseudonyms=pseudonyms,
             client_registry=ClientRegistry(clients, audit),
             account_registry=AccountRegistry(
-                accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems
+                accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems,
+                directories={name: source.canonical_name for name, source in sources.items()
+                             if not isinstance(source, BuiltinIdentitySource)},
             ),
+            identity_sources=sources,
         )
+
+    def close(self) -> None:
+        """Let go of what the services hold open: the database's connections, the directories'."""
+        for source in self.identity_sources.values():
+            getattr(source, "close", lambda: None)()
+        self.database.dispose()
+
+
+def identity_sources(settings: Settings, accounts: SqlAccountStore,
+                     hasher: PasswordHasher) -> dict[str, IdentitySource]:
+    """The identity source of each enabled source system: the built-in table, unless
+    MOBPROC_IDENTITY_SOURCES names another."""
+    configured = settings.identity_source_configs()
+    sources: dict[str, IdentitySource] = {}
+    for name in settings.source_systems:
+        config = configured.get(name)
+        if config is not None and config.type == "ldap":
+            from .directory.connections import Directory
+            from .directory.ldap_source import LdapIdentitySource
+
+            sources[name] = LdapIdentitySource(
+                name, config,
+                admission=MeteredSourceAdmission(name, config.pool_size, config.queue, config.wait_ms / 1000),
+                directory=Directory(name, config, on_state=source_state(name)),
+            )
+        else:
+            sources[name] = BuiltinIdentitySource(name, accounts, hasher)
+    return sources

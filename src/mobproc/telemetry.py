@@ -34,6 +34,23 @@ HASHING_REFUSED = Counter("mobproc_password_hashing_refused_total", "Password gr
 LOCKOUTS = Counter("mobproc_account_lockouts_total", "Accounts locked after repeated failed passwords")
 REUSE_DETECTED = Counter("mobproc_refresh_token_reuse_total", "Consumed refresh tokens presented again (grant revoked)")
 DATABASE_ERRORS = Counter("mobproc_database_errors_total", "Requests answered 503 because the database failed")
+# Identity sources beyond the built-in table (directories), by source system: the label values
+# come from the configuration, never from a request.
+SOURCE_UNAVAILABLE = Counter(
+    "mobproc_identity_source_unavailable_total",
+    "Logins and refreshes answered 503 because a source system's directory failed, by why: unreachable, "
+    "timeout, service_bind, busy (its admission control), error",
+    ["source_system", "reason"],
+)
+SOURCE_UP = Gauge(
+    "mobproc_identity_source_up",
+    "1 when the last connection to a source system's directory succeeded, 0 when every URL failed",
+    ["source_system"], multiprocess_mode="livemin",
+)
+SOURCE_IN_FLIGHT = Gauge(
+    "mobproc_identity_source_in_flight", "Logins being checked against a source system's directory now",
+    ["source_system"], multiprocess_mode="livesum",
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -67,15 +84,33 @@ def count_event(event: AuditEvent) -> None:
 class MeteredHashingAdmission(HashingAdmission):
     """Admission control for password hashing, with its load and its refusals as metrics."""
 
+    in_flight, refused = HASHING_IN_FLIGHT, HASHING_REFUSED
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         try:
             async with super().slot():
-                HASHING_IN_FLIGHT.inc()
+                self.in_flight.inc()
                 try:
                     yield
                 finally:
-                    HASHING_IN_FLIGHT.dec()
+                    self.in_flight.dec()
         except HashingCapacityExceeded:
-            HASHING_REFUSED.inc()
+            self.refused.inc()
             raise
+
+
+class MeteredSourceAdmission(MeteredHashingAdmission):
+    """A directory's own admission control (its connections), metered by source system."""
+
+    def __init__(self, source_system: str, concurrency: int, queue: int, wait: float) -> None:
+        super().__init__(concurrency, queue, wait)
+        self.in_flight = SOURCE_IN_FLIGHT.labels(source_system)
+        self.refused = SOURCE_UNAVAILABLE.labels(source_system, "busy")
+
+
+def source_state(source_system: str):  # noqa: ANN201
+    """A directory's listener of its connection state: the ``mobproc_identity_source_up`` gauge."""
+    gauge = SOURCE_UP.labels(source_system)
+    gauge.set(1)
+    return lambda up: gauge.set(1 if up else 0)

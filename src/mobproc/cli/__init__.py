@@ -16,7 +16,7 @@ app = typer.Typer(help="mobproc: a self-hostable OAuth 2.0 token service for the
 app.registered_commands += token.app.registered_commands + api.app.registered_commands
 
 try:
-    from . import audit, serve
+    from . import audit, serve, sources
     from .clients import client_app
     from .data import data_app
     from .db import db_app
@@ -35,7 +35,7 @@ else:
     app.add_typer(db_app, name="db")
     app.add_typer(keys_app, name="keys")
     app.add_typer(data_app, name="data")
-    for commands in (serve.app, audit.app):
+    for commands in (serve.app, audit.app, sources.app):
         app.registered_commands += commands.registered_commands
 
 

@@ -14,6 +14,7 @@ from ..config import Environment, SettingsError
 from ..domain.registries import AccountAttributes, AlreadyExists, ClientRegistration
 from ._common import fail
 from ._server import DatabaseOption, EnvironmentOption, open_services, settings_from
+from .sources import start_warnings
 
 DEMO_CLIENT_ID = "376af94124f4400e9227c89937c12354"
 DEMO_CLIENT_SECRET = "81f40d2777ea4a41A992535F17AC92EC"
@@ -73,6 +74,8 @@ def serve(
     refusal = plain_http_refusal(settings) or tls_problem(settings)
     if refusal:
         fail(refusal, 2)
+    for warning in start_warnings(settings):
+        typer.echo(f"mobproc: warning: {warning}", err=True)
     services = open_services(None, None, settings=settings)
     if demo:
         if not settings.api_only:
@@ -80,7 +83,7 @@ def serve(
         _load_demo_tenant(services)
     if settings.access_token_format == "jwt" and not settings.api_only:
         _check_signing_key(services)
-    services.database.dispose()
+    services.close()
     if settings.workers > 1:
         _share_metrics_between_workers()
     if demo and not settings.api_only:

@@ -28,10 +28,11 @@ TOKEN_ISSUED = "token_issued"
 TOKEN_REFRESHED = "token_refreshed"
 REFRESH_GRACE = "refresh_token_grace"  # a predecessor re-presented within the grace period
 REFRESH_REUSE = "refresh_token_reuse"  # RFC 9700 §4.14.2: the grant is revoked with it
-GRANT_REVOKED = "grant_revoked"
+GRANT_REVOKED = "grant_revoked"  # reason: refresh_token_reuse, or account_gone
+ACCOUNT_GONE = "account_gone"  # a recheck on refresh found the account deleted or disabled in its source
 TOKEN_REVOKED = "token_revoked"  # RFC 7009, by the client it was issued to
 # Logins:
-LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password, locked or busy
+LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password, locked, busy, or a source's own
 LOGIN_THROTTLED = "login_throttled"  # reason: client or address (its failure budget is spent)
 ACCOUNT_LOCKED = "account_locked"
 ACCOUNT_UNLOCKED = "account_unlocked"

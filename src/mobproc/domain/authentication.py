@@ -40,7 +40,6 @@ from .clients import Client
 from .identities import (
     CREDENTIAL_CHANGED,
     UNKNOWN_ACCOUNT,
-    WRONG_PASSWORD,
     AuthenticationFailed,
     Identity,
     IdentitySource,
@@ -48,6 +47,7 @@ from .identities import (
     Verified,
 )
 from .lockout import BUSY, LOCKED, Lockout
+from .pacing import Pace
 from .passwords import HashingAdmission, PasswordHasher
 from .pseudonyms import Pseudonyms
 from .throttling import Bucket, GuessingThrottle, Throttled
@@ -100,14 +100,40 @@ class Authenticator:
         self._pseudonyms = pseudonyms
         self._hasher = hasher
         self._admission = admission
+        # A source with slots of its own waits on the network, not on this process's cores, and
+        # what imitates its check is a wait: for it, every refusal that is not a wrong password
+        # (a name it does not know, a refused claim, which writes nothing and counts no failure:
+        # on PostgreSQL a commit without a flush) is answered no sooner than the median wrong
+        # password, claim and database included. The built-in source's dummy hash costs what a
+        # check costs, within the hash's own noise.
+        self._paces = {name: Pace() for name, source in sources.items() if source.admission is not None}
 
     @property
     def source_systems(self) -> tuple[str, ...]:
         return tuple(self._sources)
 
     def admission_for(self, username: str) -> HashingAdmission:
-        """The slots a check of ``username`` takes: argon2id's, for the built-in sources."""
-        return self._admission
+        """The slots a check of ``username`` takes: its source's own, or argon2id's (the
+        built-in sources', and those of names no source takes, which cost a dummy hash)."""
+        source = self._source_of(username)
+        return (source.admission if source is not None else None) or self._admission
+
+    def _source_of(self, username: str) -> IdentitySource | None:
+        try:
+            return self._sources.get(Username.parse(username).source_system)
+        except ValueError:
+            return None
+
+    @property
+    def rechecks_on_refresh(self) -> bool:
+        return any(source.recheck_on_refresh for source in self._sources.values())
+
+    def still_holds(self, identity: Identity) -> bool:
+        """On refresh: whether the account a grant was made for still holds, when its source
+        is configured to recheck (else the grant's stored attributes are replayed, as
+        PingFederate does). Raises :class:`~.identities.SourceUnavailable` (503)."""
+        source = self._sources.get(identity.source_system)
+        return source is None or not source.recheck_on_refresh or source.still_holds(identity)
 
     def authenticate(self, username: str, password: str, attempt: Attempt) -> Login:
         """Check ``password`` for ``username`` (``command://alice``, or a bare platform name).
@@ -116,12 +142,14 @@ class Authenticator:
         spent: 429), :class:`~.identities.SourceUnavailable` (503). Answers a :class:`Login`
         that nothing has been made of yet: act on it within :meth:`Login.confirmed`.
         """
-        now = time.time()
+        now, started = time.time(), time.perf_counter()
         try:
             parsed: Username | None = Username.parse(username)
             source = self._sources.get(parsed.source_system)
         except ValueError:
             parsed, source = None, None
+        if parsed is not None and source is not None:
+            parsed = Username(parsed.source_system, source.canonical_name(parsed.name))
         # Until a source has said that the account exists, the audit trail names it by a keyed
         # digest only: what was typed as a name may be a password.
         pseudonym = self._pseudonyms.unknown_username(username)
@@ -145,14 +173,25 @@ class Authenticator:
                 # A locked subject, an unknown source system and an unreadable name cost a
                 # password check too: no answer or timing may tell them apart. Even the right
                 # password of a locked account is refused, and not counted.
-                self._hasher.verify(None, password)
+                if source is not None:
+                    source.dummy_check(password)
+                else:
+                    self._hasher.verify(None, password)
                 raise AuthenticationFailed(refused or UNKNOWN_ACCOUNT)
             verified = source.verify(parsed.name, password)
         except AuthenticationFailed as failure:
-            # A wrong password says the account exists; a refused claim, that one did before.
-            known = failure.reason == WRONG_PASSWORD or (refused is not None and known)
-            self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
-                         counted=refused is None, known=known, now=now)
+            # The source may say the account exists (a wrong password); a refused claim, that
+            # one did before.
+            known = failure.exists or (refused is not None and known)
+            pace = self._paces.get(parsed.source_system) if parsed is not None else None
+            try:
+                self._refuse(failure.reason, key, str(parsed) if known else pseudonym, event,
+                             counted=refused is None, known=known, now=now)
+            finally:
+                if pace is not None and refused is None and failure.exists:
+                    pace.record(time.perf_counter() - started)
+                elif pace is not None:
+                    pace.wait_since(started)
         except BaseException:
             if refused is None:
                 self._lockout.release(key)  # never checked (the directory did not answer): it does not count

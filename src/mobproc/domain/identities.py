@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .passwords import PasswordHasher
+from .passwords import HashingAdmission, PasswordHasher
 
 PLATFORM = "platform"
 MAX_NAME_LENGTH = 255
@@ -62,17 +62,28 @@ CREDENTIAL_CHANGED = "credential_changed"  # the password was set anew (or the a
 
 
 class AuthenticationFailed(Exception):
-    """The credentials were refused; ``reason`` is for the audit trail."""
+    """The credentials were refused; ``reason`` is for the audit trail. ``exists``: the
+    source said the account exists (a wrong password does; an unknown name does not)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, exists: bool | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.exists = reason == WRONG_PASSWORD if exists is None else exists
 
 
 class SourceUnavailable(Exception):
     """The identity source could not check the password (a directory down, slow past its
     timeout, or refusing the service bind): served as 503, never as a wrong password, since
-    the password was not checked."""
+    the password was not checked. ``kind`` says why, for the metrics (``unreachable``,
+    ``timeout``, ``service_bind``, ``busy``, ``error``); ``retry_after``, when the source knows
+    when it will try again, in seconds."""
+
+    def __init__(self, message: str, *, source_system: str = "", kind: str = "error",
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.source_system = source_system
+        self.kind = kind
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +102,39 @@ class IdentitySource(Protocol):
     source."""
 
     source_system: str
+    #: The slots a check takes (taken on the event loop before the thread hop): None for
+    #: argon2id's, which the built-in table shares; a directory has its own, so that a slow one
+    #: stalls neither the built-in accounts nor another directory.
+    admission: HashingAdmission | None
+    #: Whether a refresh asks :meth:`still_holds` (else it replays the grant's attributes).
+    recheck_on_refresh: bool
+
+    def canonical_name(self, name: str) -> str:
+        """The one form of every spelling the source takes for the same account: attempts are
+        counted (lockout) under it, and it is the token's subject."""
+        ...
 
     def verify(self, name: str, password: str) -> Verified:
         """The identity whose password this is, or :class:`AuthenticationFailed`
-        (``UNKNOWN_ACCOUNT``, ``WRONG_PASSWORD``), or :class:`SourceUnavailable`. A name that
-        matches no account must cost the time a wrong password costs."""
+        (``UNKNOWN_ACCOUNT``, ``WRONG_PASSWORD``, the source's own reasons), or
+        :class:`SourceUnavailable`. A name that matches no account must cost the time a wrong
+        password costs."""
+        ...
+
+    def dummy_check(self, password: str) -> None:
+        """Cost what a check costs and check nothing: for attempts refused before the check (a
+        locked subject), whose time must not tell them apart."""
         ...
 
     def confirm(self, verified: Verified, now: float) -> bool:
         """In the transaction that acts on the login (creates its grant): whether the credential
         checked is still the account's. False when its password was set anew, or the account
         removed, since the check: then the login must make nothing."""
+        ...
+
+    def still_holds(self, identity: Identity) -> bool:
+        """Whether the account a grant was made for still exists and may log in (asked on
+        refresh when :attr:`recheck_on_refresh`); :class:`SourceUnavailable` if it cannot say."""
         ...
 
 
@@ -149,12 +182,26 @@ class _AccountEvidence:
 
 
 class BuiltinIdentitySource:
-    """The built-in identity source: accounts in mobproc's own database, argon2id passwords."""
+    """The built-in identity source: accounts in mobproc's own database, argon2id passwords.
+    Removing an account ends its grants at once (their rows go with it), so a refresh needs
+    no recheck."""
+
+    admission = None
+    recheck_on_refresh = False
 
     def __init__(self, source_system: str, accounts: AccountStore, hasher: PasswordHasher) -> None:
         self.source_system = source_system
         self._accounts = accounts
         self._hasher = hasher
+
+    def canonical_name(self, name: str) -> str:
+        return name
+
+    def dummy_check(self, password: str) -> None:
+        self._hasher.verify(None, password)
+
+    def still_holds(self, identity: Identity) -> bool:
+        return True
 
     def verify(self, name: str, password: str) -> Verified:
         account = self._accounts.find_account(self.source_system, name)

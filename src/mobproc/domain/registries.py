@@ -8,7 +8,7 @@ the command line.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -208,7 +208,8 @@ class LockoutStates(Protocol):
 
 
 class AccountRegistry:
-    """Accounts of the built-in identity sources (a directory's accounts are the directory's)."""
+    """Accounts of the built-in identity sources. A directory's accounts are the directory's:
+    here they can only be unlocked (lockout is mobproc's, kept by subject)."""
 
     def __init__(
         self,
@@ -220,6 +221,7 @@ class AccountRegistry:
         audit_log: AuditLog,
         *,
         source_systems: Sequence[str],
+        directories: Mapping[str, Callable[[str], str]] | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
@@ -228,6 +230,8 @@ class AccountRegistry:
         self._pseudonyms = pseudonyms
         self._audit = audit_log
         self.source_systems = tuple(source_systems)
+        # The source systems backed by a directory, each with its canonical form of a name.
+        self._directories = dict(directories or {})
 
     def parse(self, username: str) -> Username:
         """``command://alice``, ``rivermine://alice`` or a bare platform name, of an enabled source system."""
@@ -239,9 +243,17 @@ class AccountRegistry:
             raise InvalidChange("username", f"source system {parsed.source_system!r} is not enabled (MOBPROC_SOURCE_SYSTEMS)")
         return parsed
 
+    def _builtin(self, username: str) -> Username:
+        """``username``, of a source system whose accounts are mobproc's own."""
+        parsed = self.parse(username)
+        if parsed.source_system in self._directories:
+            raise InvalidChange("username", f"source system {parsed.source_system!r} is backed by a directory "
+                                            "(MOBPROC_IDENTITY_SOURCES): its accounts are managed there")
+        return parsed
+
     def add(self, username: str, password: str, attributes: AccountAttributes = AccountAttributes(), *,
             actor: str) -> Account:
-        parsed = self.parse(username)
+        parsed = self._builtin(username)
         attributes = attributes.validated()
         _check_password(password)
         try:
@@ -281,7 +293,7 @@ class AccountRegistry:
     def set_password(self, username: str, password: str, *, actor: str) -> None:
         """A new password; every grant made with the old one, and every login still being
         checked against it, ends (setting a password does not unlock)."""
-        parsed = self.parse(username)
+        parsed = self._builtin(username)
         _check_password(password)
         if not self._store.set_password_hash(parsed, self._hasher.hash(password)):
             raise NotFound(f"no account {parsed}")
@@ -291,7 +303,10 @@ class AccountRegistry:
     def unlock(self, username: str, *, actor: str) -> None:
         """End a lockout now and forget the failure streak."""
         parsed = self.parse(username)
-        if self._store.find_account(parsed.source_system, parsed.name) is None:
+        canonical = self._directories.get(parsed.source_system)
+        if canonical is not None:  # a directory's account has no row here; its lockout does
+            parsed = Username(parsed.source_system, canonical(parsed.name))
+        elif self._store.find_account(parsed.source_system, parsed.name) is None:
             raise NotFound(f"no account {parsed}")
         self._attempts.unlock(self._pseudonyms.attempts_key(str(parsed)))
         self._audit.record(AuditEvent(audit.ACCOUNT_UNLOCKED, subject=str(parsed), actor=actor))

@@ -173,7 +173,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     handlers = {HTTPException: _http_error, Exception: _unexpected_error}
     operator_routes = [
         Route("/healthz", operations.healthz),
-        Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=True)),
+        Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=True,
+                                                 sources=services.identity_sources)),
         Route("/metrics", operations.metrics_endpoint),
     ]
     if settings.operations_port == settings.port:  # chosen: one listener for all

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,7 +18,18 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def readyz_route(database: Database, retry_after: int, *, detailed: bool):  # noqa: ANN201
+def readyz_route(database: Database, retry_after: int, *, detailed: bool,
+                 sources: Mapping[str, object] | None = None):  # noqa: ANN201
+    """``sources``: the identity sources (with ``detailed``, each directory's state is shown)."""
+    directories = {name: source for name, source in (sources or {}).items() if hasattr(source, "probe")}
+
+    def check_sources() -> dict[str, dict[str, str]]:
+        states = {}
+        for name, source in directories.items():
+            problem = source.probe()
+            states[name] = {"status": "ok"} if problem is None else {"status": "unavailable", "reason": problem}
+        return states
+
     def check() -> str | None:
         try:
             return None if migrate.is_current(database) else "the database schema is not current: run mobproc db upgrade"
@@ -32,7 +45,14 @@ def readyz_route(database: Database, retry_after: int, *, detailed: bool):  # no
             # Why, only to operators: the reason names the database and its errors.
             body = {"status": "unavailable", **({"reason": problem} if detailed else {})}
             return JSONResponse(body, 503, {"Retry-After": str(retry_after)})
-        return JSONResponse({"status": "ready"})
+        if not (detailed and directories):
+            return JSONResponse({"status": "ready"})
+        # A directory that cannot be reached makes the server degraded, not unready: every
+        # other way in still works, and that source's logins get a 503 with Retry-After. Taking
+        # every server out of the load balancer would turn one source's outage into a total one.
+        states = await run_in_threadpool(check_sources)
+        degraded = any(state["status"] != "ok" for state in states.values())
+        return JSONResponse({"status": "degraded" if degraded else "ready", "identity_sources": states})
 
     return readyz
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
 
 from .. import telemetry
+from ..domain.identities import SourceUnavailable
 from ..domain.passwords import HashingCapacityExceeded
 from ..domain.signing_keys import SigningKeyUnavailable
 from ..oauth2.errors import OAuth2Error, TemporarilyUnavailableError
@@ -61,6 +63,15 @@ def error_response(error: BaseException, retry_after: int = 1) -> NoStoreJSONRes
     elif isinstance(error, SigningKeyUnavailable):
         log.error("signing key unavailable: %s", error)
         error = TemporarilyUnavailableError(headers={"Retry-After": str(retry_after)})
+    elif isinstance(error, SourceUnavailable):
+        # CONTRACT §5b: the password was not checked, so it is never called wrong; the
+        # client may retry once the directory answers (or its backoff ends).
+        log.warning("identity source %s unavailable: %s", error.source_system, error)
+        telemetry.labelled(telemetry.SOURCE_UNAVAILABLE, error.source_system or "-", error.kind).inc()
+        wait = max(retry_after, math.ceil(error.retry_after or 0))
+        error = TemporarilyUnavailableError(
+            "The identity source cannot be reached; retry later", headers={"Retry-After": str(wait)}
+        )
     elif isinstance(error, HashingCapacityExceeded):
         # Admission control refused to queue more password checks: a fast answer that the
         # client may retry, instead of a slow one for everybody.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ...domain import audit, secrets
 from ...domain.audit import AuditEvent, AuditLog, LoggedAuditLog
 from ...domain.clients import Client
+from ...domain.identities import Identity
 from ...domain.tokens import TokenFactory
 from ..errors import InvalidGrantError
 from ..request import TokenRequest
@@ -40,6 +42,11 @@ class RefreshTokenGrant:
     whichever holder did not get the last pair presents a dead sibling next time, which
     revokes the grant as before. Older generations, or the predecessor after the window,
     revoke it at once. The price is RFC 9700 §4.14.2's detection delayed by up to the window.
+
+    A refresh replays the identity's attributes stored with the grant, as PingFederate does.
+    With ``recheck`` (an identity source's ``recheck_on_refresh``), it first asks whether the
+    account still holds: one that was deleted or disabled ends the grant, and a source that
+    cannot say answers 503 with the refresh token still unused.
     """
 
     grant_type = "refresh_token"
@@ -53,11 +60,16 @@ class RefreshTokenGrant:
         *,
         audit: AuditLog | None = None,
         grace_seconds: float = 0,
+        recheck: Callable[[Identity], bool] | None = None,
     ) -> None:
         self._storage = storage
         self._tokens = tokens
         self._audit = audit or LoggedAuditLog()
         self._grace = grace_seconds
+        self._recheck = recheck
+        if recheck is not None:
+            # A recheck asks a directory over the network: not on the event loop.
+            self.runs_on_event_loop = False
 
     def check(self, request: TokenRequest, client: Client) -> CheckedRefreshRequest:
         """RFC 6749 §6: "validate the refresh token" and "ensure that the refresh token was
@@ -77,6 +89,9 @@ class RefreshTokenGrant:
             self._revoke_for_reuse(record, secrets.short_id(presented), request.source_address)
         if now >= record.idle_expires_at or now >= record.grant_expires_at:
             raise InvalidGrantError(INVALID_REFRESH_TOKEN)
+        identity = record.authorization.identity
+        if self._recheck is not None and identity is not None and not self._recheck(identity):
+            self._end_grant(record, request.source_address)
         scope = narrowed_scope(request.get("scope"), record.authorization.scope, client)
         # An omitted scope "is treated as equal to the scope originally granted", so the
         # answer needs no scope parameter then (RFC 6749 §5.1).
@@ -123,6 +138,16 @@ class RefreshTokenGrant:
 
     def _within_grace(self, record: RefreshTokenRecord, now: float) -> bool:
         return self._grace > 0 and record.consumed_at is not None and now - record.consumed_at <= self._grace
+
+    def _end_grant(self, record: RefreshTokenRecord, address: str) -> None:
+        """The account is gone (or disabled) from its source: the grant ends with it."""
+        if self._storage.revoke_grant(record.grant_id):
+            self._audit.record(AuditEvent(
+                audit.GRANT_REVOKED, reason=audit.ACCOUNT_GONE, client_id=record.authorization.client.client_id,
+                subject=record.authorization.subject, source_address=address or None, grant_type=self.grant_type,
+                grant_id=record.grant_id, detail="recheck_on_refresh",
+            ))
+        raise InvalidGrantError(INVALID_REFRESH_TOKEN)
 
     def _revoke_for_reuse(self, record: RefreshTokenRecord, presented: str, address: str) -> None:
         revoked = self._storage.revoke_grant(record.grant_id)
