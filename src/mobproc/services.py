@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .domain.authentication import Authenticator
+from .domain.authorization import AuthorizationCodes, Consents
 from .domain.clients import CachedClientStore
 from .domain.identities import BuiltinIdentitySource, IdentitySource
 from .domain.jwt_tokens import JwtTokenStrategy
@@ -20,12 +21,15 @@ from .domain.lockout import Lockout, LockoutPolicy
 from .domain.passwords import PasswordHasher
 from .domain.pseudonyms import Pseudonyms
 from .domain.registries import AccountRegistry, ClientRegistry
+from .domain.sessions import BrowserSessions, LoginTransactions
 from .domain.signing_keys import KeyEncryption, SigningKeys
 from .domain.throttling import GuessingThrottle
 from .domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
 from .domain.verifier import AccessTokenVerifier
+from .oauth2.authorization import AuthorizationEndpoint
 from .oauth2.endpoint import TokenEndpoint
 from .oauth2.grants import (
+    AuthorizationCodeGrant,
     ClientCredentialsGrant,
     Grant,
     RefreshTokenGrant,
@@ -33,13 +37,16 @@ from .oauth2.grants import (
     ValidateBearerGrant,
 )
 from .oauth2.rfc7009 import RevocationEndpoint
+from .oauth2.sign_in import SignIn
 from .oauth2.rfc7662 import IntrospectionEndpoint
 from .storage.accounts import SqlAccountStore
 from .storage.attempts import SqlLoginAttempts
 from .storage.audit import SqlAuditLog
+from .storage.authorization import SqlAuthorizationCodeStore, SqlConsentStore
 from .storage.clients import SqlClientStore
 from .storage.database import Database
 from .storage.deployment_secrets import SqlDeploymentSecrets
+from .storage.sessions import SqlSessionStore
 from .storage.signing_keys import SqlSigningKeyStore
 from .storage.throttle import SqlFailureBudget, forget_after
 from .storage.tokens import SqlTokenStore
@@ -56,6 +63,7 @@ class GrantParts:
     tokens: TokenFactory
     verifier: AccessTokenVerifier
     audit: SqlAuditLog
+    codes: AuthorizationCodes | None = None
 
 
 GrantFactory = Callable[[GrantParts], Grant]
@@ -69,6 +77,7 @@ GRANTS: tuple[GrantFactory, ...] = (
                                     if parts.authenticator.rechecks_on_refresh else None),
     lambda parts: ClientCredentialsGrant(parts.storage, parts.tokens),
     lambda parts: ValidateBearerGrant(parts.verifier),
+    lambda parts: AuthorizationCodeGrant(parts.codes, parts.storage, parts.tokens, parts.audit),
 )
 
 
@@ -94,6 +103,12 @@ class Services:
     client_registry: ClientRegistry
     account_registry: AccountRegistry
     identity_sources: dict[str, IdentitySource]
+    # Interactive sign-in (issue 20): the authorization endpoint, browser sessions, the sign-in
+    # forms' CSRF tokens, consents.
+    sign_in: SignIn
+    sessions: BrowserSessions
+    login_transactions: LoginTransactions
+    consents: Consents
 
     @classmethod
     def build(cls, settings: Settings, *, extra_grants: Iterable[GrantFactory] = ()) -> Services:
@@ -159,7 +174,12 @@ class Services:
             hasher=hasher,
             admission=MeteredHashingAdmission.from_settings(settings),
         )
-        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit)
+        codes = AuthorizationCodes(SqlAuthorizationCodeStore(database, environment), database,
+                                   lifetime=settings.authorization_code_lifetime)
+        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit, codes)
+        sessions = BrowserSessions(SqlSessionStore(database, environment), idle_timeout=settings.session_idle_timeout,
+                                   lifetime=settings.session_lifetime)
+        consents = Consents(SqlConsentStore(database, environment))
         grants = [make(parts) for make in (*GRANTS, *extra_grants)]
         endpoint_clients = (
             CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
@@ -182,6 +202,11 @@ class Services:
                              if not isinstance(source, BuiltinIdentitySource)},
             ),
             identity_sources=sources,
+            sign_in=SignIn(AuthorizationEndpoint(endpoint_clients, codes, factory, tokens, issuer=settings.issuer_url),
+                           authenticator, sessions, consents, audit),
+            sessions=sessions,
+            login_transactions=LoginTransactions(lambda: deployment_secrets.get_or_create("csrf")),
+            consents=consents,
         )
 
     def close(self) -> None:

@@ -9,9 +9,14 @@ from typing import Any
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
+# RFC 6749 §2.1: a public client names itself and proves nothing (PKCE protects its code).
+TOKEN_AUTH_METHODS = [*CLIENT_AUTH_METHODS, "none"]
+
+
 def authorization_server_metadata(
     *,
     issuer: str,
+    authorization_endpoint: str,
     token_endpoint: str,
     introspection_endpoint: str,
     revocation_endpoint: str,
@@ -20,18 +25,22 @@ def authorization_server_metadata(
     scopes: Iterable[str],
 ) -> dict[str, Any]:
     """RFC 8414 §2. ``issuer`` is exactly the ``iss`` of every token (§3.3: a client MUST
-    check that they are identical). There is no authorization endpoint, so no response type
-    (§2 asks for the member; it is empty)."""
+    check that they are identical), and of every authorization response (RFC 9207 §3)."""
     return {
         "issuer": issuer,
+        "authorization_endpoint": authorization_endpoint,
         "token_endpoint": token_endpoint,
         "introspection_endpoint": introspection_endpoint,
         "revocation_endpoint": revocation_endpoint,
         "jwks_uri": jwks_uri,
-        "grant_types_supported": list(grant_types),
-        "response_types_supported": [],
+        # The implicit grant has no grant_type at the token endpoint, but is one (RFC 8414 §2).
+        "grant_types_supported": [*grant_types, "implicit"],
+        "response_types_supported": ["code", "token"],
+        "response_modes_supported": ["query", "fragment"],
+        "code_challenge_methods_supported": ["S256"],  # RFC 9700 §2.1.1: plain is not offered
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
         "scopes_supported": sorted(set(scopes)),
-        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
     }

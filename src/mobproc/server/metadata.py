@@ -38,9 +38,12 @@ def server_metadata(services: Services) -> dict[str, Any]:
     """RFC 8414 §2, with this deployment's URLs; the scopes are those its clients may ask for."""
     from . import introspection_endpoint, revocation_endpoint, token_endpoint
 
+    from ..web import authorization
+
     issuer = services.settings.issuer_url
     return authorization_server_metadata(
         issuer=issuer,
+        authorization_endpoint=issuer + authorization.PATH,
         token_endpoint=issuer + token_endpoint.PATH,
         introspection_endpoint=issuer + introspection_endpoint.PATH,
         revocation_endpoint=issuer + revocation_endpoint.PATH,
