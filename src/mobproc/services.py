@@ -164,6 +164,8 @@ class Services:
             refresh_idle_timeout=settings.refresh_token_idle_timeout,
             grant_lifetime=settings.refresh_token_lifetime,
         )
+        sessions = BrowserSessions(SqlSessionStore(database, environment), idle_timeout=settings.session_idle_timeout,
+                                   lifetime=settings.session_lifetime)
         authenticator = Authenticator(
             sources,
             transactions=database,
@@ -173,12 +175,11 @@ class Services:
             pseudonyms=pseudonyms,
             hasher=hasher,
             admission=MeteredHashingAdmission.from_settings(settings),
+            sessions=sessions,
         )
         codes = AuthorizationCodes(SqlAuthorizationCodeStore(database, environment), database,
                                    lifetime=settings.authorization_code_lifetime)
         parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit, codes)
-        sessions = BrowserSessions(SqlSessionStore(database, environment), idle_timeout=settings.session_idle_timeout,
-                                   lifetime=settings.session_lifetime)
         consents = Consents(SqlConsentStore(database, environment))
         grants = [make(parts) for make in (*GRANTS, *extra_grants)]
         endpoint_clients = (
@@ -200,6 +201,7 @@ class Services:
                 accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems,
                 directories={name: source.canonical_name for name, source in sources.items()
                              if not isinstance(source, BuiltinIdentitySource)},
+                consents=consents,
             ),
             identity_sources=sources,
             sign_in=SignIn(AuthorizationEndpoint(endpoint_clients, codes, factory, tokens, issuer=settings.issuer_url),

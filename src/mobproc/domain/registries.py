@@ -22,6 +22,7 @@ from .clients import (
     check_imported_secret,
     generate_secret,
 )
+from .authorization import Consent, Consents
 from .identities import Account, AccountExists, Username
 from .lockout import LoginAttempts
 from .passwords import PasswordHasher
@@ -286,6 +287,7 @@ class AccountRegistry:
         *,
         source_systems: Sequence[str],
         directories: Mapping[str, Callable[[str], str]] | None = None,
+        consents: Consents | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
@@ -296,6 +298,30 @@ class AccountRegistry:
         self.source_systems = tuple(source_systems)
         # The source systems backed by a directory, each with its canonical form of a name.
         self._directories = dict(directories or {})
+        self._consents = consents
+
+    def _subject(self, username: str) -> str:
+        """The subject ``username`` names, in a directory's canonical form where it has one."""
+        parsed = self.parse(username)
+        canonical = self._directories.get(parsed.source_system)
+        return str(Username(parsed.source_system, canonical(parsed.name)) if canonical is not None else parsed)
+
+    def consents(self, username: str) -> list[Consent]:
+        """What the account allowed which client (the sign-in's consent page)."""
+        assert self._consents is not None
+        return self._consents.list(self._subject(username))
+
+    def revoke_consent(self, username: str, client_id: str | None = None, *, actor: str) -> int:
+        """Withdraw the consent given to ``client_id`` (None: to every client): the next sign-in
+        asks again. Tokens already issued stay until revoked or expired."""
+        assert self._consents is not None
+        subject = self._subject(username)
+        withdrawn = self._consents.withdraw(subject, client_id)
+        if not withdrawn:
+            raise NotFound(f"no consent of {subject}" + (f" to {client_id}" if client_id else ""))
+        self._audit.record(AuditEvent(audit.CONSENT_REVOKED, subject=subject, client_id=client_id, actor=actor,
+                                      detail=f"{withdrawn} consent(s) withdrawn"))
+        return withdrawn
 
     def parse(self, username: str) -> Username:
         """``command://alice``, ``rivermine://alice`` or a bare platform name, of an enabled source system."""
@@ -352,7 +378,7 @@ class AccountRegistry:
         if not self._store.remove_account(parsed):
             raise NotFound(f"no account {parsed}")
         self._audit.record(AuditEvent(audit.ACCOUNT_REMOVED, subject=str(parsed), actor=actor,
-                                      detail="its grants and tokens removed"))
+                                      detail="its grants, tokens, browser sessions and consents removed"))
 
     def set_password(self, username: str, password: str, *, actor: str) -> None:
         """A new password; every grant made with the old one, and every login still being
@@ -362,7 +388,7 @@ class AccountRegistry:
         if not self._store.set_password_hash(parsed, self._hasher.hash(password)):
             raise NotFound(f"no account {parsed}")
         self._audit.record(AuditEvent(audit.PASSWORD_SET, subject=str(parsed), actor=actor,
-                                      detail="its grants revoked"))
+                                      detail="its grants revoked, its browser sessions ended"))
 
     def unlock(self, username: str, *, actor: str) -> None:
         """End a lockout now and forget the failure streak."""

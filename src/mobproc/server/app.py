@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                                                      retry_after=retry_after), methods=ALL_METHODS),
         # Interactive sign-in (issue 20): the authorization endpoint and its pages.
         Route(web_authorization.PATH, sign_in_pages.authorize, methods=ALL_METHODS),
+        Route(web_authorization.LOGOUT_PATH, sign_in_pages.logout, methods=ALL_METHODS),
         Route(web_pages.ASSETS_PATH + "/mobproc.css", web_pages.stylesheet, methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
         mount(api := create_api(services.verifier, services.database, settings, verify_in_process=True)),

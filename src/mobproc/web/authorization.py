@@ -206,6 +206,41 @@ class AuthorizationPages:
             self._cookies.set(request, response, cookies.LOGIN, transaction, cookies.LOGIN_MAX_AGE)
         return response
 
+    # --- GET/POST /as/logout -----------------------------------------------------------------
+
+    async def logout(self, request: Request) -> Response:
+        """``GET``: a page with a sign-out button; ``POST`` (CSRF-protected: a page of another
+        site must not sign a person out): the session ends, its cookie is cleared."""
+        try:
+            if request.method not in ("GET", "HEAD", "POST"):
+                raise _MethodNotAllowed()
+            call = await self._read(request)
+            if not call.posted:
+                session = await self._database.run(self._sign_in.session, call.session_cookie)
+                return self._logout_page(request, call, session)
+            if not self._transactions.check(call.transaction, "logout", call.params.get("csrf_token")):
+                return error_page("Sign-out expired", "This form has expired or was not sent from this site's page.",
+                                  403)
+            await self._database.run(self._sign_out, call)
+            response = render("logout.html", {"signed_in": False})
+            self._cookies.clear(request, response, cookies.SESSION)
+            return response
+        except Exception as error:  # noqa: BLE001 - every failure is a page, never a trace
+            return self._failure(error, posted=request.method == "POST")
+
+    def _sign_out(self, call: Call) -> None:
+        self._sign_in.sign_out(call.session_cookie, call.source_address)
+
+    def _logout_page(self, request: Request, call: Call, session: BrowserSession | None) -> Response:
+        transaction = call.transaction if self._transactions.valid_id(call.transaction) else self._transactions.new_id()
+        context = {"signed_in": session is not None, "action": LOGOUT_PATH,
+                   "subject": session.identity.subject if session is not None else None,
+                   "csrf_token": self._transactions.csrf_token(transaction, "logout")}
+        response = render("logout.html", context)
+        if transaction != call.transaction:
+            self._cookies.set(request, response, cookies.LOGIN, transaction, cookies.LOGIN_MAX_AGE)
+        return response
+
     @staticmethod
     def _redirect(url: str, posted: bool) -> Response:
         # RFC 9700 §4.12: 303 after a form, so that no browser re-posts the password there.
