@@ -28,7 +28,8 @@ def test_a_public_client_is_registered_without_a_secret(database: str) -> None:
     listed = json.loads(mobproc("client", "list", "--json", "--database", database).stdout)
     assert listed == [{"client_id": "spa", "grants": ["authorization_code", "refresh_token"], "scopes": ["MOBPROC"],
                        "default_scopes": ["MOBPROC"], "enabled": True, "redirect_uris": ["http://127.0.0.1:8000/cb"],
-                       "public": True, "pkce": "required", "trusted": False, "access_token_lifetime": None}]
+                       "public": True, "pkce": "required", "trusted": False, "access_token_lifetime": None,
+                       "id_token_alg": None}]
     rotated = mobproc("client", "rotate-secret", "spa", "--database", database)
     assert rotated.returncode == 2 and "public" in rotated.stderr
 
@@ -50,6 +51,8 @@ def test_a_trusted_confidential_client_with_pkce_optional_gets_a_secret(database
     (["--grant", "authorization_code", "--public", "--pkce", "optional", "--redirect-uri", "https://a.example/cb"],
      "PKCE may be optional only"),
     (["--grant", "password", "--trusted"], "only a client people sign in to"),
+    (["--grant", "authorization_code", "--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"],
+     "RS256 or ES256"),
     (["--grant", "authorization_code", "--redirect-uri", "http://app.example/cb"], "plain http only for a loopback"),
     (["--grant", "authorization_code", "--redirect-uri", "https://a.example/cb#x"], "fragment"),
     (["--grant", "authorization_code", "--redirect-uri", "cb"], "private-use scheme"),

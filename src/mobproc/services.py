@@ -15,6 +15,7 @@ from .config import Settings
 from .domain.authentication import Authenticator
 from .domain.authorization import AuthorizationCodes, Consents
 from .domain.clients import CachedClientStore
+from .domain.id_tokens import IdTokens
 from .domain.identities import BuiltinIdentitySource, IdentitySource
 from .domain.jwt_tokens import JwtTokenStrategy
 from .domain.lockout import Lockout, LockoutPolicy
@@ -64,6 +65,7 @@ class GrantParts:
     verifier: AccessTokenVerifier
     audit: SqlAuditLog
     codes: AuthorizationCodes | None = None
+    id_tokens: IdTokens | None = None
 
 
 GrantFactory = Callable[[GrantParts], Grant]
@@ -77,7 +79,8 @@ GRANTS: tuple[GrantFactory, ...] = (
                                     if parts.authenticator.rechecks_on_refresh else None),
     lambda parts: ClientCredentialsGrant(parts.storage, parts.tokens),
     lambda parts: ValidateBearerGrant(parts.verifier),
-    lambda parts: AuthorizationCodeGrant(parts.codes, parts.storage, parts.tokens, parts.audit),
+    lambda parts: AuthorizationCodeGrant(parts.codes, parts.storage, parts.tokens, parts.audit,
+                                         id_tokens=parts.id_tokens),
 )
 
 
@@ -106,6 +109,7 @@ class Services:
     # Interactive sign-in (issue 20): the authorization endpoint, browser sessions, the sign-in
     # forms' CSRF tokens, consents.
     sign_in: SignIn
+    id_tokens: IdTokens
     sessions: BrowserSessions
     login_transactions: LoginTransactions
     consents: Consents
@@ -132,11 +136,12 @@ class Services:
             settings.lockout_failures_per_hour,
         ))
         secret = settings.key_encryption_secret()
+        encryption = KeyEncryption(secret) if secret else None
         keys = SigningKeys(
             SqlSigningKeyStore(database, environment),
             algorithm=settings.signing_algorithm,
             token_lifetime=settings.access_token_lifetime,
-            encryption=KeyEncryption(secret) if secret else None,
+            encryption=encryption,
             publication_delay=settings.key_publication_delay_seconds,
             rotation_days=settings.key_rotation_days,
         )
@@ -179,7 +184,19 @@ class Services:
         )
         codes = AuthorizationCodes(SqlAuthorizationCodeStore(database, environment), database,
                                    lifetime=settings.authorization_code_lifetime)
-        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit, codes)
+        # OpenID Connect's ID tokens: RS256 by a ring of their own (staged rotation as the access
+        # tokens'), and ES256 by the access tokens' ring when that is ES256.
+        id_token_keys = SigningKeys(
+            SqlSigningKeyStore(database, environment, ring="id_token"),
+            algorithm="RS256",
+            token_lifetime=settings.id_token_lifetime,
+            encryption=encryption,
+            publication_delay=settings.key_publication_delay_seconds,
+            rotation_days=settings.key_rotation_days,
+        )
+        rings = {"RS256": id_token_keys, **({"ES256": keys} if settings.signing_algorithm == "ES256" else {})}
+        id_tokens = IdTokens(rings, issuer=settings.issuer_url, lifetime=settings.id_token_lifetime)
+        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit, codes, id_tokens)
         consents = Consents(SqlConsentStore(database, environment))
         grants = [make(parts) for make in (*GRANTS, *extra_grants)]
         endpoint_clients = (
@@ -206,10 +223,18 @@ class Services:
             identity_sources=sources,
             sign_in=SignIn(AuthorizationEndpoint(endpoint_clients, codes, factory, tokens, issuer=settings.issuer_url),
                            authenticator, sessions, consents, audit),
+            id_tokens=id_tokens,
             sessions=sessions,
             login_transactions=LoginTransactions(lambda: deployment_secrets.get_or_create("csrf")),
             consents=consents,
         )
+
+    def jwks(self) -> dict[str, list[dict[str, object]]]:
+        """RFC 7517 §5: the keys of the access tokens and of the ID tokens, at /pf/JWKS."""
+        published = {key["kid"]: key for key in self.keys.jwks()["keys"]}
+        for key in self.id_tokens.jwks():
+            published.setdefault(key["kid"], key)
+        return {"keys": list(published.values())}
 
     def close(self) -> None:
         """Let go of what the services hold open: the database's connections, the directories'."""

@@ -29,6 +29,7 @@ def client_fields(client: Client) -> dict[str, Any]:
         "pkce": "required" if client.pkce_required else "optional",
         "trusted": client.trusted,
         "access_token_lifetime": client.access_token_lifetime,
+        "id_token_alg": client.id_token_alg,
     }
 
 
@@ -55,6 +56,10 @@ def client_add(
         float | None, typer.Option("--access-token-lifetime", help="Seconds, for this client's access tokens "
                                                                    "(the implicit grant's: keep it short)"),
     ] = None,
+    id_token_alg: Annotated[
+        str | None, typer.Option("--id-token-alg", help="RS256 (the default) or ES256: how its OpenID Connect ID "
+                                                        "tokens are signed"),
+    ] = None,
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -62,7 +67,8 @@ def client_add(
     --public client has none)."""
     registration = ClientRegistration(client_id, tuple(grant), tuple(scope or ()),
                                       tuple(default_scope) if default_scope else None,
-                                      tuple(redirect_uri or ()), public, pkce, trusted, access_token_lifetime)
+                                      tuple(redirect_uri or ()), public, pkce, trusted, access_token_lifetime,
+                                      id_token_alg)
     with refusals():
         registration.validated()  # before a secret is asked for
         secret = read_secret("Client secret", True) if secret_stdin else None

@@ -63,6 +63,7 @@ class ClientRegistration:
     pkce: str = "required"  # or "optional", for a confidential client (RFC 9700 §2.1.1)
     trusted: bool = False  # first-party: no consent page
     access_token_lifetime: float | None = None  # seconds, at most the deployment's
+    id_token_alg: str | None = None  # "RS256" (None: the default) or "ES256"
 
     @property
     def interactive(self) -> bool:
@@ -101,6 +102,7 @@ class ClientRegistration:
             self.pkce,
             self.trusted,
             self.access_token_lifetime,
+            self.id_token_alg,
         )
 
     def _check_interactive(self) -> None:
@@ -130,6 +132,8 @@ class ClientRegistration:
             raise InvalidChange("pkce", "PKCE may be optional only for a confidential client with authorization_code")
         if self.trusted and not self.interactive:
             raise InvalidChange("trusted", "only a client people sign in to can be trusted (it skips consent)")
+        if self.id_token_alg is not None and (self.id_token_alg not in ("RS256", "ES256") or not self.interactive):
+            raise InvalidChange("id_token_alg", "an ID token algorithm is RS256 or ES256, for a client people sign in to")
         if self.access_token_lifetime is not None and not 1 <= self.access_token_lifetime <= 86400:
             raise InvalidChange("access_token_lifetime", "an access-token lifetime is 1 to 86400 seconds")
 
@@ -138,7 +142,7 @@ class ClientStorage(Protocol):
     def add_client(self, client_id: str, secret: str, grant_types: Iterable[str], scopes: Iterable[str],
                    default_scopes: Iterable[str] | None = None, *, redirect_uris: Iterable[str] = (),
                    public: bool = False, pkce_required: bool = True, trusted: bool = False,
-                   access_token_lifetime: float | None = None) -> Client: ...
+                   access_token_lifetime: float | None = None, id_token_alg: str | None = None) -> Client: ...
     def find_client(self, client_id: str) -> Client | None: ...
     def list_clients(self) -> list[Client]: ...
     def remove_client(self, client_id: str) -> bool: ...
@@ -172,7 +176,7 @@ class ClientRegistry:
                 registration.client_id, secret, registration.grants, registration.scopes,
                 registration.default_scopes, redirect_uris=registration.redirect_uris, public=registration.public,
                 pkce_required=registration.pkce == "required", trusted=registration.trusted,
-                access_token_lifetime=registration.access_token_lifetime,
+                access_token_lifetime=registration.access_token_lifetime, id_token_alg=registration.id_token_alg,
             )
         except ClientExists:
             raise AlreadyExists(f"client {registration.client_id} exists already") from None

@@ -39,8 +39,23 @@ def authorization_server_metadata(
         "response_modes_supported": ["query", "fragment"],
         "code_challenge_methods_supported": ["S256"],  # RFC 9700 §2.1.1: plain is not offered
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
-        "scopes_supported": sorted(set(scopes)),
+        "scopes_supported": sorted({*scopes, "openid"}),
         "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+    }
+
+
+def openid_provider_metadata(*, userinfo_endpoint: str, id_token_algorithms: list[str]) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 §3: the members an OpenID provider adds (mobproc answers at
+    /.well-known/openid-configuration, as PingFederate does)."""
+    return {
+        "userinfo_endpoint": userinfo_endpoint,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": id_token_algorithms,
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+                             "preferred_username", "platform", "tenant", "multitenant", "domain"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
     }

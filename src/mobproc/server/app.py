@@ -38,6 +38,7 @@ from . import (
     operations,
     revocation_endpoint,
     token_endpoint,
+    userinfo_endpoint,
 )
 from .access_log import AccessLog
 from .headers import SecurityHeaders
@@ -157,7 +158,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         *(Route(path, endpoint, methods=ALL_METHODS) for path, endpoint in form_endpoints.items()),
         Route(
             metadata.JWKS_PATH,
-            metadata.document_route(services.keys.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
+            metadata.document_route(services.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
             methods=ALL_METHODS,
         ),
         *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
@@ -169,6 +170,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # Interactive sign-in (issue 20): the authorization endpoint and its pages.
         Route(web_authorization.PATH, sign_in_pages.authorize, methods=ALL_METHODS),
         Route(web_authorization.LOGOUT_PATH, sign_in_pages.logout, methods=ALL_METHODS),
+        Route(userinfo_endpoint.PATH, userinfo_endpoint.userinfo_route(services, retry_after=retry_after),
+              methods=ALL_METHODS),
         Route(web_pages.ASSETS_PATH + "/mobproc.css", web_pages.stylesheet, methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
         mount(api := create_api(services.verifier, services.database, settings, verify_in_process=True)),

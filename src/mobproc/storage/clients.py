@@ -62,6 +62,7 @@ class SqlClientStore:
         pkce_required: bool = True,
         trusted: bool = False,
         access_token_lifetime: float | None = None,
+        id_token_alg: str | None = None,
     ) -> Client:
         """``secret`` of a public client is one no one is told: it never authenticates."""
         scopes = list(scopes)
@@ -81,6 +82,7 @@ class SqlClientStore:
             "pkce": "required" if pkce_required else "optional",
             "trusted": trusted,
             "access_token_lifetime": access_token_lifetime,
+            "id_token_alg": id_token_alg,
         }
         try:
             with self._db.transaction(write=True) as transaction:

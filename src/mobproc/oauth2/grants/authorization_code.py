@@ -10,6 +10,7 @@ from ...domain import audit
 from ...domain.audit import AuditEvent, AuditLog
 from ...domain.authorization import AuthorizationCodeRecord, AuthorizationCodes, verifier_matches
 from ...domain.clients import Client
+from ...domain.id_tokens import IdTokens
 from ...domain.secrets import short_id
 from ...domain.tokens import Authorization, GrantOwnerGone, TokenFactory
 from ..errors import InvalidGrantError
@@ -39,7 +40,7 @@ class AuthorizationCodeGrant:
     runs_on_event_loop = False
 
     def __init__(self, codes: AuthorizationCodes, storage: CodeGrantStorage, tokens: TokenFactory, audit_log: AuditLog,
-                 *, id_tokens: Any = None) -> None:
+                 *, id_tokens: IdTokens | None = None) -> None:
         self._codes = codes
         self._storage = storage
         self._tokens = tokens
@@ -120,7 +121,9 @@ class AuthorizationCodeGrant:
             raise InvalidGrantError("The client or account no longer exists") from None
         body = bearer_response(access, refresh, grant.scope, None)  # the scope always said (RFC 6749 §5.1)
         if self._id_tokens is not None and "openid" in grant.scope:
-            body["id_token"] = self._id_tokens.issue(checked.record, access.value, now)
+            # OpenID Connect Core §3.1.3.3: with the openid scope, an ID token beside the tokens.
+            body["id_token"] = self._id_tokens.issue(client, grant.identity, auth_time=grant.auth_time,
+                                                     nonce=grant.nonce, access_token=access.value, now=now)
         return body
 
 
