@@ -19,7 +19,7 @@ from joserfc import jwt
 
 from .clients import Client
 from .identities import Identity
-from .signing_keys import SigningKeys
+from .signing_keys import SigningKeys, SigningKeyUnavailable
 
 
 def at_hash(access_token: str) -> str:
@@ -81,7 +81,13 @@ class IdTokens:
         return jwt.encode({"typ": "JWT", "alg": key.alg, "kid": key.kid}, claims, key.private, algorithms=[key.alg])
 
     def jwks(self) -> list[dict[str, Any]]:
-        """The public keys of every ring, once each."""
+        """The public keys of every ring, once each. The RS256 ring's first key is made here if
+        there is none yet: a relying party reads the JWKS when it discovers the provider, and
+        must find the key before the first ID token it signs."""
+        try:
+            self._rings["RS256"].active()
+        except SigningKeyUnavailable:
+            pass  # published keys are still listed; signing will say why it cannot
         seen: dict[str, dict[str, Any]] = {}
         for ring in {id(ring): ring for ring in self._rings.values()}.values():
             for key in ring.jwks()["keys"]:

@@ -200,7 +200,8 @@ DOCUMENT: dict[str, Any] = {
             "get": {"summary": "The sign-out page", "responses": {"200": {"description": "the page", "content": _HTML}}},
             "post": {"summary": "Sign out: ends the browser session (the page's CSRF token required)",
                      "requestBody": {"required": True, "content": {_FORM: {"schema": {
-                         "type": "object", "properties": {"csrf_token": _string()}}}}},
+                         "type": "object", "properties": {"csrf_token": _string(pattern="^[0-9a-f]{64}$")},
+                         "required": ["csrf_token"]}}}},
                      "responses": {"200": {"description": "signed out", "content": _HTML},
                                    "403": {"description": "no CSRF token", "content": _HTML}}},
         },
