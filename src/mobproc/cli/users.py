@@ -80,12 +80,12 @@ def user_set_password(
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Set a new password; every grant made with the old one is revoked."""
+    """Set a new password; every grant made with the old one is revoked, every browser session ended."""
     registry = open_services(database, environment).account_registry
     with refusals():
         parsed = registry.parse(username)
         registry.set_password(username, read_secret("Password", password_stdin, confirm=True), actor=actor())
-    typer.echo(f"account {parsed}: password set, its grants revoked")
+    typer.echo(f"account {parsed}: password set, its grants revoked and its sessions ended")
 
 
 @user_app.command("unlock")
@@ -95,3 +95,36 @@ def user_unlock(username: str, database: DatabaseOption = None, environment: Env
     with refusals():
         registry.unlock(username, actor=actor())
         typer.echo(f"account {registry.parse(username)} unlocked")
+
+
+@user_app.command("consents")
+def user_consents(
+    username: str,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Show which clients the account allowed, and which scopes (the sign-in's consent page)."""
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        rows = [{"client_id": consent.client_id, "scopes": list(consent.scope), "granted_at": consent.granted_at}
+                for consent in registry.consents(username)]
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['client_id']}  scopes={','.join(row['scopes'])}")
+
+
+@user_app.command("revoke-consent")
+def user_revoke_consent(
+    username: str,
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's (default: every client's)")] = None,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Withdraw the account's consent: the next sign-in through that client asks again."""
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        withdrawn = registry.revoke_consent(username, client, actor=actor())
+    typer.echo(f"{withdrawn} consent(s) of {registry.parse(username)} withdrawn")

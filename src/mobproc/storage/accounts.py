@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Account, AccountExists, Username
 from .database import Database
-from .schema import accounts, grants
+from .schema import accounts, authorization_codes, browser_sessions, grants
 
 # The statements of a login, built once with bound parameters and run in a
 # Database.transaction. (Names in ``b_`` are parameters.)
@@ -101,7 +101,8 @@ class SqlAccountStore:
 
     def set_password_hash(self, username: Username, password_hash: str) -> bool:
         """A new password ends every grant the old one made (a reset is often a response to a
-        leak), and every login still being checked against the old one (its version moves on)."""
+        leak), every browser session it signed in and every code not yet redeemed, and every
+        login still being checked against the old one (its version moves on)."""
         with self._db.transaction(write=True) as transaction:
             account_id = transaction.scalar(select(accounts.c.id).where(_BY_NAME), self._by_name(username))
             if account_id is None:
@@ -111,9 +112,20 @@ class SqlAccountStore:
                 .where(accounts.c.id == account_id)
                 .values(password_hash=password_hash, credential_version=accounts.c.credential_version + 1)
             )
+            now = time.time()
             transaction.execute(
                 update(grants)
                 .where(grants.c.account_id == account_id, grants.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
+                .values(revoked_at=now)
+            )
+            transaction.execute(
+                update(browser_sessions)
+                .where(browser_sessions.c.account_id == account_id, browser_sessions.c.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            transaction.execute(
+                update(authorization_codes)
+                .where(authorization_codes.c.account_id == account_id, authorization_codes.c.used_at.is_(None))
+                .values(used_at=now)
             )
         return True

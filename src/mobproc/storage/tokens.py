@@ -53,6 +53,12 @@ _GRANT_AND_CLIENT = (
     clients.c.scopes,
     clients.c.default_scopes,
     clients.c.enabled,
+    clients.c.redirect_uris,
+    clients.c.public,
+    clients.c.pkce,
+    clients.c.trusted,
+    clients.c.access_token_lifetime,
+    clients.c.id_token_alg,
 )
 _FIND_REFRESH = (
     select(
@@ -133,6 +139,7 @@ def _identity(row: Any) -> Identity | None:
 _AUTHORIZATION_COLUMNS = (
     "grant_type", "subject", "source_system", "tenant", "multitenant", "domain", "account_id",
     "id", "client_id", "secret_digest", "grant_types", "scopes", "default_scopes", "enabled",
+    "redirect_uris", "public", "pkce", "trusted", "access_token_lifetime", "id_token_alg",
 )
 _AuthorizationColumns = namedtuple("_AuthorizationColumns", (*_AUTHORIZATION_COLUMNS, "scope"))
 _authorization_columns = attrgetter(*_AUTHORIZATION_COLUMNS)
