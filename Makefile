@@ -32,13 +32,17 @@ test: $(STAMP) postgres typecheck
 typecheck: $(STAMP)
 	$(BIN)/python -m mypy --strict src/mobproc/sdk src/mobproc/models.py
 
+# Each run on two pytest-xdist processes, a module's tests together (--dist loadfile): many
+# tests wait on a clock (an expiry, a lockout, a read timeout), which the other process fills.
+XDIST := -n 2 --dist loadfile
+
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest -m "not postgresql_only" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not postgresql_only" $(PYTEST_ARGS)
 
 # The modules marked database_agnostic (HTTP framing, logs, documents, the client side) check
 # nothing the database changes: they run once, in the SQLite run.
 test-postgresql: $(STAMP) postgres
-	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not sqlite_only and not database_agnostic" $(PYTEST_ARGS)
+	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest $(XDIST) -m "not sqlite_only and not database_agnostic" $(PYTEST_ARGS)
 
 # Load, crash, races and bad input (tests/reliability/, a few minutes): on SQLite, as CI runs
 # it; the PostgreSQL variant is there to run by hand (the crash test is SQLite's own).
