@@ -19,7 +19,7 @@ from .domain.jwt_tokens import JwtTokenStrategy
 from .domain.lockout import Lockout, LockoutPolicy
 from .domain.passwords import PasswordHasher
 from .domain.pseudonyms import Pseudonyms
-from .domain.registries import AccountRegistry, ClientRegistry
+from .domain.registries import AccountRegistry, ClientRegistry, SigningKeyRegistry
 from .domain.signing_keys import KeyEncryption, SigningKeys
 from .domain.throttling import GuessingThrottle
 from .domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
@@ -40,6 +40,7 @@ from .storage.audit import SqlAuditLog
 from .storage.clients import SqlClientStore
 from .storage.database import Database
 from .storage.deployment_secrets import SqlDeploymentSecrets
+from .storage.roles import SqlRoleStore
 from .storage.signing_keys import SqlSigningKeyStore
 from .storage.throttle import SqlFailureBudget, forget_after
 from .storage.tokens import SqlTokenStore
@@ -94,6 +95,7 @@ class Services:
     client_registry: ClientRegistry
     account_registry: AccountRegistry
     identity_sources: dict[str, IdentitySource]
+    key_registry: SigningKeyRegistry
 
     @classmethod
     def build(cls, settings: Settings, *, extra_grants: Iterable[GrantFactory] = ()) -> Services:
@@ -180,8 +182,10 @@ class Services:
                 accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems,
                 directories={name: source.canonical_name for name, source in sources.items()
                              if not isinstance(source, BuiltinIdentitySource)},
+                roles=SqlRoleStore(database, environment), grants=tokens,
             ),
             identity_sources=sources,
+            key_registry=SigningKeyRegistry(keys, audit),
         )
 
     def close(self) -> None:

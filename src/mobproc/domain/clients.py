@@ -34,6 +34,7 @@ class Client:
     scopes: frozenset[str]
     default_scopes: tuple[str, ...]
     enabled: bool = True
+    version: int = 0  # moved by every change (the admin API's ETag)
 
     def check_secret(self, secret: str) -> bool:
         # A client secret is machine-made and high-entropy, so a SHA-256 digest compared in
