@@ -550,8 +550,8 @@ class SigningKeyRegistry:
         before = {record.kid for record in self._keys.records()}
         key = self._keys.rotate(now=now)
         if key.kid not in before:
-            self._audit.record(_event(audit.SIGNING_KEY_ROTATED, actor, detail=f"kid={key.kid} "
-                                      f"{'signs now' if now else 'staged'}"))
+            self._audit.record(_event(audit.SIGNING_KEY_ROTATED, actor,
+                                      detail=f"kid={key.kid} {key.state(time.time())}"))
         return key, key.kid not in before
 
     def retire(self, kid: str, *, actor: Who) -> SigningKeyRecord:
