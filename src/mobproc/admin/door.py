@@ -56,7 +56,7 @@ def _unauthorized(detail: str, error: str | None = None) -> AdminError:
     return AdminError(401, "unauthorized", detail, {"WWW-Authenticate": challenge})
 
 
-def _insufficient(action: Action, detail: str) -> AdminError:
+def insufficient(action: Action, detail: str) -> AdminError:
     scopes = " ".join(role.scope for role in Role if role.may(action))
     return AdminError(403, "forbidden", detail, {
         "WWW-Authenticate": f'Bearer {REALM}, error="insufficient_scope", scope="{scopes}"'})
@@ -76,7 +76,7 @@ def principal(request: Request) -> Principal:
     held = services.account_registry.roles_of(checked.subject) if checked.platform is not None else None
     role = strongest(checked.scope, held)
     if role is None:
-        raise _insufficient(Action.READ, "The token carries no role of the admin API that its holder holds "
+        raise insufficient(Action.READ, "The token carries no role of the admin API that its holder holds "
                                          "(scopes mobproc:admin, mobproc:operator, mobproc:auditor)")
     name = f"account:{checked.subject}" if checked.platform is not None else f"client:{checked.client_id}"
     return Principal(role, Actor(name, parts(request).address_of(request.scope)), checked.subject, checked.client_id)
@@ -88,7 +88,7 @@ def allowed(action: Action) -> Callable[[Request], Principal]:
     def check(request: Request) -> Principal:
         caller = principal(request)
         if not caller.role.may(action):
-            raise _insufficient(action, f"The role {caller.role.value} may not do this "
+            raise insufficient(action, f"The role {caller.role.value} may not do this "
                                         f"({action.name.lower()}: {', '.join(r.value for r in Role if r.may(action))})")
         return caller
 

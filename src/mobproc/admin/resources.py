@@ -25,8 +25,7 @@ from ..domain.registries import (
 from ..domain.roles import Action
 from ..domain.views import account_fields, client_fields, grant_fields, key_fields
 from . import models
-from .door import Principal, allowed, parts
-from .errors import AdminError
+from .door import Principal, allowed, insufficient, parts
 
 router = APIRouter()
 
@@ -267,7 +266,7 @@ def list_keys(request: Request, who: Reader) -> dict:
                      "as mobproc keys rotate; with now, it signs at once")
 def rotate_keys(request: Request, who: Operator, body: models.Rotation | None = None) -> dict:
     if body is not None and body.now and not who.role.may(Action.ADMINISTER):
-        raise AdminError(403, "forbidden", "Only an admin may stop every other key at once (now)")
+        raise insufficient(Action.ADMINISTER, "Only an admin may stop every other key at once (now)")
     key, _new = parts(request).services.key_registry.rotate(actor=who.actor, now=bool(body and body.now))
     return key_fields(key, time.time())
 
