@@ -22,6 +22,7 @@ class AdminWorld:
     server: Provisioning
     client: tuple[str, str]  # allowed the password grant and every admin scope
     robot: tuple[str, str]  # client credentials, holding mobproc:admin itself
+    robot_introspector: tuple[str, str] = ("", "")  # a resource server's client: access_token_validation
     users: dict[str, tuple[str, str]] = field(default_factory=dict)  # role -> (username, password)
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -63,7 +64,8 @@ def make_admin_world(server: Provisioning) -> AdminWorld:
     robot = services.client_registry.register(
         ClientRegistration(robot_id, ("client_credentials",), ("mobproc:admin",)), actor="cli:test").secret
     remember(secret, robot)
-    world = AdminWorld(server, (client_id, secret), (robot_id, robot))
+    world = AdminWorld(server, (client_id, secret), (robot_id, robot),
+                       server.add_client(grants=("access_token_validation",), scopes=()))
     for role in (*ROLES, "nobody"):
         username, password = server.add_user(tenant=None)
         if role != "nobody":

@@ -87,7 +87,8 @@ async def _admin_error(request: Request, error: Exception) -> Any:
 async def _invalid_request(request: Request, error: Exception) -> Any:
     """A request that does not fit its model: 400, naming each field (up to ten)."""
     assert isinstance(error, RequestValidationError)
-    fields = [(_field(tuple(e["loc"])), e["msg"]) for e in error.errors()[:10]]
+    fields = [("body", f"{e['msg']} at character {e['loc'][-1]}") if e["type"] == "json_invalid"
+              else (_field(tuple(e["loc"])), e["msg"]) for e in error.errors()[:10]]
     detail = "; ".join(f"{name}: {message}" for name, message in fields)
     return problem(AdminError(400, "invalid-field", detail, fields=fields))
 
