@@ -109,6 +109,7 @@ async def tail_audit(request: Request, since: Time = None, subject: Text = None,
             last_id = older[0][0] if older else 0
         else:
             last_id = await run_in_threadpool(audit.newest_id)
+        floor = last_id  # nothing at or before it is sent (it was, or was there before the tail)
         sent: dict[int, float] = {}  # what was sent lately, which a look for late commits finds again
         ends, checked = time.monotonic() + seconds, time.monotonic()
         yield b"retry: 1000\n: the audit trail, live\n\n"
@@ -123,7 +124,7 @@ async def tail_audit(request: Request, since: Time = None, subject: Text = None,
                     yield b"event: end\ndata: the token no longer allows this\n\n"
                     return
             now = time.time()
-            rows = await run_in_threadpool(audit.after, where, after_id=last_id,
+            rows = await run_in_threadpool(audit.after, where, after_id=last_id, floor=floor,
                                            late_since=now - COMMIT_LAG_SECONDS, limit=1000)
             chunks = []
             for row_id, found in rows:

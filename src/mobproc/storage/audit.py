@@ -138,18 +138,20 @@ class SqlAuditLog:
         with self._db.transaction(write=False) as transaction:
             return transaction.scalar(select(func.max(audit_events.c.id))) or 0
 
-    def after(self, where: AuditFilter, *, after_id: int, late_since: float | None,
+    def after(self, where: AuditFilter, *, after_id: int, late_since: float | None, floor: int = 0,
               limit: int) -> list[tuple[int, AuditEvent]]:
         """The live tail's next look: the events recorded after row ``after_id``, in row order;
-        and (``late_since``) those before it at that time or later, whose transaction may have
-        committed after a later row's (PostgreSQL numbers a row at its INSERT, not at its
-        commit; SQLite's one writer commits them in order). The caller drops what it has sent."""
+        and (``late_since``) those between rows ``floor`` and ``after_id`` at that time or later,
+        whose transaction may have committed after a later row's (PostgreSQL numbers a row at
+        its INSERT, not at its commit; SQLite's one writer commits them in order). The caller
+        drops what it has sent."""
         query = self._filtered(select(audit_events), where)
         newer = query.where(audit_events.c.id > after_id).order_by(audit_events.c.id).limit(limit)
         with self._db.transaction(write=False) as transaction:
             rows = transaction.all(newer)
             if late_since is not None and not self._db.is_sqlite:
-                rows = transaction.all(query.where(audit_events.c.id <= after_id, audit_events.c.at >= late_since)
+                rows = transaction.all(query.where(audit_events.c.id > floor, audit_events.c.id <= after_id,
+                                                   audit_events.c.at >= late_since)
                                        .order_by(audit_events.c.id).limit(limit)) + rows
         return [(row.id, _event_of(row)) for row in rows]
 
