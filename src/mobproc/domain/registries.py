@@ -392,7 +392,7 @@ class AccountRegistry:
                                             "(MOBPROC_IDENTITY_SOURCES): its accounts are managed there")
         return parsed
 
-    def _subject(self, username: str) -> tuple[Username, Account | None]:
+    def _owner(self, username: str) -> tuple[Username, Account | None]:
         """The account's one spelling (a directory's canonical form) and its row, if it is a
         built-in account; NotFound for a built-in account that does not exist."""
         parsed = self.parse(username)
@@ -469,7 +469,7 @@ class AccountRegistry:
 
     def unlock(self, username: str, *, actor: Who) -> None:
         """End a lockout now and forget the failure streak."""
-        parsed, _account = self._subject(username)
+        parsed, _account = self._owner(username)
         self._attempts.unlock(self._pseudonyms.attempts_key(str(parsed)))
         self._audit.record(_event(audit.ACCOUNT_UNLOCKED, actor, subject=str(parsed)))
 
@@ -490,7 +490,7 @@ class AccountRegistry:
     def grant_role(self, username: str, role: str, *, actor: Who) -> bool:
         """Give an account a role (False: it held it already). A directory's account may hold
         one: the directory checks its password, mobproc what it may do here."""
-        parsed, _account = self._subject(username)
+        parsed, _account = self._owner(username)
         granted = self._role(role)
         assert self._roles is not None
         added = self._roles.grant_role(str(parsed), granted.value, str(actor), time.time())
@@ -514,13 +514,13 @@ class AccountRegistry:
 
     def grants(self, username: str, *, limit: int = 200) -> list[GrantView]:
         """The account's grants, newest first (the latest ``limit``)."""
-        parsed, account = self._subject(username)
+        parsed, account = self._owner(username)
         assert self._grants is not None
         return self._grants.grants_of(str(parsed), account.id if account else None, limit)
 
     def revoke_grant(self, username: str, grant_id: int, *, actor: Who) -> None:
         """End one of the account's grants: its refresh token and every access token from it."""
-        parsed, _account = self._subject(username)
+        parsed, _account = self._owner(username)
         assert self._grants is not None
         revoked = self._grants.revoke_grant_of(str(parsed), grant_id)
         if revoked is None:

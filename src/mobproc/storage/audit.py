@@ -106,13 +106,16 @@ class SqlAuditLog:
 
     # --- the admin API's queries: newest first by (at, id), a page at a time, and the live tail
 
-    def _filtered(self, query, where: AuditFilter):  # noqa: ANN001, ANN202
+    def _filtered(self, query, where: AuditFilter, subject: str | None = None):  # noqa: ANN001, ANN202
+        """``subject``: one spelling of ``where.subject`` (its name or its pseudonym), else both."""
         query = query.where(audit_events.c.environment == self._environment)
         if where.since is not None:
             query = query.where(audit_events.c.at >= where.since)
         if where.until is not None:
             query = query.where(audit_events.c.at < where.until)
-        if where.subject is not None:
+        if subject is not None:
+            query = query.where(audit_events.c.subject == subject)
+        elif where.subject is not None:
             query = query.where(audit_events.c.subject.in_(self._names(where.subject)))
         if where.client_id is not None:
             query = query.where(audit_events.c.client_id == where.client_id)
@@ -124,15 +127,22 @@ class SqlAuditLog:
 
     def page(self, where: AuditFilter, *, before: tuple[float, int] | None, limit: int) -> list[tuple[int, AuditEvent]]:
         """Up to ``limit`` events, newest first, older than ``before`` (the (at, id) of the last
-        event of the page before: a cursor that holds however many events arrive meanwhile)."""
-        query = self._filtered(select(audit_events), where)
-        if before is not None:
-            at, row_id = before
-            query = query.where(or_(audit_events.c.at < at, and_(audit_events.c.at == at, audit_events.c.id < row_id)))
-        query = query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc()).limit(limit)
+        event of the page before: a cursor that holds however many events arrive meanwhile).
+
+        A subject is looked up under each of its spellings apart, each in its index's order, and
+        the two merged: asked for both at once (``IN``), SQLite walked the whole trail by time."""
+        found = []
         with self._db.transaction(write=False) as transaction:
-            rows = transaction.all(query)
-        return [(row.id, _event_of(row)) for row in rows]
+            for subject in self._names(where.subject) if where.subject is not None else [None]:
+                query = self._filtered(select(audit_events), where, subject)
+                if before is not None:
+                    at, row_id = before
+                    query = query.where(or_(audit_events.c.at < at,
+                                            and_(audit_events.c.at == at, audit_events.c.id < row_id)))
+                found += transaction.all(query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
+                                         .limit(limit))
+        found.sort(key=lambda row: (row.at, row.id), reverse=True)
+        return [(row.id, _event_of(row)) for row in found[:limit]]
 
     def newest_id(self) -> int:
         with self._db.transaction(write=False) as transaction:
