@@ -67,7 +67,12 @@ def principal(request: Request) -> Principal:
     token = _bearer(request.headers.get("authorization"))
     if token is None:
         raise _unauthorized("An access token is required (Authorization: Bearer)")
-    services = parts(request).services
+    return principal_of(parts(request).services, token, parts(request).address_of(request.scope))
+
+
+def principal_of(services: Services, token: str, address: str | None) -> Principal:
+    """Whom ``token`` speaks for, in which role (the API's door, and the console's with the token
+    its session holds)."""
     checked = services.verifier.verify(token)
     if isinstance(checked, RejectedToken):
         raise _unauthorized("The access token is invalid, expired or revoked", "invalid_token")
@@ -79,7 +84,7 @@ def principal(request: Request) -> Principal:
         raise insufficient(Action.READ, "The token carries no role of the admin API that its holder holds "
                                          "(scopes mobproc:admin, mobproc:operator, mobproc:auditor)")
     name = f"account:{checked.subject}" if checked.platform is not None else f"client:{checked.client_id}"
-    return Principal(role, Actor(name, parts(request).address_of(request.scope)), checked.subject, checked.client_id)
+    return Principal(role, Actor(name, address), checked.subject, checked.client_id)
 
 
 def allowed(action: Action) -> Callable[[Request], Principal]:

@@ -70,6 +70,20 @@ accounts = Table(
 # Account search by name prefix (0009_admin): (environment, name, source_system), the name in
 # byte order (PostgreSQL: COLLATE "C", an expression index the migration makes).
 
+# The console's sessions (backend-for-frontend, mobproc.admin.console): the access token each
+# holds, sealed under a key only the browser's cookie gives; found by the cookie's digest.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("id_digest", LargeBinary(32), primary_key=True),
+    Column("subject", String(320), nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("auth_time", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False, index=True),
+)
+
 # The admin API's roles (mobproc.domain.roles), by subject: a directory's account has no row
 # in ``accounts`` and may hold a role all the same.
 account_roles = Table(

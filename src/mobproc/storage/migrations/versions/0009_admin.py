@@ -30,6 +30,21 @@ def upgrade() -> None:
         sa.Column("granted_by", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("environment", "subject", "role", name=op.f("pk_account_roles")),
     )
+    # The console's sessions (backend-for-frontend): the browser holds a random id in a cookie;
+    # the row holds the access token sealed under a key derived from that id, found by its
+    # digest, so that a copy of the database can use none of them.
+    op.create_table(
+        "console_sessions",
+        sa.Column("environment", sa.String(length=16), nullable=False),
+        sa.Column("id_digest", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=320), nullable=False),
+        sa.Column("sealed", sa.Text(), nullable=False),
+        sa.Column("auth_time", sa.Double(), nullable=False),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("expires_at", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("environment", "id_digest", name=op.f("pk_console_sessions")),
+    )
+    op.create_index("ix_console_sessions_expires_at", "console_sessions", ["expires_at"])
     # Account search by name prefix, with or without a source system, in code-point order: a
     # range on the name in byte order, which SQLite's BINARY collation is and PostgreSQL's "C"
     # is (the database's own collation may sort 'ab-c' between 'abb' and 'abd').
@@ -56,6 +71,8 @@ def downgrade() -> None:
         op.execute("DROP INDEX ix_accounts_source_search")
     op.drop_index("ix_accounts_search", table_name="accounts")
     op.drop_table("account_roles")
+    op.drop_index("ix_console_sessions_expires_at", table_name="console_sessions")
+    op.drop_table("console_sessions")
     with op.batch_alter_table("accounts") as table:
         table.drop_column("version")
     with op.batch_alter_table("clients") as table:
