@@ -29,4 +29,5 @@ def test_openapi_json_lists_each_grant_of_the_token_endpoint(http: httpx.Client)
     token = http.get("/openapi.json").json()["paths"]["/as/token.oauth2"]["post"]
     forms = token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["oneOf"]
     assert {form["properties"]["grant_type"]["const"] for form in forms} == {
-        "password", "refresh_token", "client_credentials", "urn:pingidentity.com:oauth2:grant_type:validate_bearer"}
+        "password", "refresh_token", "client_credentials", "urn:pingidentity.com:oauth2:grant_type:validate_bearer",
+        "authorization_code"}

@@ -193,7 +193,8 @@ def test_a_grant_the_client_is_not_allowed_is_unauthorized_client(server: LiveSe
 
 def test_an_unknown_grant_type_is_unsupported_grant_type(http: httpx.Client, parties) -> None:  # noqa: ANN001
     client, user = parties
-    assert_error(password_grant(http, client, user, grant_type="authorization_code"), 400, "unsupported_grant_type")
+    assert_error(password_grant(http, client, user, grant_type="urn:ietf:params:oauth:grant-type:device_code"), 400,
+                 "unsupported_grant_type")
 
 
 def test_a_scope_the_client_is_not_allowed_is_invalid_scope(http: httpx.Client, parties) -> None:  # noqa: ANN001

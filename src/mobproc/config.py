@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     access_token_length: int = Field(28, ge=22, le=256)
     refresh_token_length: int = Field(42, ge=32, le=256)
 
+    # --- interactive sign-in (README: Interactive sign-in)
+    # RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED";
+    # PingFederate's default is a minute, and a code is redeemed at once.
+    authorization_code_lifetime: int = Field(60, ge=1, le=600, description="seconds")
+    # A browser session ends after this long unused, and this long after its sign-in whatever
+    # happens (PingFederate's defaults: 60 minutes idle, 8 hours).
+    session_idle_timeout: int = Field(3600, ge=60, description="seconds")
+    session_lifetime: int = Field(8 * 3600, ge=60, description="absolute, seconds")
+    # OpenID Connect ID tokens: how long one is valid.
+    id_token_lifetime: int = Field(3600, ge=60, le=86400, description="seconds")
+
     # OWASP's argon2id recommendation: m=19 MiB, t=2, p=1.
     argon2_memory_kib: int = Field(19456, ge=8, le=4 * 1024 * 1024)
     argon2_time_cost: int = Field(2, ge=1, le=100)

@@ -13,19 +13,24 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .domain.authentication import Authenticator
+from .domain.authorization import AuthorizationCodes, Consents
 from .domain.clients import CachedClientStore
+from .domain.id_tokens import IdTokens
 from .domain.identities import BuiltinIdentitySource, IdentitySource
 from .domain.jwt_tokens import JwtTokenStrategy
 from .domain.lockout import Lockout, LockoutPolicy
 from .domain.passwords import PasswordHasher
 from .domain.pseudonyms import Pseudonyms
 from .domain.registries import AccountRegistry, ClientRegistry, SigningKeyRegistry
+from .domain.sessions import BrowserSessions, LoginTransactions
 from .domain.signing_keys import KeyEncryption, SigningKeys
 from .domain.throttling import GuessingThrottle
 from .domain.tokens import OpaqueTokenStrategy, TokenFactory, TokenFormats
 from .domain.verifier import AccessTokenVerifier
+from .oauth2.authorization import AuthorizationEndpoint
 from .oauth2.endpoint import TokenEndpoint
 from .oauth2.grants import (
+    AuthorizationCodeGrant,
     ClientCredentialsGrant,
     Grant,
     RefreshTokenGrant,
@@ -33,14 +38,17 @@ from .oauth2.grants import (
     ValidateBearerGrant,
 )
 from .oauth2.rfc7009 import RevocationEndpoint
+from .oauth2.sign_in import SignIn
 from .oauth2.rfc7662 import IntrospectionEndpoint
 from .storage.accounts import SqlAccountStore
 from .storage.attempts import SqlLoginAttempts
 from .storage.audit import SqlAuditLog
+from .storage.authorization import SqlAuthorizationCodeStore, SqlConsentStore
 from .storage.clients import SqlClientStore
 from .storage.database import Database
 from .storage.deployment_secrets import SqlDeploymentSecrets
 from .storage.roles import SqlRoleStore
+from .storage.sessions import SqlSessionStore
 from .storage.signing_keys import SqlSigningKeyStore
 from .storage.throttle import SqlFailureBudget, forget_after
 from .storage.tokens import SqlTokenStore
@@ -57,6 +65,8 @@ class GrantParts:
     tokens: TokenFactory
     verifier: AccessTokenVerifier
     audit: SqlAuditLog
+    codes: AuthorizationCodes | None = None
+    id_tokens: IdTokens | None = None
 
 
 GrantFactory = Callable[[GrantParts], Grant]
@@ -70,6 +80,8 @@ GRANTS: tuple[GrantFactory, ...] = (
                                     if parts.authenticator.rechecks_on_refresh else None),
     lambda parts: ClientCredentialsGrant(parts.storage, parts.tokens),
     lambda parts: ValidateBearerGrant(parts.verifier),
+    lambda parts: AuthorizationCodeGrant(parts.codes, parts.storage, parts.tokens, parts.audit,
+                                         id_tokens=parts.id_tokens),
 )
 
 
@@ -96,6 +108,13 @@ class Services:
     account_registry: AccountRegistry
     identity_sources: dict[str, IdentitySource]
     key_registry: SigningKeyRegistry
+    # Interactive sign-in (issue 20): the authorization endpoint, browser sessions, the sign-in
+    # forms' CSRF tokens, consents.
+    sign_in: SignIn
+    id_tokens: IdTokens
+    sessions: BrowserSessions
+    login_transactions: LoginTransactions
+    consents: Consents
 
     @classmethod
     def build(cls, settings: Settings, *, extra_grants: Iterable[GrantFactory] = ()) -> Services:
@@ -119,11 +138,12 @@ class Services:
             settings.lockout_failures_per_hour,
         ))
         secret = settings.key_encryption_secret()
+        encryption = KeyEncryption(secret) if secret else None
         keys = SigningKeys(
             SqlSigningKeyStore(database, environment),
             algorithm=settings.signing_algorithm,
             token_lifetime=settings.access_token_lifetime,
-            encryption=KeyEncryption(secret) if secret else None,
+            encryption=encryption,
             publication_delay=settings.key_publication_delay_seconds,
             rotation_days=settings.key_rotation_days,
         )
@@ -151,6 +171,8 @@ class Services:
             refresh_idle_timeout=settings.refresh_token_idle_timeout,
             grant_lifetime=settings.refresh_token_lifetime,
         )
+        sessions = BrowserSessions(SqlSessionStore(database, environment), idle_timeout=settings.session_idle_timeout,
+                                   lifetime=settings.session_lifetime)
         authenticator = Authenticator(
             sources,
             transactions=database,
@@ -160,8 +182,24 @@ class Services:
             pseudonyms=pseudonyms,
             hasher=hasher,
             admission=MeteredHashingAdmission.from_settings(settings),
+            sessions=sessions,
         )
-        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit)
+        codes = AuthorizationCodes(SqlAuthorizationCodeStore(database, environment), database,
+                                   lifetime=settings.authorization_code_lifetime)
+        # OpenID Connect's ID tokens: RS256 by a ring of their own (staged rotation as the access
+        # tokens'), and ES256 by the access tokens' ring when that is ES256.
+        id_token_keys = SigningKeys(
+            SqlSigningKeyStore(database, environment, ring="id_token"),
+            algorithm="RS256",
+            token_lifetime=settings.id_token_lifetime,
+            encryption=encryption,
+            publication_delay=settings.key_publication_delay_seconds,
+            rotation_days=settings.key_rotation_days,
+        )
+        rings = {"RS256": id_token_keys, **({"ES256": keys} if settings.signing_algorithm == "ES256" else {})}
+        id_tokens = IdTokens(rings, issuer=settings.issuer_url, lifetime=settings.id_token_lifetime)
+        parts = GrantParts(settings, authenticator, tokens, factory, verifier, audit, codes, id_tokens)
+        consents = Consents(SqlConsentStore(database, environment))
         grants = [make(parts) for make in (*GRANTS, *extra_grants)]
         endpoint_clients = (
             CachedClientStore(clients, ttl=settings.client_cache_seconds) if settings.client_cache_seconds else clients
@@ -182,11 +220,24 @@ class Services:
                 accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems,
                 directories={name: source.canonical_name for name, source in sources.items()
                              if not isinstance(source, BuiltinIdentitySource)},
-                roles=SqlRoleStore(database, environment), grants=tokens,
+                consents=consents, roles=SqlRoleStore(database, environment), grants=tokens,
             ),
             identity_sources=sources,
             key_registry=SigningKeyRegistry(keys, audit),
+            sign_in=SignIn(AuthorizationEndpoint(endpoint_clients, codes, factory, tokens, issuer=settings.issuer_url),
+                           authenticator, sessions, consents, audit),
+            id_tokens=id_tokens,
+            sessions=sessions,
+            login_transactions=LoginTransactions(lambda: deployment_secrets.get_or_create("csrf")),
+            consents=consents,
         )
+
+    def jwks(self) -> dict[str, list[dict[str, object]]]:
+        """RFC 7517 §5: the keys of the access tokens and of the ID tokens, at /pf/JWKS."""
+        published = {key["kid"]: key for key in self.keys.jwks()["keys"]}
+        for key in self.id_tokens.jwks():
+            published.setdefault(key["kid"], key)
+        return {"keys": list(published.values())}
 
     def close(self) -> None:
         """Let go of what the services hold open: the database's connections, the directories'."""

@@ -24,10 +24,17 @@ class Client(BaseModel):
     scopes: list[str]
     default_scopes: list[str]
     enabled: bool
+    redirect_uris: list[str]
+    public: bool
+    pkce: str = Field(description="required or optional")
+    trusted: bool
+    access_token_lifetime: float | None
+    id_token_alg: str | None
 
 
 class ClientWithSecret(Client):
-    client_secret: str = Field(description="Shown this once: only its digest is stored")
+    client_secret: str | None = Field(description="Shown this once: only its digest is stored (null: a public "
+                                                  "client, which has none)")
 
 
 class NewClient(Strict):
@@ -39,6 +46,12 @@ class NewClient(Strict):
         None, max_length=100, description="Required with several scopes: what a request without scope gets")
     client_secret: Annotated[str, Field(min_length=32, max_length=1024)] | None = Field(
         None, description="Import this secret (32 characters or more); without it one is generated")
+    redirect_uris: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=20, description="For authorization_code and implicit: matched exactly")
+    public: bool = Field(False, description="No secret (a browser or native app): PKCE required")
+    pkce: Annotated[str, Field(json_schema_extra={"enum": ["required", "optional"]})] = "required"
+    trusted: bool = Field(False, description="First-party: people signing in are not asked for consent")
+    access_token_lifetime: Annotated[float, Field(ge=1, le=86400)] | None = None
 
 
 class ClientChange(Strict):
@@ -48,6 +61,7 @@ class ClientChange(Strict):
         None, min_length=1, max_length=len(GRANT_TYPES))
     scopes: list[Scope] | None = Field(None, max_length=100)
     default_scopes: list[Scope] | None = Field(None, max_length=100)
+    redirect_uris: list[Annotated[str, Field(min_length=1, max_length=2000)]] | None = Field(None, max_length=20)
 
 
 class ClientPage(BaseModel):
@@ -102,6 +116,16 @@ class Grant(BaseModel):
 
 class Grants(BaseModel):
     items: list[Grant]
+
+
+class Consent(BaseModel):
+    client_id: str
+    scopes: list[str]
+    granted_at: str
+
+
+class Consents(BaseModel):
+    items: list[Consent]
 
 
 class SigningKey(BaseModel):

@@ -23,7 +23,7 @@ from ..domain.registries import (
     Stale,
 )
 from ..domain.roles import Action
-from ..domain.views import account_fields, client_fields, grant_fields, key_fields
+from ..domain.views import account_fields, client_fields, consent_fields, grant_fields, key_fields
 from . import models
 from .door import Principal, allowed, insufficient, parts
 
@@ -96,7 +96,9 @@ def list_clients(request: Request, who: Reader, prefix: Prefix = None,
              summary="Register a client; its secret is in this answer once, never again")
 def create_client(request: Request, response: Response, body: models.NewClient, who: Admin) -> dict:
     registration = ClientRegistration(body.client_id, tuple(body.grants), tuple(body.scopes),
-                                      tuple(body.default_scopes) if body.default_scopes is not None else None)
+                                      tuple(body.default_scopes) if body.default_scopes is not None else None,
+                                      tuple(body.redirect_uris), body.public, body.pkce, body.trusted,
+                                      body.access_token_lifetime)
     created = parts(request).services.client_registry.register(registration, actor=who.actor,
                                                                secret=body.client_secret)
     response.headers["Location"] = f"{_root(request)}/clients/{quote(created.client.client_id, safe='')}"
@@ -115,7 +117,7 @@ def update_client(request: Request, response: Response, client_id: ClientId, bod
     registry = parts(request).services.client_registry
     current = registry.find(client_id)
     updated = registry.update(client_id, actor=who.actor, grants=body.grants, scopes=body.scopes,
-                              default_scopes=body.default_scopes,
+                              default_scopes=body.default_scopes, redirect_uris=body.redirect_uris,
                               if_version=if_version(request, "c", current.pk, current.version))
     return _client(response, updated)
 
@@ -193,6 +195,19 @@ def create_account(request: Request, response: Response, body: models.NewAccount
             summary="An account's grants, newest first: each login and the tokens descended from it")
 def account_grants(request: Request, username: Username, who: Reader) -> dict:
     return {"items": [grant_fields(g) for g in parts(request).services.account_registry.grants(username)]}
+
+
+@router.get("/accounts/{username:path}/consents", response_model=models.Consents, tags=["accounts"],
+            summary="What the account allowed which client on the sign-in's consent page")
+def account_consents(request: Request, username: Username, who: Reader) -> dict:
+    return {"items": [consent_fields(c) for c in parts(request).services.account_registry.consents(username)]}
+
+
+@router.delete("/accounts/{username:path}/consents/{client_id}", status_code=204, tags=["accounts"],
+               summary="Withdraw the account's consent to a client: its next sign-in there asks again")
+def revoke_consent(request: Request, username: Username, client_id: ClientId, who: Operator) -> Response:
+    parts(request).services.account_registry.revoke_consent(username, client_id, actor=who.actor)
+    return Response(status_code=204)
 
 
 @router.delete("/accounts/{username:path}/grants/{grant_id}", status_code=204, tags=["accounts"],

@@ -28,18 +28,37 @@ def client_add(
                                              "--scope; with one, that one)"),
     ] = None,
     secret_stdin: Annotated[bool, typer.Option("--secret-stdin", help="Import the secret from standard input")] = False,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option("--redirect-uri", help="Where the authorization endpoint may send the browser back, repeatable; "
+                                            "matched exactly (a loopback http://127.0.0.1/… one on any port)"),
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="No secret (a single-page or native app): PKCE required")] = False,
+    pkce: Annotated[str, typer.Option("--pkce", help="required (the default) or optional (a confidential client only)")] = "required",
+    trusted: Annotated[bool, typer.Option("--trusted", help="First-party: people signing in are not asked for consent")] = False,
+    access_token_lifetime: Annotated[
+        float | None, typer.Option("--access-token-lifetime", help="Seconds, for this client's access tokens "
+                                                                   "(the implicit grant's: keep it short)"),
+    ] = None,
+    id_token_alg: Annotated[
+        str | None, typer.Option("--id-token-alg", help="RS256 (the default) or ES256: how its OpenID Connect ID "
+                                                        "tokens are signed"),
+    ] = None,
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Register a client; without --secret-stdin a secret is generated and printed once."""
+    """Register a client; without --secret-stdin a secret is generated and printed once (a
+    --public client has none)."""
     registration = ClientRegistration(client_id, tuple(grant), tuple(scope or ()),
-                                      tuple(default_scope) if default_scope else None)
+                                      tuple(default_scope) if default_scope else None,
+                                      tuple(redirect_uri or ()), public, pkce, trusted, access_token_lifetime,
+                                      id_token_alg)
     with refusals():
         registration.validated()  # before a secret is asked for
         secret = read_secret("Client secret", True) if secret_stdin else None
         created = open_services(database, environment).client_registry.register(registration, actor=actor(), secret=secret)
     typer.echo(f"client {client_id} added")
-    if not secret_stdin:
+    if created.secret is not None and not secret_stdin:
         typer.echo(f"client_secret: {created.secret}\n{SHOWN_ONCE}")
 
 
@@ -55,7 +74,9 @@ def client_list(
         typer.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        typer.echo(f"{row['client_id']}  grants={','.join(row['grants'])}  scopes={','.join(row['scopes'])}")
+        extra = "".join(f"  {word}" for word, on in (("public", row["public"]), ("trusted", row["trusted"])) if on)
+        uris = f"  redirect_uris={','.join(row['redirect_uris'])}" if row["redirect_uris"] else ""
+        typer.echo(f"{row['client_id']}  grants={','.join(row['grants'])}  scopes={','.join(row['scopes'])}{uris}{extra}")
 
 
 @client_app.command("remove")

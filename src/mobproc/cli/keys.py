@@ -7,29 +7,41 @@ from typing import Annotated
 
 import typer
 
+from ..domain.registries import SigningKeyRegistry
 from ..domain.views import iso, key_fields
 from ._common import fail
 from ._server import DatabaseOption, EnvironmentOption, actor, open_services
 
-keys_app = typer.Typer(help="The keys that sign JWT access tokens (published at /pf/JWKS).", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that sign JWT access tokens and ID tokens (published at /pf/JWKS).",
+                       no_args_is_help=True)
+RingOption = Annotated[str, typer.Option("--ring", help="access (JWT access tokens, MOBPROC_SIGNING_ALGORITHM) or "
+                                                        "id_token (OpenID Connect ID tokens, RS256)")]
 
-def _key_rows(services) -> list[dict]:  # noqa: ANN001
+
+def _ring(services, ring: str):  # noqa: ANN001, ANN202
+    if ring not in ("access", "id_token"):
+        fail("--ring is access or id_token", 2)
+    return services.keys if ring == "access" else services.id_tokens.ring("RS256")
+
+
+def _key_rows(services, ring: str = "access") -> list[dict]:  # noqa: ANN001
     import time
 
     now = time.time()
-    return [key_fields(record, now) for record in services.key_registry.list()]
+    return [key_fields(record, now) for record in _ring(services, ring).records()]
 
 
 @keys_app.command("list")
 def keys_list(
     json_output: Annotated[bool, typer.Option("--json")] = False,
+    ring: RingOption = "access",
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
     """List the signing keys of this environment: the staged one (published, signing later),
     the active one, the retired ones still published (until their last token expires), and
     the expired ones."""
-    rows = _key_rows(open_services(database, environment))
+    rows = _key_rows(open_services(database, environment), ring)
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -48,6 +60,7 @@ def keys_list(
 @keys_app.command("rotate")
 def keys_rotate(
     now: Annotated[bool, typer.Option("--now", help="Sign with the new key at once (a compromised key)")] = False,
+    ring: RingOption = "access",
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
@@ -62,9 +75,10 @@ def keys_rotate(
     from ..storage.database import DatabaseUnavailable
 
     services = open_services(database, environment)
-    before = {record.kid for record in services.keys.records()}
+    keys = _ring(services, ring)
+    before = {record.kid for record in keys.records()}
     try:
-        key, new = services.key_registry.rotate(now=now, actor=actor())
+        key, new = SigningKeyRegistry(keys, services.audit, ring=ring).rotate(now=now, actor=actor())
     except (SigningKeyUnavailable, DatabaseUnavailable) as error:
         fail(f"rotation failed: {error}")
     if not new:
@@ -75,7 +89,7 @@ def keys_rotate(
         typer.echo(f"signing key {key.kid} ({key.alg}) is staged: published now, it signs from {iso(key.signs_from)}")
     else:
         typer.echo(f"signing key {key.kid} ({key.alg}) is active")
-    for record in services.keys.records():
+    for record in keys.records():
         if record.kid in before and record.retired_at == key.signs_from:
             erased = ", its private key erased" if record.private_key is None else ""
             typer.echo(f"signing key {record.kid} signs until {iso(record.retired_at)}, is published until "

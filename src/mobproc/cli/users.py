@@ -9,7 +9,7 @@ import typer
 
 from ..domain.registries import AccountAttributes
 from ..domain.roles import ROLES
-from ..domain.views import account_fields
+from ..domain.views import account_fields, consent_fields
 from ._common import read_secret
 from ._server import DatabaseOption, EnvironmentOption, actor, open_services, refusals
 
@@ -69,12 +69,12 @@ def user_set_password(
     database: DatabaseOption = None,
     environment: EnvironmentOption = None,
 ) -> None:
-    """Set a new password; every grant made with the old one is revoked."""
+    """Set a new password; every grant made with the old one is revoked, every browser session ended."""
     registry = open_services(database, environment).account_registry
     with refusals():
         parsed = registry.parse(username)
         registry.set_password(username, read_secret("Password", password_stdin, confirm=True), actor=actor())
-    typer.echo(f"account {parsed}: password set, its grants revoked")
+    typer.echo(f"account {parsed}: password set, its grants revoked and its sessions ended")
 
 
 @user_app.command("unlock")
@@ -109,3 +109,33 @@ def user_revoke_role(username: str, role: RoleArgument, database: DatabaseOption
     with refusals():
         registry.revoke_role(username, role, actor=actor())
         typer.echo(f"account {registry.parse(username)}: role {role.removeprefix('mobproc:')} revoked")
+@user_app.command("consents")
+def user_consents(
+    username: str,
+    json_output: Annotated[bool, typer.Option("--json")] = False,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Show which clients the account allowed, and which scopes (the sign-in's consent page)."""
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        rows = [consent_fields(consent) for consent in registry.consents(username)]
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['client_id']}  scopes={','.join(row['scopes'])}")
+
+
+@user_app.command("revoke-consent")
+def user_revoke_consent(
+    username: str,
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's (default: every client's)")] = None,
+    database: DatabaseOption = None,
+    environment: EnvironmentOption = None,
+) -> None:
+    """Withdraw the account's consent: the next sign-in through that client asks again."""
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        withdrawn = registry.revoke_consent(username, client, actor=actor())
+    typer.echo(f"{withdrawn} consent(s) of {registry.parse(username)} withdrawn")

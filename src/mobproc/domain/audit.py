@@ -28,6 +28,7 @@ TOKEN_ISSUED = "token_issued"
 TOKEN_REFRESHED = "token_refreshed"
 REFRESH_GRACE = "refresh_token_grace"  # a predecessor re-presented within the grace period
 REFRESH_REUSE = "refresh_token_reuse"  # RFC 9700 §4.14.2: the grant is revoked with it
+CODE_REUSE = "authorization_code_reuse"  # RFC 6749 §4.1.2: the grant the code became is revoked
 GRANT_REVOKED = "grant_revoked"  # reason: refresh_token_reuse, or account_gone
 ACCOUNT_GONE = "account_gone"  # a recheck on refresh found the account deleted or disabled in its source
 TOKEN_REVOKED = "token_revoked"  # RFC 7009, by the client it was issued to
@@ -36,6 +37,12 @@ LOGIN_FAILED = "login_failed"  # reason: unknown_account, wrong_password, locked
 LOGIN_THROTTLED = "login_throttled"  # reason: client or address (its failure budget is spent)
 ACCOUNT_LOCKED = "account_locked"
 ACCOUNT_UNLOCKED = "account_unlocked"
+# Browser sessions (the login page):
+SESSION_STARTED = "session_started"
+SESSION_ENDED = "session_ended"  # reason: logout, password_set, account_locked, account_removed
+CONSENT_GIVEN = "consent_given"
+CONSENT_DENIED = "consent_denied"
+CONSENT_REVOKED = "consent_revoked"
 # Changes through the command line and the admin API (each with its actor):
 CLIENT_ADDED = "client_added"
 CLIENT_UPDATED = "client_updated"

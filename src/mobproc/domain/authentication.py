@@ -62,6 +62,10 @@ class LoginRefused(Exception):
         self.reason = reason
 
 
+class SessionEnding(Protocol):
+    def end_all(self, subject: str, now: float) -> int: ...
+
+
 class Transactions(Protocol):
     """What the Authenticator needs of storage: a write transaction that the stores it calls
     join (:meth:`mobproc.storage.database.Database.transaction`)."""
@@ -91,8 +95,12 @@ class Authenticator:
         pseudonyms: Pseudonyms,
         hasher: PasswordHasher,
         admission: HashingAdmission,
+        sessions: SessionEnding | None = None,
     ) -> None:
+        """``sessions``: the browser sessions a lockout ends (issue 20: a locked account is
+        signed out everywhere, as a new password signs it out)."""
         self._sources = sources
+        self._sessions = sessions
         self._transactions = transactions
         self._lockout = lockout
         self._throttle = throttle
@@ -209,6 +217,9 @@ class Authenticator:
                 self._audit.record(AuditEvent(
                     audit.ACCOUNT_LOCKED, subject=subject, detail=f"{round(locked_until - now)} s", **event
                 ))
+                if known and self._sessions is not None and self._sessions.end_all(subject, now):
+                    self._audit.record(AuditEvent(audit.SESSION_ENDED, subject=subject, reason=audit.ACCOUNT_LOCKED,
+                                                  **event))
         raise LoginRefused(reason) from None
 
     def _confirm(self, login: Login) -> str | None:

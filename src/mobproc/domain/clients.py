@@ -17,7 +17,12 @@ GRANT_TYPES = (
     "refresh_token",
     "client_credentials",
     "access_token_validation",
+    "authorization_code",
+    "implicit",  # RFC 6749 §4.2: only for a client registered for it (README: why it is discouraged)
 )
+# What a public client (no secret, RFC 6749 §2.1) may be allowed: the grants a person signs in
+# with, through the browser, and refreshing what they gave.
+PUBLIC_GRANT_TYPES = ("authorization_code", "refresh_token", "implicit")
 SECRET_LENGTH = 32  # 32 of [A-Za-z0-9] is 190 bits, the seed's secret's length
 MIN_SECRET_LENGTH = 32
 
@@ -34,6 +39,16 @@ class Client:
     scopes: frozenset[str]
     default_scopes: tuple[str, ...]
     enabled: bool = True
+    # Interactive sign-in (issue 20): the redirect URIs it registered; a public client holds no
+    # secret (its secret_digest is of a secret no one was told); pkce_required unless a
+    # confidential client was registered with --pkce optional; a trusted (first-party) client
+    # is not asked for consent; access_token_lifetime overrides the deployment's (shorter).
+    redirect_uris: tuple[str, ...] = ()
+    public: bool = False
+    pkce_required: bool = True
+    trusted: bool = False
+    access_token_lifetime: float | None = None
+    id_token_alg: str | None = None
     version: int = 0  # moved by every change (the admin API's ETag)
 
     def check_secret(self, secret: str) -> bool:

@@ -18,15 +18,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, Union
 
-from . import audit
+from . import audit, redirect_uris
 from .audit import AuditEvent, AuditLog
 from .clients import (
     GRANT_TYPES,
+    PUBLIC_GRANT_TYPES,
     Client,
     ClientExists,
     check_imported_secret,
     generate_secret,
 )
+from .authorization import Consent, Consents
 from .identities import Account, AccountExists, Username
 from .lockout import LoginAttempts
 from .passwords import PasswordHasher
@@ -96,6 +98,18 @@ class ClientRegistration:
     scopes: tuple[str, ...] = ()
     # None: the one allowed scope, if there is one (a client allowed several must choose).
     default_scopes: tuple[str, ...] | None = None
+    # Interactive sign-in (issue 20; README: Interactive sign-in).
+    redirect_uris: tuple[str, ...] = ()
+    public: bool = False  # RFC 6749 §2.1: no secret; PKCE then always required
+    pkce: str = "required"  # or "optional", for a confidential client (RFC 9700 §2.1.1)
+    trusted: bool = False  # first-party: no consent page
+    access_token_lifetime: float | None = None  # seconds, at most the deployment's
+    id_token_alg: str | None = None  # "RS256" (None: the default) or "ES256"
+
+    @property
+    def interactive(self) -> bool:
+        """Whether a person signs in for it through the authorization endpoint."""
+        return bool({"authorization_code", "implicit"} & set(self.grants))
 
     def validated(self) -> ClientRegistration:
         """The registration with repeats dropped, or :class:`InvalidChange`."""
@@ -118,12 +132,51 @@ class ClientRegistration:
             # requests-oauthlib refuse a token wider than the scope they were configured with.
             raise InvalidChange("default_scopes", "a client allowed several scopes needs default scopes: the "
                                 "scopes a request without `scope` gets (--default-scope; README: Default scopes)")
+        self._check_interactive()
         return ClientRegistration(
             client_id,
             tuple(dict.fromkeys(self.grants)),
             tuple(dict.fromkeys(self.scopes)),
             None if self.default_scopes is None else tuple(dict.fromkeys(self.default_scopes)),
+            tuple(dict.fromkeys(self.redirect_uris)),
+            self.public,
+            self.pkce,
+            self.trusted,
+            self.access_token_lifetime,
+            self.id_token_alg,
         )
+
+    def _check_interactive(self) -> None:
+        """The rules of the clients a person signs in to through the browser (issue 20)."""
+        for uri in self.redirect_uris:
+            try:
+                redirect_uris.check(uri)
+            except ValueError as error:
+                raise InvalidChange("redirect_uris", str(error)) from None
+        if self.interactive and not self.redirect_uris:
+            # RFC 9700 §2.1: redirect URIs are registered, and matched exactly; none is guessed.
+            raise InvalidChange("redirect_uris", "the authorization_code and implicit grants need a redirect URI "
+                                "(--redirect-uri, repeatable)")
+        if self.redirect_uris and not self.interactive:
+            raise InvalidChange("redirect_uris", "redirect URIs are for the authorization_code and implicit grants")
+        if self.public and not set(self.grants) <= set(PUBLIC_GRANT_TYPES):
+            # A public client cannot keep a secret, so it cannot prove it is itself: no grant
+            # that relies on that (password, client credentials, token validation).
+            raise InvalidChange("grants", f"a public client may have only {', '.join(PUBLIC_GRANT_TYPES)}")
+        if self.public and not self.interactive:
+            raise InvalidChange("grants", "a public client needs authorization_code or implicit")
+        if self.pkce not in ("required", "optional"):
+            raise InvalidChange("pkce", "PKCE is 'required' or 'optional'")
+        if self.pkce == "optional" and (self.public or "authorization_code" not in self.grants):
+            # RFC 9700 §2.1.1: PKCE is what protects a public client's code; only a confidential
+            # client, which also proves itself at the token endpoint, may do without it.
+            raise InvalidChange("pkce", "PKCE may be optional only for a confidential client with authorization_code")
+        if self.trusted and not self.interactive:
+            raise InvalidChange("trusted", "only a client people sign in to can be trusted (it skips consent)")
+        if self.id_token_alg is not None and (self.id_token_alg not in ("RS256", "ES256") or not self.interactive):
+            raise InvalidChange("id_token_alg", "an ID token algorithm is RS256 or ES256, for a client people sign in to")
+        if self.access_token_lifetime is not None and not 1 <= self.access_token_lifetime <= 86400:
+            raise InvalidChange("access_token_lifetime", "an access-token lifetime is 1 to 86400 seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +193,9 @@ class ClientStorage(Protocol):
     version (False: no such client, or another version)."""
 
     def add_client(self, client_id: str, secret: str, grant_types: Iterable[str], scopes: Iterable[str],
-                   default_scopes: Iterable[str] | None = None) -> Client: ...
+                   default_scopes: Iterable[str] | None = None, *, redirect_uris: Iterable[str] = (),
+                   public: bool = False, pkce_required: bool = True, trusted: bool = False,
+                   access_token_lifetime: float | None = None, id_token_alg: str | None = None) -> Client: ...
     def find_client(self, client_id: str) -> Client | None: ...
     def list_clients(self) -> list[Client]: ...
     def page_clients(self, where: ClientFilter, offset: int, limit: int) -> tuple[list[Client], int]: ...
@@ -148,15 +203,16 @@ class ClientStorage(Protocol):
     def set_enabled(self, client_id: str, enabled: bool, if_version: int | None = None) -> bool: ...
     def replace_secret(self, client_id: str, secret: str, if_version: int | None = None) -> bool: ...
     def update_client(self, client_id: str, grant_types: Iterable[str], scopes: Iterable[str],
-                      default_scopes: Iterable[str] | None, if_version: int) -> bool: ...
+                      default_scopes: Iterable[str] | None, redirect_uris: Iterable[str], if_version: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
 class NewSecret:
-    """A client secret as it is handed out once (only its digest is stored)."""
+    """A client secret as it is handed out once (only its digest is stored); None for a public
+    client, which has none."""
 
     client: Client
-    secret: str = field(repr=False)
+    secret: str | None = field(repr=False)
 
 
 class ClientRegistry:
@@ -165,19 +221,30 @@ class ClientRegistry:
         self._audit = audit_log
 
     def register(self, registration: ClientRegistration, *, actor: Who, secret: str | None = None) -> NewSecret:
-        """Register a client with ``secret`` (imported: 32 characters or more) or a new one."""
+        """Register a client with ``secret`` (imported: 32 characters or more) or a new one (a
+        public client has none: give none)."""
         registration = registration.validated()
+        if registration.public and secret is not None:
+            raise InvalidChange("client_secret", "a public client has no secret")
         secret = _new_secret(secret)
         try:
-            client = self._store.add_client(registration.client_id, secret, registration.grants,
-                                            registration.scopes, registration.default_scopes)
+            client = self._store.add_client(
+                registration.client_id, secret, registration.grants, registration.scopes,
+                registration.default_scopes, redirect_uris=registration.redirect_uris, public=registration.public,
+                pkce_required=registration.pkce == "required", trusted=registration.trusted,
+                access_token_lifetime=registration.access_token_lifetime, id_token_alg=registration.id_token_alg,
+            )
         except ClientExists:
             raise AlreadyExists(f"client {registration.client_id} exists already") from None
+        kind = [word for word, on in (("public", registration.public), ("trusted", registration.trusted),
+                                      ("pkce=optional", registration.pkce == "optional")) if on]
         self._audit.record(_event(
             audit.CLIENT_ADDED, actor, client_id=client.client_id,
-            detail=f"grants={','.join(registration.grants)} scopes={','.join(registration.scopes)}",
+            detail=" ".join([f"grants={','.join(registration.grants)} scopes={','.join(registration.scopes)}",
+                             *([f"redirect_uris={','.join(registration.redirect_uris)}"]
+                               if registration.redirect_uris else []), *kind]),
         ))
-        return NewSecret(client, secret)
+        return NewSecret(client, None if registration.public else secret)
 
     def find(self, client_id: str) -> Client:
         client = self._store.find_client(client_id)
@@ -213,6 +280,8 @@ class ClientRegistry:
                       if_version: int | None = None) -> NewSecret:
         """A new secret; the old one stops working at once (in this process; elsewhere within
         MOBPROC_CLIENT_CACHE_SECONDS)."""
+        if self.find(client_id).public:
+            raise InvalidChange("client_secret", f"client {client_id} is public: it has no secret")
         secret = _new_secret(secret)
         _conditional(self._store.replace_secret(client_id, secret, if_version), self._exists(client_id),
                      f"client {client_id}")
@@ -221,10 +290,11 @@ class ClientRegistry:
 
     def update(self, client_id: str, *, actor: Who, grants: Sequence[str] | None = None,
                scopes: Sequence[str] | None = None, default_scopes: Sequence[str] | None = None,
-               if_version: int | None = None) -> Client:
-        """Change what a client is allowed (what is not given stays). Scopes changed without
-        default scopes keep the defaults that are still allowed. Its tokens keep the scope they
-        were issued with until they expire; a refresh may ask only for what is allowed now."""
+               redirect_uris: Sequence[str] | None = None, if_version: int | None = None) -> Client:
+        """Change what a client is allowed, and where a browser may be sent back to it (what is
+        not given stays; the rules are a new registration's). Scopes changed without default
+        scopes keep the defaults that are still allowed. Its tokens keep the scope they were
+        issued with until they expire; a refresh may ask only for what is allowed now."""
         for _attempt in range(3):
             current = self.find(client_id)
             if if_version is not None and current.version != if_version:
@@ -237,20 +307,24 @@ class ClientRegistry:
             registration = ClientRegistration(
                 client_id, tuple(grants) if grants is not None else tuple(sorted(current.grant_types)),
                 new_scopes, defaults,
+                tuple(redirect_uris) if redirect_uris is not None else current.redirect_uris,
+                current.public, "required" if current.pkce_required else "optional", current.trusted,
+                current.access_token_lifetime,
             ).validated()
             # Read, then written on the version read: a change made between the two is never
             # overwritten (without If-Match the merge is simply made again on the new version).
             if self._store.update_client(client_id, registration.grants, registration.scopes,
-                                         registration.default_scopes, current.version):
+                                         registration.default_scopes, registration.redirect_uris, current.version):
                 break
             if if_version is not None:
                 _conditional(False, self._exists(client_id), f"client {client_id}")
         else:
             raise Stale(f"client {client_id} kept changing: try again")
+        uris = f" redirect_uris={','.join(registration.redirect_uris)}" if registration.redirect_uris else ""
         self._audit.record(_event(
             audit.CLIENT_UPDATED, actor, client_id=client_id,
             detail=f"grants={','.join(registration.grants)} scopes={','.join(registration.scopes)} "
-                   f"default_scopes={','.join(registration.default_scopes or registration.scopes)}",
+                   f"default_scopes={','.join(registration.default_scopes or registration.scopes)}{uris}",
         ))
         return self.find(client_id)
 
@@ -359,6 +433,7 @@ class AccountRegistry:
         *,
         source_systems: Sequence[str],
         directories: Mapping[str, Callable[[str], str]] | None = None,
+        consents: Consents | None = None,
         roles: RoleStorage | None = None,
         grants: GrantStorage | None = None,
     ) -> None:
@@ -373,6 +448,30 @@ class AccountRegistry:
         self.source_systems = tuple(source_systems)
         # The source systems backed by a directory, each with its canonical form of a name.
         self._directories = dict(directories or {})
+        self._consents = consents
+
+    def _subject(self, username: str) -> str:
+        """The subject ``username`` names, in a directory's canonical form where it has one."""
+        parsed = self.parse(username)
+        canonical = self._directories.get(parsed.source_system)
+        return str(Username(parsed.source_system, canonical(parsed.name)) if canonical is not None else parsed)
+
+    def consents(self, username: str) -> list[Consent]:
+        """What the account allowed which client (the sign-in's consent page)."""
+        assert self._consents is not None
+        return self._consents.list(self._subject(username))
+
+    def revoke_consent(self, username: str, client_id: str | None = None, *, actor: Who) -> int:
+        """Withdraw the consent given to ``client_id`` (None: to every client): the next sign-in
+        asks again. Tokens already issued stay until revoked or expired."""
+        assert self._consents is not None
+        subject = self._subject(username)
+        withdrawn = self._consents.withdraw(subject, client_id)
+        if not withdrawn:
+            raise NotFound(f"no consent of {subject}" + (f" to {client_id}" if client_id else ""))
+        self._audit.record(_event(audit.CONSENT_REVOKED, actor, subject=subject, client_id=client_id,
+                                  detail=f"{withdrawn} consent(s) withdrawn"))
+        return withdrawn
 
     def parse(self, username: str) -> Username:
         """``command://alice``, ``rivermine://alice`` or a bare platform name, of an enabled source system."""
@@ -456,7 +555,7 @@ class AccountRegistry:
         if self._roles is not None:
             self._roles.revoke_roles(str(parsed))
         self._audit.record(_event(audit.ACCOUNT_REMOVED, actor, subject=str(parsed),
-                                  detail="its grants and tokens removed"))
+                                  detail="its grants, tokens, browser sessions, consents and roles removed"))
 
     def set_password(self, username: str, password: str, *, actor: Who, if_version: int | None = None) -> None:
         """A new password; every grant made with the old one, and every login still being
@@ -465,7 +564,8 @@ class AccountRegistry:
         _check_password(password)
         _conditional(self._store.set_password_hash(parsed, self._hasher.hash(password), if_version),
                      self._exists(parsed), f"account {parsed}")
-        self._audit.record(_event(audit.PASSWORD_SET, actor, subject=str(parsed), detail="its grants revoked"))
+        self._audit.record(_event(audit.PASSWORD_SET, actor, subject=str(parsed),
+                                  detail="its grants revoked, its browser sessions ended"))
 
     def unlock(self, username: str, *, actor: Who) -> None:
         """End a lockout now and forget the failure streak."""

@@ -126,7 +126,9 @@ class TokenFactory:
         self.grant_lifetime = grant_lifetime
 
     def access_token(self, authorization: Authorization, now: float) -> IssuedToken:
-        return self.strategy.issue(authorization, now, now + self.access_lifetime)
+        """A client registered with a lifetime of its own (shorter: an implicit client's) gets it."""
+        lifetime, own = self.access_lifetime, authorization.client.access_token_lifetime
+        return self.strategy.issue(authorization, now, now + (lifetime if own is None else min(own, lifetime)))
 
     def refresh_token(self, now: float, grant_expires_at: float) -> IssuedToken:
         """Refresh tokens are always opaque; none outlives its grant's absolute lifetime."""

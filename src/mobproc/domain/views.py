@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .audit import AuditEvent
+    from .authorization import Consent
     from .clients import Client
     from .registries import AccountView, GrantView
     from .signing_keys import SigningKeyRecord
@@ -36,6 +37,12 @@ def client_fields(client: Client) -> dict[str, Any]:
         "scopes": sorted(client.scopes),
         "default_scopes": list(client.default_scopes),
         "enabled": client.enabled,
+        "redirect_uris": list(client.redirect_uris),
+        "public": client.public,
+        "pkce": "required" if client.pkce_required else "optional",
+        "trusted": client.trusted,
+        "access_token_lifetime": client.access_token_lifetime,
+        "id_token_alg": client.id_token_alg,
     }
 
 
@@ -66,6 +73,11 @@ def grant_fields(grant: GrantView) -> dict[str, Any]:
         "revoked_at": _iso(grant.revoked_at),
         "active": grant.active,
     }
+
+
+def consent_fields(consent: Consent) -> dict[str, Any]:
+    """What an account allowed a client on the sign-in's consent page."""
+    return {"client_id": consent.client_id, "scopes": list(consent.scope), "granted_at": iso(consent.granted_at)}
 
 
 def key_fields(record: SigningKeyRecord, now: float) -> dict[str, Any]:

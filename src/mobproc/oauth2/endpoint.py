@@ -52,7 +52,7 @@ class TokenEndpoint:
         grant = self._grants.get(grant_type)
         if grant is None:
             raise UnsupportedGrantTypeError("Unsupported grant type")
-        client = authenticate_client(request, self._clients)
+        client = authenticate_client(request, self._clients, public=True)
         if grant.client_grant not in client.grant_types:
             raise UnauthorizedClientError()
         return grant.respond(grant.check(request, client))

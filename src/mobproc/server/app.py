@@ -30,6 +30,8 @@ from ..api.ping import DirectPing
 from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
+from ..web import authorization as web_authorization
+from ..web import pages as web_pages
 from . import (
     introspection_endpoint,
     metadata,
@@ -37,6 +39,7 @@ from . import (
     operations,
     revocation_endpoint,
     token_endpoint,
+    userinfo_endpoint,
 )
 from .access_log import AccessLog
 from .forwarded import source_address
@@ -154,11 +157,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             services.revocation.handle, **limits, database=services.database, on_event_loop=_always
         ),
     }
+    sign_in_pages = web_authorization.AuthorizationPages(services, max_body_bytes=settings.max_body_bytes,
+                                                         retry_after=retry_after)
     routes = [
         *(Route(path, endpoint, methods=ALL_METHODS) for path, endpoint in form_endpoints.items()),
         Route(
             metadata.JWKS_PATH,
-            metadata.document_route(services.keys.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
+            metadata.document_route(services.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
             methods=ALL_METHODS,
         ),
         *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
@@ -167,6 +172,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=False)),
         Route(openapi.PATH, metadata.document_route(openapi.document, max_age=metadata.METADATA_MAX_AGE,
                                                      retry_after=retry_after), methods=ALL_METHODS),
+        # Interactive sign-in (issue 20): the authorization endpoint and its pages.
+        Route(web_authorization.PATH, sign_in_pages.authorize, methods=ALL_METHODS),
+        Route(web_authorization.LOGOUT_PATH, sign_in_pages.logout, methods=ALL_METHODS),
+        Route(userinfo_endpoint.PATH, userinfo_endpoint.userinfo_route(services, retry_after=retry_after),
+              methods=ALL_METHODS),
+        Route(web_pages.ASSETS_PATH + "/mobproc.css", web_pages.stylesheet, methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
         mount(api := create_api(services.verifier, services.database, settings, verify_in_process=True)),
     ]
@@ -232,8 +243,11 @@ def serve_app(settings: Settings) -> ServerApp:
 
 def page_headers():  # noqa: ANN201
     """Every answer's headers; the API's docs page (Swagger UI's script and style, of this
-    origin only) is the one page with a policy of its own."""
-    return SecurityHeaders.for_pages({API_PATH + api_docs.PREFIX: api_docs.PAGE_POLICY})
+    origin only) has a policy of its own, and the sign-in pages say theirs
+    (:mod:`mobproc.web.pages`)."""
+    return SecurityHeaders.for_pages({API_PATH + api_docs.PREFIX: api_docs.PAGE_POLICY,
+                                      web_authorization.PATH: "", web_authorization.LOGOUT_PATH: "",
+                                      web_pages.ASSETS_PATH + "/": web_pages.page_policy()})
 
 
 def listeners(settings: Settings) -> list[socket.socket]:

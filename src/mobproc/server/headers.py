@@ -35,9 +35,10 @@ class SecurityHeaders:
     def for_pages(cls, pages: Mapping[str, str]) -> Callable[[Scope], Headers]:
         """:meth:`for_request`, but a path under one of ``pages``' prefixes is a page for a
         browser, with that prefix's Content-Security-Policy (never framed, never sniffed, no
-        Referer, as every answer)."""
-        policies = [(prefix, ((b"content-security-policy", policy.encode()), *cls.HEADERS[::2]))
-                    for prefix, policy in pages.items()]
+        Referer, as every answer). An empty policy: the page says its own (the sign-in pages,
+        whose forms may be sent on to a client's redirect URI)."""
+        policies = [(prefix, ((b"content-security-policy", policy.encode()), *cls.HEADERS[::2]) if policy
+                     else cls.HEADERS[::2]) for prefix, policy in pages.items()]
         tls = cls.OVER_TLS[-1]
 
         def for_request(scope: Scope) -> Headers:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..oauth2.errors import MethodNotAllowedError
-from ..oauth2.rfc8414 import authorization_server_metadata
+from ..oauth2.rfc8414 import authorization_server_metadata, openid_provider_metadata
 from ..services import Services
 from .responses import error_response, public_json_response
 
@@ -38,13 +38,18 @@ def server_metadata(services: Services) -> dict[str, Any]:
     """RFC 8414 §2, with this deployment's URLs; the scopes are those its clients may ask for."""
     from . import introspection_endpoint, revocation_endpoint, token_endpoint
 
+    from ..web import authorization
+    from . import userinfo_endpoint
+
     issuer = services.settings.issuer_url
     return authorization_server_metadata(
         issuer=issuer,
+        authorization_endpoint=issuer + authorization.PATH,
         token_endpoint=issuer + token_endpoint.PATH,
         introspection_endpoint=issuer + introspection_endpoint.PATH,
         revocation_endpoint=issuer + revocation_endpoint.PATH,
         jwks_uri=issuer + JWKS_PATH,
         grant_types=services.token_endpoint.grant_types,
         scopes=(scope for client in services.clients.list_clients() for scope in client.scopes),
-    )
+    ) | openid_provider_metadata(userinfo_endpoint=issuer + userinfo_endpoint.PATH,
+                                 id_token_algorithms=services.id_tokens.algorithms)

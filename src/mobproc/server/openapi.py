@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import introspection_endpoint, metadata, revocation_endpoint, token_endpoint
+from ..web import authorization as web_authorization
+from ..web import pages as web_pages
+from . import introspection_endpoint, metadata, revocation_endpoint, token_endpoint, userinfo_endpoint
 
 PATH = "/openapi.json"
 VALIDATE_BEARER = "urn:pingidentity.com:oauth2:grant_type:validate_bearer"
@@ -47,9 +49,39 @@ _TOKEN_REQUEST = {
                scope=_string("a subset of the original scope")),
         _grant("client_credentials", [], scope=_string("space-separated")),
         _grant(VALIDATE_BEARER, ["token"], token=_string("the access token to check")),
+        _grant("authorization_code", ["code"], code=_string("from the authorization endpoint's redirect"),
+               redirect_uri=_string("as sent to the authorization endpoint"),
+               code_verifier=_string("PKCE (RFC 7636): the secret whose S256 was the code_challenge")),
     ]
 }
 
+# RFC 6749 §4.1.1, §4.2.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1: the authorization request.
+_AUTHORIZATION_REQUEST = {
+    "response_type": _string("code, or token for a client registered for the implicit grant", enum=["code", "token"]),
+    "client_id": _string(),
+    "redirect_uri": _string("one the client registered, exactly (a loopback one on any port)"),
+    "scope": _string("space-separated; openid for an ID token"),
+    "state": _string("returned exactly"),
+    "code_challenge": _string("PKCE: BASE64URL(SHA256(code_verifier))"),
+    "code_challenge_method": _string(enum=["S256"]),
+    "nonce": _string("returned in the ID token"),
+    "login_hint": _string("the username to offer"),
+    "prompt": _string("none, or login (ask for the password again), consent"),
+    "max_age": _string("seconds: ask for the password again if the sign-in is older"),
+}
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_PAGE_ANSWERS = {
+    "200": {"description": "the login or consent page", "content": _HTML},
+    "302": {"description": "back to the redirect URI with code (or token), state, iss; or an error"},
+    "303": {"description": "the same, after a form"},
+    "400": {"description": "the client or redirect URI is not genuine: an error page, never a redirect",
+            "content": _HTML},
+    "403": {"description": "a form without its CSRF token", "content": _HTML},
+    "429": {"description": "too many failed sign-ins (Retry-After)", "content": _HTML},
+    "503": {"description": "unavailable (Retry-After)", "content": _HTML},
+}
+_AUTHORIZATION_PARAMETERS = [{"name": name, "in": "query", "required": name in ("response_type", "client_id"),
+                              "schema": schema} for name, schema in _AUTHORIZATION_REQUEST.items()]
 _TOKEN_CHECK_REQUEST = {  # RFC 7662 §2.1 and RFC 7009 §2.1 share their parameters
     "type": "object",
     "properties": {
@@ -113,6 +145,14 @@ def _document(summary: str, schema: dict[str, Any] | None = None) -> dict[str, A
     return {"get": {"summary": summary, "responses": {"200": _json("the document", schema or {"type": "object"})}}}
 
 
+_USERINFO = _json("the account's claims (OpenID Connect Core §5.3)", {
+    "type": "object", "properties": {"sub": _string(), "preferred_username": _string(), "platform": _string(),
+                                     "tenant": _string(), "multitenant": {"type": "boolean"}, "domain": _string()},
+    "required": ["sub"]}, _NO_STORE)
+_BEARER_ERRORS = {"401": _json("no token, or not active (RFC 6750 §3.1 invalid_token)", {"$ref": "#/components/schemas/Error"}),
+                  "403": _json("the token lacks the openid scope (insufficient_scope)", {"$ref": "#/components/schemas/Error"})}
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -145,6 +185,36 @@ DOCUMENT: dict[str, Any] = {
                                       {"type": "object", "properties": {"keys": {"type": "array"}},
                                        "required": ["keys"]}),
         **{path: _document("Authorization server metadata (RFC 8414)") for path in metadata.METADATA_PATHS},
+        web_authorization.PATH: {
+            "get": {"summary": "The authorization endpoint (RFC 6749 §3.1), with its login and consent pages",
+                    "parameters": _AUTHORIZATION_PARAMETERS, "responses": _PAGE_ANSWERS},
+            "post": {"summary": "The same request as a form; the pages' own forms post here",
+                     "requestBody": {"required": True, "content": {_FORM: {"schema": {
+                         "type": "object", "properties": {**_AUTHORIZATION_REQUEST, "csrf_token": _string(),
+                                                          "username": _string(), "password": _string(),
+                                                          "source_system": _string(),
+                                                          "action": _string(enum=["login", "allow", "deny"])}}}}},
+                     "responses": _PAGE_ANSWERS},
+        },
+        web_authorization.LOGOUT_PATH: {
+            "get": {"summary": "The sign-out page", "responses": {"200": {"description": "the page", "content": _HTML}}},
+            "post": {"summary": "Sign out: ends the browser session (the page's CSRF token required)",
+                     "requestBody": {"required": True, "content": {_FORM: {"schema": {
+                         "type": "object", "properties": {"csrf_token": _string(pattern="^[0-9a-f]{64}$")},
+                         "required": ["csrf_token"]}}}},
+                     "responses": {"200": {"description": "signed out", "content": _HTML},
+                                   "403": {"description": "no CSRF token", "content": _HTML}}},
+        },
+        web_pages.ASSETS_PATH + "/mobproc.css": {"get": {"summary": "The sign-in pages' stylesheet", "responses": {
+            "200": {"description": "the stylesheet", "content": {"text/css": {"schema": {"type": "string"}}}}}}},
+        userinfo_endpoint.PATH: {
+            "get": {"summary": "OpenID Connect userinfo (a bearer token with the openid scope)",
+                    "security": [{"bearer": []}], "responses": {"200": _USERINFO, **_BEARER_ERRORS}},
+            "post": {"summary": "The same, the token in the form (RFC 6750 §2.2)", "security": [{"bearer": []}, {}],
+                     "requestBody": {"content": {_FORM: {"schema": {"type": "object",
+                                                                    "properties": {"access_token": _string()}}}}},
+                     "responses": {"200": _USERINFO, **_BEARER_ERRORS}},
+        },
         "/healthz": _document("Liveness: the process answers"),
         "/readyz": {"get": {"summary": "Readiness: the database answers and its schema is current (why not, and "
                                        "the metrics, on the operations listener)", "responses": {
@@ -155,7 +225,8 @@ DOCUMENT: dict[str, Any] = {
     },
     "components": {
         "schemas": {"Token": _TOKEN, "Error": _ERROR},
-        "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+        "securitySchemes": {"basic": {"type": "http", "scheme": "basic"},
+                            "bearer": {"type": "http", "scheme": "bearer"}},
     },
 }
 

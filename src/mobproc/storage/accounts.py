@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Account, AccountExists, Username
 from .database import Database
-from .schema import accounts, grants
+from .schema import accounts, authorization_codes, browser_sessions, grants
 from .search import prefix_range
 
 # The statements of a login, built once with bound parameters and run in a
@@ -119,7 +119,8 @@ class SqlAccountStore:
 
     def set_password_hash(self, username: Username, password_hash: str, if_version: int | None = None) -> bool:
         """A new password ends every grant the old one made (a reset is often a response to a
-        leak), and every login still being checked against the old one (its version moves on)."""
+        leak), every browser session it signed in and every code not yet redeemed, and every
+        login still being checked against the old one (its version moves on)."""
         condition = [_BY_NAME] + ([accounts.c.version == if_version] if if_version is not None else [])
         with self._db.transaction(write=True) as transaction:
             # One statement, so that of two changes made on the same version one wins.
@@ -133,9 +134,20 @@ class SqlAccountStore:
             )
             if account_id is None:
                 return False
+            now = time.time()
             transaction.execute(
                 update(grants)
                 .where(grants.c.account_id == account_id, grants.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
+                .values(revoked_at=now)
+            )
+            transaction.execute(
+                update(browser_sessions)
+                .where(browser_sessions.c.account_id == account_id, browser_sessions.c.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            transaction.execute(
+                update(authorization_codes)
+                .where(authorization_codes.c.account_id == account_id, authorization_codes.c.used_at.is_(None))
+                .values(used_at=now)
             )
         return True

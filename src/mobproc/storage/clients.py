@@ -30,6 +30,12 @@ def _client(row: Any) -> Client:
         scopes=frozenset(row.scopes.split()),
         default_scopes=tuple(row.default_scopes.split()),
         enabled=bool(row.enabled),  # SQLite answers 0 or 1
+        redirect_uris=tuple(row.redirect_uris.split()),
+        public=bool(row.public),
+        pkce_required=row.pkce != "optional",
+        trusted=bool(row.trusted),
+        access_token_lifetime=row.access_token_lifetime,
+        id_token_alg=row.id_token_alg,
         version=row.version,
     )
 
@@ -53,7 +59,15 @@ class SqlClientStore:
         grant_types: Iterable[str],
         scopes: Iterable[str],
         default_scopes: Iterable[str] | None = None,
+        *,
+        redirect_uris: Iterable[str] = (),
+        public: bool = False,
+        pkce_required: bool = True,
+        trusted: bool = False,
+        access_token_lifetime: float | None = None,
+        id_token_alg: str | None = None,
     ) -> Client:
+        """``secret`` of a public client is one no one is told: it never authenticates."""
         scopes = list(scopes)
         values = {
             "environment": self._environment,
@@ -66,6 +80,12 @@ class SqlClientStore:
             "default_scopes": _words(scopes if default_scopes is None else default_scopes),
             "enabled": True,
             "created_at": time.time(),
+            "redirect_uris": _words(redirect_uris),
+            "public": public,
+            "pkce": "required" if pkce_required else "optional",
+            "trusted": trusted,
+            "access_token_lifetime": access_token_lifetime,
+            "id_token_alg": id_token_alg,
         }
         try:
             with self._db.transaction(write=True) as transaction:
@@ -121,7 +141,8 @@ class SqlClientStore:
         return self._change(client_id, if_version, secret_digest=secrets.digest(secret))
 
     def update_client(self, client_id: str, grant_types: Iterable[str], scopes: Iterable[str],
-                      default_scopes: Iterable[str] | None, if_version: int) -> bool:
+                      default_scopes: Iterable[str] | None, redirect_uris: Iterable[str], if_version: int) -> bool:
         scopes = list(scopes)
         return self._change(client_id, if_version, grant_types=_words(grant_types), scopes=_words(scopes),
-                            default_scopes=_words(scopes if default_scopes is None else default_scopes))
+                            default_scopes=_words(scopes if default_scopes is None else default_scopes),
+                            redirect_uris=_words(redirect_uris))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -43,6 +44,17 @@ clients = Table(
     Column("default_scopes", Text, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
+    # Interactive sign-in (issue 20): where the authorization endpoint may send the browser
+    # back (space-separated, matched exactly), whether the client holds no secret (public:
+    # PKCE then required), whether PKCE may be left out ("required" or "optional", for a
+    # confidential client only), whether consent is skipped (first-party), its own access-token
+    # lifetime (None: the deployment's), and the algorithm of its ID tokens (None: RS256).
+    Column("redirect_uris", Text, nullable=False, server_default=""),
+    Column("public", Boolean, nullable=False, server_default=false()),
+    Column("pkce", String(16), nullable=False, server_default="required"),
+    Column("trusted", Boolean, nullable=False, server_default=false()),
+    Column("access_token_lifetime", Double),
+    Column("id_token_alg", String(16)),
     # Moved by every change: the admin API's ETag and the condition of its If-Match writes.
     Column("version", Integer, nullable=False, server_default="0"),
     UniqueConstraint("environment", "client_id"),
@@ -205,12 +217,16 @@ signing_keys = Table(
     Column("signs_from", Double),  # published from created_at, signing from here (a staged key: later)
     Column("retired_at", Double),  # signs until here; NULL for the newest key of the environment
     Column("not_after", Double),  # published until here
+    # "access" (the access tokens', MOBPROC_SIGNING_ALGORITHM) or "id_token" (RS256): each ring
+    # has its own newest key and rotation.
+    Column("ring", String(16), nullable=False, server_default="access"),
     UniqueConstraint("environment", "kid"),
 )
 
 Index(
     "uq_signing_keys_active",
     signing_keys.c.environment,
+    signing_keys.c.ring,
     unique=True,
     sqlite_where=signing_keys.c.retired_at.is_(None),
     postgresql_where=signing_keys.c.retired_at.is_(None),
@@ -252,4 +268,71 @@ throttle = Table(
     Column("bucket", String(128), primary_key=True),
     Column("tokens", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+)
+
+# A browser's sign-in (issue 20): the cookie holds only a random id, stored here by digest,
+# with who signed in, when (OpenID Connect's auth_time, max_age) and until when it holds: idle
+# and absolute timeouts. Removing the account ends it (the foreign key); setting its password
+# anew or locking it ends it too (``ended_at``).
+browser_sessions = Table(
+    "browser_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("lookup", LargeBinary(32), nullable=False, unique=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
+    Column("subject", String(320), nullable=False),
+    Column("source_system", String(64), nullable=False),
+    Column("tenant", String(64)),
+    Column("multitenant", Boolean, nullable=False),
+    Column("domain", String(255)),
+    Column("auth_time", Double, nullable=False),
+    Column("idle_expires_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("ended_at", Double),
+)
+Index("ix_browser_sessions_environment_subject", browser_sessions.c.environment, browser_sessions.c.subject)
+Index("ix_browser_sessions_expires_at", browser_sessions.c.expires_at)
+
+# RFC 6749 §4.1.2: a code is used once, lives a minute, and is stored by digest. It carries
+# what the grant it becomes is made of; ``grant_id`` is that grant, revoked if the code is
+# presented again (§4.1.2: "SHOULD revoke ... all tokens previously issued based on that code").
+authorization_codes = Table(
+    "authorization_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("lookup", LargeBinary(32), nullable=False, unique=True),
+    Column("client_pk", ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
+    Column("subject", String(320), nullable=False),
+    Column("source_system", String(64), nullable=False),
+    Column("tenant", String(64)),
+    Column("multitenant", Boolean, nullable=False),
+    Column("domain", String(255)),
+    Column("scope", Text, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("code_challenge", String(128)),
+    Column("nonce", Text),
+    Column("auth_time", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Column("used_at", Double),
+    Column("grant_id", Integer),
+)
+Index("ix_authorization_codes_expires_at", authorization_codes.c.expires_at)
+
+# What an account allowed a client (not a first-party one) to have: one scope set per account
+# and client, asked again when a request wants more.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment", String(16), nullable=False),
+    Column("subject", String(320), nullable=False),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
+    Column("client_pk", ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("scope", Text, nullable=False),
+    Column("granted_at", Double, nullable=False),
+    UniqueConstraint("environment", "subject", "client_pk"),
 )

@@ -31,15 +31,21 @@ class _Superseded(Exception):
 
 
 class SqlSigningKeyStore:
-    def __init__(self, database: Database, environment: str) -> None:
+    def __init__(self, database: Database, environment: str, ring: str = "access") -> None:
+        """``ring``: "access" (the access tokens' keys) or "id_token" (ID tokens' RS256 keys);
+        each ring is rotated on its own."""
         self._db = database
         self._environment = environment
+        self._ring = ring
+
+    def _mine(self):  # noqa: ANN202
+        return (signing_keys.c.environment == self._environment) & (signing_keys.c.ring == self._ring)
 
     def current_signing_keys(self, now: float) -> list[SigningKeyRecord]:
         with self._db.transaction(write=False) as transaction:
             rows = transaction.all(
                 select(signing_keys).where(
-                    signing_keys.c.environment == self._environment,
+                    self._mine(),
                     or_(signing_keys.c.retired_at.is_(None), signing_keys.c.retired_at > now,
                         signing_keys.c.private_key.is_not(None)),
                 )
@@ -48,7 +54,7 @@ class SqlSigningKeyStore:
 
     def find_signing_key(self, kid: str) -> SigningKeyRecord | None:
         row = self._db.first(
-            select(signing_keys).where(signing_keys.c.environment == self._environment, signing_keys.c.kid == kid), {}
+            select(signing_keys).where(self._mine(), signing_keys.c.kid == kid), {}
         )
         return _record(row) if row else None
 
@@ -56,7 +62,7 @@ class SqlSigningKeyStore:
         with self._db.transaction(write=False) as transaction:
             rows = transaction.all(
                 select(signing_keys)
-                .where(signing_keys.c.environment == self._environment)
+                .where(self._mine())
                 .order_by(signing_keys.c.created_at.desc())
             )
         return [_record(row) for row in rows]
@@ -66,7 +72,7 @@ class SqlSigningKeyStore:
         immediate = switch <= new.created_at
         # The private key goes once a key no longer signs: a retired key only verifies.
         erased = {"private_key": None} if immediate else {}
-        mine = signing_keys.c.environment == self._environment
+        mine = self._mine()
         try:
             # Alone: a refused INSERT is an answer here (another process won), not a failure.
             with self._db.transaction(write=True, join=False) as connection:
@@ -85,11 +91,12 @@ class SqlSigningKeyStore:
                         .where(mine, signing_keys.c.retired_at > switch)
                         .values(retired_at=switch, not_after=not_after, private_key=None)
                     )
-                # The partial unique index (one newest key per environment) refuses a second
+                # The partial unique index (one newest key per environment and ring) refuses a second
                 # key made concurrently by another process.
                 connection.execute(
                     insert(signing_keys).values(
                         environment=self._environment,
+                        ring=self._ring,
                         kid=new.kid,
                         alg=new.alg,
                         public_jwk=json.dumps(new.public_jwk),
@@ -106,7 +113,7 @@ class SqlSigningKeyStore:
         with self._db.transaction(write=True) as connection:
             connection.execute(
                 update(signing_keys)
-                .where(signing_keys.c.environment == self._environment, signing_keys.c.retired_at <= now,
+                .where(self._mine(), signing_keys.c.retired_at <= now,
                        signing_keys.c.private_key.is_not(None))
                 .values(private_key=None)
             )

@@ -54,6 +54,12 @@ _GRANT_AND_CLIENT = (
     clients.c.scopes,
     clients.c.default_scopes,
     clients.c.enabled,
+    clients.c.redirect_uris,
+    clients.c.public,
+    clients.c.pkce,
+    clients.c.trusted,
+    clients.c.access_token_lifetime,
+    clients.c.id_token_alg,
     clients.c.version,
 )
 _FIND_REFRESH = (
@@ -134,7 +140,8 @@ def _identity(row: Any) -> Identity | None:
 # The columns an Authorization is made of: its grant's identity and its client's.
 _AUTHORIZATION_COLUMNS = (
     "grant_type", "subject", "source_system", "tenant", "multitenant", "domain", "account_id",
-    "id", "client_id", "secret_digest", "grant_types", "scopes", "default_scopes", "enabled", "version",
+    "id", "client_id", "secret_digest", "grant_types", "scopes", "default_scopes", "enabled",
+    "redirect_uris", "public", "pkce", "trusted", "access_token_lifetime", "id_token_alg", "version",
 )
 _AuthorizationColumns = namedtuple("_AuthorizationColumns", (*_AUTHORIZATION_COLUMNS, "scope"))
 _authorization_columns = attrgetter(*_AUTHORIZATION_COLUMNS)

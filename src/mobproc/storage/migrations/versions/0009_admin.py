@@ -1,14 +1,14 @@
 """the operator's side: roles, versions for optimistic concurrency, search indexes
 
 Revision ID: 0009_admin
-Revises: 0007_mobproc_api
+Revises: 0008_interactive_sign_in
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_admin"
-down_revision = "0007_mobproc_api"
+down_revision = "0008_interactive_sign_in"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""The browser's surface: the sign-in pages of the authorization endpoint and logout."""
