@@ -55,7 +55,8 @@ def test_a_new_client_gets_its_secret_once_a_location_and_an_etag_and_the_secret
     assert created.headers["etag"].startswith('"c') and created.headers["cache-control"] == "no-store"
     assert {k: v for k, v in body.items() if k != "client_secret"} == {
         "client_id": client_id, "grants": ["client_credentials"], "scopes": ["MOBPROC"],
-        "default_scopes": ["MOBPROC"], "enabled": True}
+        "default_scopes": ["MOBPROC"], "enabled": True, "redirect_uris": [], "public": False, "pkce": "required",
+        "trusted": False, "access_token_lifetime": None, "id_token_alg": None}
     # Never again: not in the resource, not in the list.
     again = world.call("GET", created.headers["location"].removeprefix(ADMIN))
     assert again.status_code == 200 and "client_secret" not in again.json()
@@ -452,3 +453,21 @@ def test_the_admin_api_may_have_a_listener_of_its_own_or_none(make_server) -> No
             assert admin_only.post("/as/token.oauth2", data={"grant_type": "password"}).status_code == 404
     with make_server(admin_enabled=False) as off, httpx.Client(base_url=off.url) as http:
         assert http.get(f"{ADMIN}/openapi.json").status_code == 404
+
+
+def test_a_client_people_sign_in_to_is_registered_and_its_redirect_uris_changed_by_the_same_rules(
+        world: AdminWorld) -> None:
+    made = new_client(world, grants=["authorization_code", "refresh_token"], public=True, trusted=True,
+                      redirect_uris=["https://app.example/cb"])
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["client_secret"] is None and body["public"] is True and body["redirect_uris"] == ["https://app.example/cb"]
+    path = f"/clients/{body['client_id']}"
+    moved = world.call("PATCH", path, json={"redirect_uris": ["https://app.example/cb2"]})
+    assert moved.status_code == 200 and moved.json()["redirect_uris"] == ["https://app.example/cb2"]
+    for change, field in [({"redirect_uris": []}, "redirect_uris"), ({"redirect_uris": ["not a uri"]}, "redirect_uris"),
+                          ({"grants": ["client_credentials"]}, "redirect_uris")]:
+        refused = world.call("PATCH", path, json=change)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == field, refused.text
+    assert world.call("POST", f"{path}/secret").json()["errors"][0]["field"] == "client_secret"
+    assert new_client(world, redirect_uris=["https://app.example/cb"]).json()["errors"][0]["field"] == "redirect_uris"
