@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     admin_enabled: bool = True
     admin_host: str = "127.0.0.1"
     admin_port: int | None = Field(None, ge=1, le=65535)
+    # The console (/admin/console): where browsers reach it (default: the issuer's URL, or the
+    # admin listener's), and how old a login may be before a destructive action asks for the
+    # password again (OpenID Connect's max_age).
+    console_url: str | None = None
+    console_reauth_seconds: float = Field(300, ge=0, le=86400)
     workers: int = Field(1, ge=1, le=256)
     log_format: Literal["plain", "json"] = "plain"
     # How long a process may keep using a client it looked up: the bound within which a
@@ -307,6 +312,16 @@ class Settings(BaseSettings):
         if (value is None) != (info.data.get("tls_cert") is None):
             raise ValueError("TLS needs both a certificate (MOBPROC_TLS_CERT) and a key (MOBPROC_TLS_KEY)")
         return value
+
+    @property
+    def console_base_url(self) -> str:
+        """MOBPROC_CONSOLE_URL, or the console under the issuer, or under the admin listener."""
+        if self.console_url:
+            return self.console_url.rstrip("/")
+        if self.admin_listener is not None:
+            host, port = self.admin_listener
+            return f"{'https' if self.tls_cert else 'http'}://{host}:{port}/admin/console"
+        return self.issuer_url + "/admin/console"
 
     @property
     def admin_listener(self) -> tuple[str, int] | None:

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..domain.roles import Action
 from ..domain.views import event_fields
-from ..storage.audit import AuditFilter
+from ..storage.audit import AuditFilter, SqlAuditLog
 from . import models
 from .door import Principal, allowed, parts
 from .errors import AdminError, invalid
@@ -98,46 +98,56 @@ async def tail_audit(request: Request, since: Time = None, subject: Text = None,
     where = _filter(since, None, subject, client_id, event, actor)
     resume = request.headers.get("last-event-id")
     start = _cursor("Last-Event-ID", resume) if resume else None
-    audit = parts(request).services.audit
 
-    async def events() -> AsyncIterator[bytes]:
-        # From the resumed event, or from the first event at or after ``since``, or from now.
-        if start is not None:
-            last_id = start[1]
-        elif where.since is not None:
-            older = await run_in_threadpool(audit.page, AuditFilter(until=where.since), before=None, limit=1)
-            last_id = older[0][0] if older else 0
-        else:
-            last_id = await run_in_threadpool(audit.newest_id)
-        floor = last_id  # nothing at or before it is sent (it was, or was there before the tail)
-        sent: dict[int, float] = {}  # what was sent lately, which a look for late commits finds again
-        ends, checked = time.monotonic() + seconds, time.monotonic()
-        yield b"retry: 1000\n: the audit trail, live\n\n"
-        while time.monotonic() < ends:
-            if await request.is_disconnected():
-                return
-            if time.monotonic() - checked > TAIL_CHECK_SECONDS:
-                checked = time.monotonic()
-                try:
-                    await run_in_threadpool(check, request)
-                except AdminError:
-                    yield b"event: end\ndata: the token no longer allows this\n\n"
-                    return
-            now = time.time()
-            rows = await run_in_threadpool(audit.after, where, after_id=last_id, floor=floor,
-                                           late_since=now - COMMIT_LAG_SECONDS, limit=1000)
-            chunks = []
-            for row_id, found in rows:
-                if row_id in sent:
-                    continue
-                sent[row_id] = now
-                last_id = max(last_id, row_id)
-                data = json.dumps(event_fields(found), separators=(",", ":"))
-                chunks.append(f"event: audit\nid: {cursor_of(found.at, row_id)}\ndata: {data}\n\n")
-            for row_id in [i for i, when in sent.items() if when < now - 2 * COMMIT_LAG_SECONDS]:
-                del sent[row_id]
-            yield ("".join(chunks) or ": keep-alive\n\n").encode()
-            await asyncio.sleep(TAIL_POLL_SECONDS)
+    async def still_allowed() -> bool:
+        try:
+            await run_in_threadpool(check, request)
+        except AdminError:
+            return False
+        return True
 
-    return StreamingResponse(events(), media_type="text/event-stream",
+    events = event_stream(request, parts(request).services.audit, where, start, seconds, still_allowed)
+    return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def event_stream(request: Request, audit: SqlAuditLog, where: AuditFilter, start: tuple[float, int] | None,
+                       seconds: float, still_allowed: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
+    """The live tail's Server-Sent Events (the admin API's, and the console's behind its session):
+    from the event ``start`` names (a cursor), or from the first at or after ``where.since``, or
+    from now; until ``seconds`` are over, the client goes, or ``still_allowed()`` says no (asked
+    every TAIL_CHECK_SECONDS)."""
+    if start is not None:
+        last_id = start[1]
+    elif where.since is not None:
+        older = await run_in_threadpool(audit.page, AuditFilter(until=where.since), before=None, limit=1)
+        last_id = older[0][0] if older else 0
+    else:
+        last_id = await run_in_threadpool(audit.newest_id)
+    floor = last_id  # nothing at or before it is sent (it was, or was there before the tail)
+    sent: dict[int, float] = {}  # what was sent lately, which a look for late commits finds again
+    ends, checked = time.monotonic() + seconds, time.monotonic()
+    yield b"retry: 1000\n: the audit trail, live\n\n"
+    while time.monotonic() < ends:
+        if await request.is_disconnected():
+            return
+        if time.monotonic() - checked > TAIL_CHECK_SECONDS:
+            checked = time.monotonic()
+            if not await still_allowed():
+                yield b"event: end\ndata: the session or token no longer allows this\n\n"
+                return
+        now = time.time()
+        rows = await run_in_threadpool(audit.after, where, after_id=last_id, floor=floor,
+                                       late_since=now - COMMIT_LAG_SECONDS, limit=1000)
+        chunks = []
+        for row_id, found in rows:
+            if row_id in sent:
+                continue
+            sent[row_id] = now
+            last_id = max(last_id, row_id)
+            data = json.dumps(event_fields(found), separators=(",", ":"))
+            chunks.append(f"event: audit\nid: {cursor_of(found.at, row_id)}\ndata: {data}\n\n")
+        for row_id in [i for i, when in sent.items() if when < now - 2 * COMMIT_LAG_SECONDS]:
+            del sent[row_id]
+        yield ("".join(chunks) or ": keep-alive\n\n").encode()
+        await asyncio.sleep(TAIL_POLL_SECONDS)

@@ -15,23 +15,14 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..domain.registries import Actor
-from ..domain.roles import Action, Role, strongest
+from ..domain import operators
+from ..domain.operators import Principal
+from ..domain.roles import Action, Role
 from ..resource import RejectedToken
 from ..services import Services
 from .errors import AdminError
 
 REALM = 'realm="mobproc-admin"'
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller: its role, and the actor its changes are audited under (with its address)."""
-
-    role: Role
-    actor: Actor
-    subject: str
-    client_id: str
 
 
 @dataclass
@@ -71,20 +62,15 @@ def principal(request: Request) -> Principal:
 
 
 def principal_of(services: Services, token: str, address: str | None) -> Principal:
-    """Whom ``token`` speaks for, in which role (the API's door, and the console's with the token
-    its session holds)."""
-    checked = services.verifier.verify(token)
-    if isinstance(checked, RejectedToken):
-        raise _unauthorized("The access token is invalid, expired or revoked", "invalid_token")
-    # An account's token acts in a role the account holds now; a client's own token in the
-    # admin scopes an admin registered it with.
-    held = services.account_registry.roles_of(checked.subject) if checked.platform is not None else None
-    role = strongest(checked.scope, held)
-    if role is None:
+    """Whom ``token`` speaks for, in which role, or the door's refusal (401, 403)."""
+    try:
+        found = operators.principal_of(services.verifier, services.account_registry, token, address)
+    except operators.NoRole:
         raise insufficient(Action.READ, "The token carries no role of the admin API that its holder holds "
-                                         "(scopes mobproc:admin, mobproc:operator, mobproc:auditor)")
-    name = f"account:{checked.subject}" if checked.platform is not None else f"client:{checked.client_id}"
-    return Principal(role, Actor(name, address), checked.subject, checked.client_id)
+                                        "(scopes mobproc:admin, mobproc:operator, mobproc:auditor)") from None
+    if isinstance(found, RejectedToken):
+        raise _unauthorized("The access token is invalid, expired or revoked", "invalid_token")
+    return found
 
 
 def allowed(action: Action) -> Callable[[Request], Principal]:

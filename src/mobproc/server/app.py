@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import admin
@@ -31,6 +31,7 @@ from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
 from ..web import authorization as web_authorization
+from ..web import console as web_console
 from ..web import pages as web_pages
 from . import (
     introspection_endpoint,
@@ -190,8 +191,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             return source_address((scope.get("client") or ("", 0))[0], forwarded, trusted)
 
         admin_mount = admin.mount(admin.create_admin(services, settings, address_of=address_of))
+        # The console: the admin API's pages, for people (mobproc.web.console).
+        console_mount = Mount(web_console.PATH, routes=web_console.console_routes(services, settings,
+                                                                                 address_of=address_of))
         if settings.admin_listener is None:
-            routes.append(admin_mount)
+            routes += [admin_mount, console_mount]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
         observers.insert(0, AccessLog(grant_types=services.token_endpoint.grant_types))
@@ -211,7 +215,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                                                        headers=headers)
     if settings.admin_enabled and settings.admin_listener is not None:
         by_port[settings.admin_listener[1]] = AnswerEdge(
-            Starlette(routes=[admin_mount], exception_handlers=handlers), **edge)
+            Starlette(routes=[admin_mount, console_mount], exception_handlers=handlers), **edge)
     app = ServerApp(
         direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
         direct_get={API_PATH + PING_PATH: AnswerEdge(ApiEdge(DirectPing(api.state.parts)), **edge)},
@@ -247,6 +251,7 @@ def page_headers():  # noqa: ANN201
     (:mod:`mobproc.web.pages`)."""
     return SecurityHeaders.for_pages({API_PATH + api_docs.PREFIX: api_docs.PAGE_POLICY,
                                       web_authorization.PATH: "", web_authorization.LOGOUT_PATH: "",
+                                      web_console.PATH + "/": "",
                                       web_pages.ASSETS_PATH + "/": web_pages.page_policy()})
 
 

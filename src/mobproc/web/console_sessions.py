@@ -21,6 +21,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ...storage.console_sessions import SqlConsoleSessions
+from ..storage.console_sessions import SqlConsoleSessions
 
 LOGIN_SECONDS = 600
 
@@ -82,9 +83,9 @@ def csrf_token(cookie: str) -> str:
 
 
 class ConsoleSessions:
-    def __init__(self, store: SqlConsoleSessions, login_key: bytes) -> None:
+    def __init__(self, store: SqlConsoleSessions, login_key: Callable[[], bytes]) -> None:
         self._store = store
-        self._login_key = login_key
+        self._login_key = login_key  # the deployment's own, read on first use
 
     @staticmethod
     def _digest(raw: bytes) -> bytes:
@@ -126,10 +127,10 @@ class ConsoleSessions:
         login = {"state": _b64(secrets.token_bytes(16)), "verifier": _b64(secrets.token_bytes(48)),
                  "nonce": _b64(secrets.token_bytes(16)), "return_to": return_to, "at": time.time(),
                  "fresh": prompt_login}
-        return seal(self._login_key, b"login", login), login
+        return seal(self._login_key(), b"login", login), login
 
     def login_of(self, cookie: str | None) -> dict[str, Any] | None:
-        login = unseal(self._login_key, b"login", cookie) if cookie and len(cookie) < 2000 else None
+        login = unseal(self._login_key(), b"login", cookie) if cookie and len(cookie) < 2000 else None
         if login is None or time.time() - login.get("at", 0) > LOGIN_SECONDS:
             return None
         return login
