@@ -228,6 +228,8 @@ class LiveServer(Provisioning):
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("database_url", database_url(database_path))
         settings.setdefault("port", self.port)  # so that the dev issuer is this server's URL
+        if settings.get("issuer") == "self":  # qa and production need one: this server's URL
+            settings["issuer"] = self.url
         if "operations_port" not in settings:
             self._sockets.append(listening_socket())
             settings["operations_port"] = self._sockets[1].getsockname()[1]

@@ -4,7 +4,7 @@ admin API and the command line, for whoever is on call.
 It is a first-party client of this mobproc (``mobproc-console``: public, trusted, PKCE), signed
 in through the authorization endpoint like any other, and a backend-for-frontend (OAuth 2.0 for
 Browser-Based Apps §6.1): the code is redeemed here, the access token stays here (sealed,
-:mod:`.console_sessions`), and the browser holds one ``HttpOnly``, ``SameSite=Strict`` cookie
+:mod:`.console_sessions`), and the browser holds one ``HttpOnly``, ``SameSite=Lax`` cookie
 (``Secure`` over HTTPS). Every page checks the token again and acts in the role it speaks for
 (:mod:`mobproc.domain.operators`): a revoked token or a role taken away ends what the console
 can do at once.
@@ -161,7 +161,7 @@ class Console:
         self._client_ready = False
         self._secure = self.base.startswith("https://")
 
-    # --- cookies: HttpOnly, SameSite=Strict (the login's: Lax), Secure and __Host- over HTTPS
+    # --- cookies: HttpOnly, SameSite=Lax, Secure and __Host- over HTTPS
 
     def _cookie_name(self, base: str) -> str:
         return f"__Host-{base}" if self._secure else base
@@ -266,11 +266,13 @@ class Console:
             raise Refused(400, "Not a form", "The form could not be read.") from None
 
     def _check_post(self, request: Request, session: ConsoleSession, form: dict[str, str]) -> None:
-        """CSRF: the session's token in the form, and nothing that says another site sent it."""
+        """CSRF: the session's token in the form, and nothing that says another site sent it
+        (``Origin`` is ``null`` from these pages, whose referrer policy is ``no-referrer``;
+        ``Sec-Fetch-Site`` says where the form was, whatever the policy)."""
         origin = request.headers.get("origin")
         fetch_site = request.headers.get("sec-fetch-site")
         own = f"{request.url.scheme}://{request.url.netloc}"
-        if (origin is not None and origin != own) or (fetch_site is not None and fetch_site not in ("same-origin", "none")):
+        if (origin not in (None, "null", own)) or (fetch_site is not None and fetch_site not in ("same-origin", "none")):
             raise Refused(403, "Refused", "This form was sent from another site.")
         if not hmac.compare_digest(form.get("csrf_token", ""), session.csrf):
             raise Refused(403, "Refused", "This form is not one of this console's, or its page is too old: "
@@ -369,7 +371,11 @@ class Console:
                 await run_in_threadpool(self.sessions.close, existing.cookie)
             cookie = await run_in_threadpool(self.sessions.open, found.subject, answer["access_token"], auth_time,
                                              expires_at)
-            self._set_cookie(response, SESSION_COOKIE, cookie, None, "strict")
+            # Lax, not Strict: a link to the console from another site (a chat, a ticket) is a
+            # cross-site navigation, and the whole sign-in's redirect chain with it; under Strict
+            # the cookie set at its end is not sent in it, and the browser loops back to sign in.
+            # A cross-site POST carries no Lax cookie; the CSRF token guards the rest.
+            self._set_cookie(response, SESSION_COOKIE, cookie, None, "lax")
         self._clear_cookie(response, LOGIN_COOKIE)
         return response
 

@@ -1,5 +1,5 @@
 """The console's sessions: the backend-for-frontend pattern (OAuth 2.0 for Browser-Based Apps,
-§6.1). The browser holds one cookie (``HttpOnly``, ``Secure`` over HTTPS, ``SameSite=Strict``)
+§6.1). The browser holds one cookie (``HttpOnly``, ``Secure`` over HTTPS, ``SameSite=Lax``)
 with 32 random bytes; the server holds the access token the console signed in with, sealed
 (AES-256-GCM) under a key derived from those bytes (HKDF-SHA256), in a row found by their
 digest. The token never reaches the browser, and a copy of the database opens none of the
