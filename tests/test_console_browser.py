@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from conftest import LiveServer, introspect, password_grant, remember, unique
+from mobproc.domain.registries import ClientRegistration
 from test_sign_in_browser import SCREENSHOTS, assert_accessible, browser, sign_in  # noqa: F401 - a fixture
 
 CONSOLE = "/admin/console"
@@ -230,6 +231,23 @@ def test_production_is_shown_in_red(make_server, browser: Browser) -> None:  # n
         assert banner == "rgb(139, 16, 20)"
         assert_accessible(page)
         page.context.close()
+
+
+def test_the_audit_pages_live_tail_shows_each_new_event_as_it_is_recorded(browser: Browser, server: LiveServer,
+                                                                          admin: tuple[str, str]) -> None:
+    page = open_console(browser, server, admin, "/audit?event=client_added")
+    page.wait_for_selector("#tail-state:has-text('Live')")
+    client_id = unique("live")
+    server.services.client_registry.register(ClientRegistration(client_id, ("client_credentials",), ("A",)),
+                                             actor="cli:tail-test")
+    arrived = page.locator("#tail li", has_text=client_id)
+    arrived.wait_for(timeout=15_000)
+    assert "client_added" in arrived.inner_text() and "actor=cli:tail-test" in arrived.inner_text()
+    # The filter holds: an event of another kind does not appear.
+    server.services.client_registry.set_enabled(client_id, False, actor="cli:tail-test")
+    time.sleep(2.5)
+    assert page.locator("#tail li", has_text="client_disabled").count() == 0
+    page.context.close()
 
 
 def test_every_console_page_passes_axe_and_the_readmes_screenshots(browser: Browser, server: LiveServer,
