@@ -257,6 +257,7 @@ class ClientRegistry:
 
     def page(self, where: ClientFilter = ClientFilter(), *, offset: int = 0, limit: int = 50) -> tuple[list[Client], int]:
         """One page of the clients ``where`` selects, by client id, and how many it selects in all."""
+        _check_prefix(where.prefix or "")
         return self._store.page_clients(where, offset, limit)
 
     def _exists(self, client_id: str) -> Callable[[], bool]:
@@ -538,6 +539,7 @@ class AccountRegistry:
         system, or of all), by name, and how many match in all."""
         if source_system is not None and source_system not in self.source_systems:
             raise InvalidChange("source_system", f"source system {source_system!r} is not enabled (MOBPROC_SOURCE_SYSTEMS)")
+        _check_prefix(prefix)
         accounts, total = self._store.search_accounts(prefix, source_system, offset, limit)
         return self._views(accounts), total
 
@@ -665,6 +667,12 @@ class SigningKeyRegistry:
         key = self._keys.rotate(now=True)
         self._audit.record(_event(audit.SIGNING_KEY_RETIRED, actor, detail=f"kid={kid} replaced_by={key.kid}"))
         return key
+
+
+def _check_prefix(prefix: str) -> None:
+    """What a search may start with: what a name may hold (printable, 255 characters at most)."""
+    if len(prefix) > 255 or not prefix.isprintable():
+        raise InvalidChange("prefix", "a prefix is at most 255 printable characters")
 
 
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte of password is a denial of service

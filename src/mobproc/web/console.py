@@ -475,6 +475,8 @@ class Console:
     async def audit(self, request: Request, session: ConsoleSession, who: Principal, form: dict) -> Response:
         query = request.query_params
         filters = {name: query.get(name, "")[:320] for name in ("subject", "client_id", "event", "actor")}
+        if not all(value.isprintable() for value in filters.values()):
+            raise Refused(400, "Not a filter", "A filter is printable text.")
         where = AuditFilter(**{name: value or None for name, value in filters.items()})
         before = None
         if query.get("cursor"):
@@ -504,7 +506,10 @@ class Console:
         if session is None:
             return Response(status_code=401)
         query = request.query_params
-        where = AuditFilter(**{name: (query.get(name) or None) for name in ("subject", "client_id", "event", "actor")})
+        filters = {name: query.get(name, "")[:320] for name in ("subject", "client_id", "event", "actor")}
+        if not all(value.isprintable() for value in filters.values()):
+            return Response(status_code=400)
+        where = AuditFilter(**{name: value or None for name, value in filters.items()})
         cookie = session.cookie
 
         async def still_allowed() -> bool:
