@@ -4,6 +4,7 @@ ended by signing out or by revoking the token it holds, a role taken away ending
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -160,3 +161,14 @@ def test_the_console_moves_with_the_admin_api(make_server) -> None:  # noqa: ANN
         assert http.get(CONSOLE + "/").status_code == 404
 
 
+
+
+def test_housekeeping_deletes_the_sessions_whose_token_has_expired(server: LiveServer) -> None:
+    from mobproc.storage.housekeeping import cleanup
+
+    http, _ = signed_in(server, account(server))
+    assert http.get(CONSOLE + "/").status_code == 200
+    cleaned = cleanup(server.services.database, now=time.time() + server.settings.access_token_lifetime + 1)
+    assert cleaned.console_sessions >= 1
+    assert http.get(CONSOLE + "/").status_code == 303
+    http.close()
