@@ -228,13 +228,19 @@ class LiveServer(Provisioning):
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("database_url", database_url(database_path))
         settings.setdefault("port", self.port)  # so that the dev issuer is this server's URL
+        if settings.get("issuer") == "self":  # qa and production need one: this server's URL
+            settings["issuer"] = self.url
         if "operations_port" not in settings:
             self._sockets.append(listening_socket())
             settings["operations_port"] = self._sockets[1].getsockname()[1]
+        if settings.get("admin_port") == "own":  # the admin API on a listener of its own
+            self._sockets.append(listening_socket())
+            settings["admin_port"] = self._sockets[-1].getsockname()[1]
         self.settings = load_settings(**settings)
         if len(self._sockets) == 1:
             self._sockets += listeners(self.settings)
         self.operations_url = f"http://127.0.0.1:{self.settings.operations_port}"
+        self.admin_url = f"http://127.0.0.1:{self.settings.admin_port or self.port}"
 
     def __enter__(self) -> LiveServer:
         services = Services.build(self.settings, extra_grants=self.extra_grants)

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # The port of the token endpoint serves them beside it; 0 serves them nowhere.
     operations_host: str = "127.0.0.1"
     operations_port: int = Field(9032, ge=0, le=65535)
+    # The admin API (/admin/v1): beside the token endpoint by default; MOBPROC_ADMIN_PORT puts it
+    # on a listener of its own (on MOBPROC_ADMIN_HOST, loopback unless chosen otherwise), so that
+    # it need not face the internet beside the token endpoint; disabled, it is served nowhere.
+    admin_enabled: bool = True
+    admin_host: str = "127.0.0.1"
+    admin_port: int | None = Field(None, ge=1, le=65535)
+    # The console (/admin/console): where browsers reach it (default: the issuer's URL, or the
+    # admin listener's), and how old a login may be before a destructive action asks for the
+    # password again (OpenID Connect's max_age).
+    console_url: str | None = None
+    console_reauth_seconds: float = Field(300, ge=0, le=86400)
     workers: int = Field(1, ge=1, le=256)
     log_format: Literal["plain", "json"] = "plain"
     # How long a process may keep using a client it looked up: the bound within which a
@@ -301,6 +312,23 @@ class Settings(BaseSettings):
         if (value is None) != (info.data.get("tls_cert") is None):
             raise ValueError("TLS needs both a certificate (MOBPROC_TLS_CERT) and a key (MOBPROC_TLS_KEY)")
         return value
+
+    @property
+    def console_base_url(self) -> str:
+        """MOBPROC_CONSOLE_URL, or the console under the issuer, or under the admin listener."""
+        if self.console_url:
+            return self.console_url.rstrip("/")
+        if self.admin_listener is not None:
+            host, port = self.admin_listener
+            return f"{'https' if self.tls_cert else 'http'}://{host}:{port}/admin/console"
+        return self.issuer_url + "/admin/console"
+
+    @property
+    def admin_listener(self) -> tuple[str, int] | None:
+        """Where the admin API has a listener of its own, if it has one."""
+        if not self.admin_enabled or self.admin_port is None or self.admin_port == self.port:
+            return None
+        return self.admin_host, self.admin_port
 
     @field_validator("lockout_max_seconds")
     @classmethod

@@ -21,7 +21,7 @@ from .domain.jwt_tokens import JwtTokenStrategy
 from .domain.lockout import Lockout, LockoutPolicy
 from .domain.passwords import PasswordHasher
 from .domain.pseudonyms import Pseudonyms
-from .domain.registries import AccountRegistry, ClientRegistry
+from .domain.registries import AccountRegistry, ClientRegistry, SigningKeyRegistry
 from .domain.sessions import BrowserSessions, LoginTransactions
 from .domain.signing_keys import KeyEncryption, SigningKeys
 from .domain.throttling import GuessingThrottle
@@ -47,6 +47,7 @@ from .storage.authorization import SqlAuthorizationCodeStore, SqlConsentStore
 from .storage.clients import SqlClientStore
 from .storage.database import Database
 from .storage.deployment_secrets import SqlDeploymentSecrets
+from .storage.roles import SqlRoleStore
 from .storage.sessions import SqlSessionStore
 from .storage.signing_keys import SqlSigningKeyStore
 from .storage.throttle import SqlFailureBudget, forget_after
@@ -106,6 +107,7 @@ class Services:
     client_registry: ClientRegistry
     account_registry: AccountRegistry
     identity_sources: dict[str, IdentitySource]
+    key_registry: SigningKeyRegistry
     # Interactive sign-in (issue 20): the authorization endpoint, browser sessions, the sign-in
     # forms' CSRF tokens, consents.
     sign_in: SignIn
@@ -218,9 +220,10 @@ class Services:
                 accounts, hasher, attempts, attempts, pseudonyms, audit, source_systems=settings.source_systems,
                 directories={name: source.canonical_name for name, source in sources.items()
                              if not isinstance(source, BuiltinIdentitySource)},
-                consents=consents,
+                consents=consents, roles=SqlRoleStore(database, environment), grants=tokens,
             ),
             identity_sources=sources,
+            key_registry=SigningKeyRegistry(keys, audit),
             sign_in=SignIn(AuthorizationEndpoint(endpoint_clients, codes, factory, tokens, issuer=settings.issuer_url),
                            authenticator, sessions, consents, audit),
             id_tokens=id_tokens,

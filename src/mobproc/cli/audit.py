@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from ..domain.audit import format_line
+from ..domain.views import event_fields, iso
 from ._common import fail
 from ._server import DatabaseOption, EnvironmentOption, open_services
 
 app = typer.Typer()
-
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
 
 def _since(value: str) -> float:
     """``90s``, ``30m``, ``12h``, ``7d`` ago, or an ISO 8601 date or time (UTC unless it says)."""
@@ -48,7 +44,7 @@ def audit_trail(
     start = _since(since) if since else None
     events = open_services(database, environment).audit.events(since=start, subject=subject, event=event, limit=limit)
     if json_output:
-        rows = [{"at": iso(e.at), **{k: v for k, v in asdict(e).items() if k != "at"}} for e in events]
+        rows = [event_fields(e) for e in events]
         typer.echo(json.dumps(rows, indent=2))
         return
     for e in events:

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ..domain.clients import GRANT_TYPES, Client
+from ..domain.clients import GRANT_TYPES
 from ..domain.registries import ClientRegistration
+from ..domain.views import client_fields
 from ._common import read_secret
 from ._server import DatabaseOption, EnvironmentOption, actor, open_services, refusals
 
 client_app = typer.Typer(help="Client applications (id, secret, grants, scopes).", no_args_is_help=True)
 SHOWN_ONCE = "(shown once: only its digest is stored)"
-
-
-def client_fields(client: Client) -> dict[str, Any]:
-    """A client as ``client list --json`` shows it (and the admin API names its fields)."""
-    return {
-        "client_id": client.client_id,
-        "grants": sorted(client.grant_types),
-        "scopes": sorted(client.scopes),
-        "default_scopes": list(client.default_scopes),
-        "enabled": client.enabled,
-        "redirect_uris": list(client.redirect_uris),
-        "public": client.public,
-        "pkce": "required" if client.pkce_required else "optional",
-        "trusted": client.trusted,
-        "access_token_lifetime": client.access_token_lifetime,
-        "id_token_alg": client.id_token_alg,
-    }
 
 
 @client_app.command("add")

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from ..domain.registries import SigningKeyRegistry
+from ..domain.views import iso, key_fields
 from ._common import fail
-from ._server import DatabaseOption, EnvironmentOption, open_services
-from .audit import iso
+from ._server import DatabaseOption, EnvironmentOption, actor, open_services
 
 keys_app = typer.Typer(help="The keys that sign JWT access tokens and ID tokens (published at /pf/JWKS).",
                        no_args_is_help=True)
@@ -27,19 +28,7 @@ def _key_rows(services, ring: str = "access") -> list[dict]:  # noqa: ANN001
     import time
 
     now = time.time()
-    return [
-        {
-            "kid": record.kid,
-            "alg": record.alg,
-            "state": record.state(now),
-            "created_at": iso(record.created_at),
-            "signs_from": iso(record.signs_from),
-            "signs_until": iso(record.retired_at) if record.retired_at else None,
-            "published_until": iso(record.not_after) if record.not_after else None,
-            "private_key": "erased" if record.private_key is None else "encrypted" if record.encrypted else "unencrypted",
-        }
-        for record in _ring(services, ring).records()
-    ]
+    return [key_fields(record, now) for record in _ring(services, ring).records()]
 
 
 @keys_app.command("list")
@@ -85,13 +74,14 @@ def keys_rotate(
     from ..domain.signing_keys import SigningKeyUnavailable
     from ..storage.database import DatabaseUnavailable
 
-    keys = _ring(open_services(database, environment), ring)
+    services = open_services(database, environment)
+    keys = _ring(services, ring)
     before = {record.kid for record in keys.records()}
     try:
-        key = keys.rotate(now=now)
+        key, new = SigningKeyRegistry(keys, services.audit, ring=ring).rotate(now=now, actor=actor())
     except (SigningKeyUnavailable, DatabaseUnavailable) as error:
         fail(f"rotation failed: {error}")
-    if key.kid in before:
+    if not new:
         typer.echo(f"signing key {key.kid} is staged already: it signs from {iso(key.signs_from)} "
                    "(`mobproc keys rotate --now` replaces every key at once)")
         return

@@ -96,6 +96,8 @@ def serve(
             f"  curl {base}/mobproc/v1/me -H 'Authorization: Bearer ACCESS_TOKEN' -H 'X-TNGO-TENANT: XYZ'"
             f" -H 'client_id: {DEMO_CLIENT_ID}'\n"
             f"  (every resource, and a page to try them: {base}/mobproc/v1/docs)"
+            + (f"\nthe console, for an account given a role (mobproc user grant-role U admin): "
+               f"{settings.console_base_url}/" if settings.admin_enabled else "")
         )
     # Each worker process builds its app from these settings, handed to it (pickled into the
     # process uvicorn spawns), not read again from an environment edited for it.

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ..domain.registries import AccountAttributes, AccountView
+from ..domain.registries import AccountAttributes
+from ..domain.roles import ROLES
+from ..domain.views import account_fields, consent_fields
 from ._common import read_secret
 from ._server import DatabaseOption, EnvironmentOption, actor, open_services, refusals
-from .audit import iso
 
 user_app = typer.Typer(help="Accounts of the built-in identity sources.", no_args_is_help=True)
-
-
-def account_fields(view: AccountView) -> dict[str, Any]:
-    """An account as ``user list --json`` shows it (and the admin API names its fields)."""
-    account = view.account
-    return {
-        "username": str(account.username),
-        "tenant": account.tenant,
-        "multitenant": account.multitenant,
-        "domain": account.domain,
-        "locked_until": iso(view.locked_until) if view.locked_until else None,
-        "last_login_at": iso(account.last_login_at) if account.last_login_at else None,
-    }
 
 
 @user_app.command("add")
@@ -61,7 +49,8 @@ def user_list(
     for row in rows:
         locked = f"  locked until {row['locked_until']}" if row["locked_until"] else ""
         multitenant = str(row["multitenant"]).lower()
-        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={multitenant}{locked}")
+        roles = f"  roles={','.join(row['roles'])}" if row["roles"] else ""
+        typer.echo(f"{row['username']}  tenant={row['tenant'] or '-'}  multitenant={multitenant}{locked}{roles}")
 
 
 @user_app.command("remove")
@@ -97,6 +86,29 @@ def user_unlock(username: str, database: DatabaseOption = None, environment: Env
         typer.echo(f"account {registry.parse(username)} unlocked")
 
 
+RoleArgument = Annotated[str, typer.Argument(help=f"The admin API's role: {', '.join(ROLES)}")]
+
+
+@user_app.command("grant-role")
+def user_grant_role(username: str, role: RoleArgument, database: DatabaseOption = None,
+                    environment: EnvironmentOption = None) -> None:
+    """Give an account a role of the admin API and its console (admin, operator, auditor): how
+    the first admin is made. Its tokens act in the role when they carry its scope (mobproc:ROLE)."""
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        added = registry.grant_role(username, role, actor=actor())
+        typer.echo(f"account {registry.parse(username)}: role {role.removeprefix('mobproc:')} "
+                   f"{'granted' if added else 'held already'}")
+
+
+@user_app.command("revoke-role")
+def user_revoke_role(username: str, role: RoleArgument, database: DatabaseOption = None,
+                     environment: EnvironmentOption = None) -> None:
+    """Take a role away; the account's tokens cannot act in it any more, at once."""
+    registry = open_services(database, environment).account_registry
+    with refusals():
+        registry.revoke_role(username, role, actor=actor())
+        typer.echo(f"account {registry.parse(username)}: role {role.removeprefix('mobproc:')} revoked")
 @user_app.command("consents")
 def user_consents(
     username: str,
@@ -107,8 +119,7 @@ def user_consents(
     """Show which clients the account allowed, and which scopes (the sign-in's consent page)."""
     registry = open_services(database, environment).account_registry
     with refusals():
-        rows = [{"client_id": consent.client_id, "scopes": list(consent.scope), "granted_at": consent.granted_at}
-                for consent in registry.consents(username)]
+        rows = [consent_fields(consent) for consent in registry.consents(username)]
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return

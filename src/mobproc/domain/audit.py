@@ -43,8 +43,9 @@ SESSION_ENDED = "session_ended"  # reason: logout, password_set, account_locked,
 CONSENT_GIVEN = "consent_given"
 CONSENT_DENIED = "consent_denied"
 CONSENT_REVOKED = "consent_revoked"
-# Changes through the command line:
+# Changes through the command line and the admin API (each with its actor):
 CLIENT_ADDED = "client_added"
+CLIENT_UPDATED = "client_updated"
 CLIENT_REMOVED = "client_removed"
 CLIENT_DISABLED = "client_disabled"
 CLIENT_ENABLED = "client_enabled"
@@ -52,6 +53,11 @@ CLIENT_SECRET_ROTATED = "client_secret_rotated"
 ACCOUNT_ADDED = "account_added"
 ACCOUNT_REMOVED = "account_removed"
 PASSWORD_SET = "password_set"
+ROLE_GRANTED = "role_granted"
+ROLE_REVOKED = "role_revoked"
+SIGNING_KEY_ROTATED = "signing_key_rotated"
+SIGNING_KEY_RETIRED = "signing_key_retired"
+# grant_revoked (above) with reason "operator": an account's grant ended by an operator.
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,7 @@ class AuditEvent:
     refresh_token: str | None = None  # short_id of the refresh token issued
     reason: str | None = None
     detail: str | None = None
-    actor: str | None = None  # who changed something outside HTTP: "cli:<os user>"
+    actor: str | None = None  # who made a change: "cli:<os user>", "account:<username>", "client:<id>"
     at: float = field(default_factory=time.time)
 
 

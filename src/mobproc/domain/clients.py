@@ -49,6 +49,7 @@ class Client:
     trusted: bool = False
     access_token_lifetime: float | None = None
     id_token_alg: str | None = None
+    version: int = 0  # moved by every change (the admin API's ETag)
 
     def check_secret(self, secret: str) -> bool:
         # A client secret is machine-made and high-entropy, so a SHA-256 digest compared in

@@ -149,6 +149,7 @@ class Account:
     domain: str | None
     credential_version: int = 0
     last_login_at: float | None = None
+    version: int = 0  # moved by every change through the registry (the admin API's ETag)
 
     @property
     def username(self) -> Username:

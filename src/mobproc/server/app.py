@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import admin
 from ..api import docs as api_docs
 from ..api.app import PATH as API_PATH
 from ..api.app import ApiEdge, create_api, mount
@@ -30,6 +31,7 @@ from ..config import Settings, load_settings
 from ..services import Services
 from ..storage.housekeeping import Housekeeper
 from ..web import authorization as web_authorization
+from ..web import console as web_console
 from ..web import pages as web_pages
 from . import (
     introspection_endpoint,
@@ -41,6 +43,7 @@ from . import (
     userinfo_endpoint,
 )
 from .access_log import AccessLog
+from .forwarded import source_address
 from .headers import SecurityHeaders
 from .logs import lean_records
 from .metrics import RequestMetrics
@@ -61,25 +64,28 @@ class ServerApp(Starlette):
     ``send`` or the call again (README, Performance). Every other path, and any request under a
     root path, goes through Starlette as usual.
 
-    A request that arrived on the operations listener (``operations_port``) is answered by
-    ``operations`` alone: metrics and the detailed readiness are for operators, not for
-    whoever can reach the token endpoint (issue 19, item 1)."""
+    A request that arrived on a listener of its own (``by_port``) is answered by that
+    listener's application alone: on the operations listener, metrics and the detailed
+    readiness, which are for operators, not for whoever can reach the token endpoint (issue 19,
+    item 1); on the admin listener, the admin API."""
 
     def __init__(self, *, direct: Mapping[str, ASGIApp], direct_get: Mapping[str, ASGIApp] | None = None,
-                 operations: ASGIApp | None = None, operations_port: int = 0, **kwargs: Any) -> None:
+                 by_port: Mapping[int, ASGIApp] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.direct = direct
         self.direct_get = direct_get or {}  # paths answered directly when read (GET, HEAD)
-        self.operations, self.operations_port = operations, operations_port
+        self.by_port = {port: app for port, app in (by_port or {}).items() if port}
         # Starlette answers a path that differs by a trailing slash with a redirect built from
         # the Host header, query string included: the seed's credentials, sent on to whatever
         # host the request named. No endpoint here redirects; such a path is a 404.
         self.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.operations is not None and scope["type"] == "http" and (scope.get("server") or (None, 0))[1] == self.operations_port:
-            await self.operations(scope, receive, send)
-            return
+        if self.by_port and scope["type"] == "http":
+            listener = self.by_port.get((scope.get("server") or (None, 0))[1])
+            if listener is not None:
+                await listener(scope, receive, send)
+                return
         endpoint = None
         if scope["type"] == "http" and not scope.get("root_path"):
             endpoint = self.direct.get(scope["path"])
@@ -176,6 +182,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
         mount(api := create_api(services.verifier, services.database, settings, verify_in_process=True)),
     ]
+    by_port: dict[int, ASGIApp] = {}
+    if settings.admin_enabled:
+        trusted = settings.trusted_proxies
+
+        def address_of(scope: Scope) -> str:
+            forwarded = [value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"]
+            return source_address((scope.get("client") or ("", 0))[0], forwarded, trusted)
+
+        admin_mount = admin.mount(admin.create_admin(services, settings, address_of=address_of))
+        # The console: the admin API's pages, for people (mobproc.web.console).
+        console_mount = Mount(web_console.PATH, routes=web_console.console_routes(services, settings,
+                                                                                 address_of=address_of))
+        if settings.admin_listener is None:
+            routes += [admin_mount, console_mount]
     observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
     if settings.access_log:
         observers.insert(0, AccessLog(grant_types=services.token_endpoint.grant_types))
@@ -190,11 +210,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     ]
     if settings.operations_port == settings.port:  # chosen: one listener for all
         routes = [route for route in routes if route.path != "/readyz"] + operator_routes[1:]
+    else:
+        by_port[settings.operations_port] = AnswerEdge(Starlette(routes=operator_routes, exception_handlers=handlers),
+                                                       headers=headers)
+    if settings.admin_enabled and settings.admin_listener is not None:
+        by_port[settings.admin_listener[1]] = AnswerEdge(
+            Starlette(routes=[admin_mount, console_mount], exception_handlers=handlers), **edge)
     app = ServerApp(
         direct={path: AnswerEdge(endpoint, **edge) for path, endpoint in form_endpoints.items()},
         direct_get={API_PATH + PING_PATH: AnswerEdge(ApiEdge(DirectPing(api.state.parts)), **edge)},
-        operations=AnswerEdge(Starlette(routes=operator_routes, exception_handlers=handlers), headers=headers),
-        operations_port=settings.operations_port if settings.operations_port != settings.port else 0,
+        by_port=by_port,
         routes=routes,
         middleware=[Middleware(AnswerEdge, **edge)],
         exception_handlers=handlers,
@@ -226,22 +251,30 @@ def page_headers():  # noqa: ANN201
     (:mod:`mobproc.web.pages`)."""
     return SecurityHeaders.for_pages({API_PATH + api_docs.PREFIX: api_docs.PAGE_POLICY,
                                       web_authorization.PATH: "", web_authorization.LOGOUT_PATH: "",
+                                      web_console.PATH + "/": "",
                                       web_pages.ASSETS_PATH + "/": web_pages.page_policy()})
 
 
 def listeners(settings: Settings) -> list[socket.socket]:
     """The sockets beside the token endpoint's: the operations listener, unless it shares the
-    token endpoint's port or is off (port 0)."""
-    if not settings.operations_port or settings.operations_port == settings.port:
-        return []
-    family = socket.AF_INET6 if ":" in settings.operations_host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((settings.operations_host, settings.operations_port))
-    except OSError as error:
-        sock.close()
-        raise OSError(f"the operations listener {settings.operations_host}:{settings.operations_port}: "
-                      f"{error.strerror} (MOBPROC_OPERATIONS_PORT)") from None
-    sock.set_inheritable(True)  # for the worker processes
-    return [sock]
+    token endpoint's port or is off (port 0); the admin listener, when it has one."""
+    wanted = []
+    if settings.operations_port and settings.operations_port != settings.port:
+        wanted.append((settings.operations_host, settings.operations_port, "MOBPROC_OPERATIONS_PORT", "operations"))
+    if settings.admin_listener is not None:
+        wanted.append((*settings.admin_listener, "MOBPROC_ADMIN_PORT", "admin"))
+    sockets: list[socket.socket] = []
+    for host, port, setting, name in wanted:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as error:
+            sock.close()
+            for bound in sockets:
+                bound.close()
+            raise OSError(f"the {name} listener {host}:{port}: {error.strerror} ({setting})") from None
+        sock.set_inheritable(True)  # for the worker processes
+        sockets.append(sock)
+    return sockets

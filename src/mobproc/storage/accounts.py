@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Account, AccountExists, Username
 from .database import Database
 from .schema import accounts, authorization_codes, browser_sessions, grants
+from .search import prefix_range
 
 # The statements of a login, built once with bound parameters and run in a
 # Database.transaction. (Names in ``b_`` are parameters.)
@@ -34,7 +35,7 @@ _LOGIN_REHASHED = (
 def _account(row: Any) -> Account:
     return Account(
         row.id, row.source_system, row.name, row.password_hash, row.tenant, bool(row.multitenant), row.domain,
-        row.credential_version, row.last_login_at,
+        row.credential_version, row.last_login_at, row.version,
     )
 
 
@@ -94,24 +95,45 @@ class SqlAccountStore:
             )
         return [_account(row) for row in rows]
 
-    def remove_account(self, username: Username) -> bool:
-        """Remove the account; its grants and every token go with it (ON DELETE CASCADE)."""
-        with self._db.transaction(write=True) as transaction:
-            return transaction.execute(delete(accounts).where(_BY_NAME), self._by_name(username)) == 1
+    def search_accounts(self, prefix: str, source_system: str | None, offset: int,
+                        limit: int) -> tuple[list[Account], int]:
+        """By name in code-point order, then source system: the index of 0009_admin answers a
+        prefix with or without a source system (README, Admin API: the figures)."""
+        conditions = [accounts.c.environment == self._environment]
+        if source_system is not None:
+            conditions.append(accounts.c.source_system == source_system)
+        if prefix:
+            conditions.append(prefix_range(accounts.c.name, prefix, self._db.is_sqlite))
+        name = accounts.c.name if self._db.is_sqlite else accounts.c.name.collate("C")
+        with self._db.transaction(write=False) as transaction:
+            total = transaction.scalar(select(func.count()).select_from(accounts).where(*conditions))
+            rows = transaction.all(select(accounts).where(*conditions).order_by(name, accounts.c.source_system)
+                                   .offset(offset).limit(limit))
+        return [_account(row) for row in rows], total
 
-    def set_password_hash(self, username: Username, password_hash: str) -> bool:
+    def remove_account(self, username: Username, if_version: int | None = None) -> bool:
+        """Remove the account; its grants and every token go with it (ON DELETE CASCADE)."""
+        condition = [_BY_NAME] + ([accounts.c.version == if_version] if if_version is not None else [])
+        with self._db.transaction(write=True) as transaction:
+            return transaction.execute(delete(accounts).where(*condition), self._by_name(username)) == 1
+
+    def set_password_hash(self, username: Username, password_hash: str, if_version: int | None = None) -> bool:
         """A new password ends every grant the old one made (a reset is often a response to a
         leak), every browser session it signed in and every code not yet redeemed, and every
         login still being checked against the old one (its version moves on)."""
+        condition = [_BY_NAME] + ([accounts.c.version == if_version] if if_version is not None else [])
         with self._db.transaction(write=True) as transaction:
-            account_id = transaction.scalar(select(accounts.c.id).where(_BY_NAME), self._by_name(username))
+            # One statement, so that of two changes made on the same version one wins.
+            account_id = transaction.scalar(
+                update(accounts)
+                .where(*condition)
+                .values(password_hash=password_hash, credential_version=accounts.c.credential_version + 1,
+                        version=accounts.c.version + 1)
+                .returning(accounts.c.id),
+                self._by_name(username),
+            )
             if account_id is None:
                 return False
-            transaction.execute(
-                update(accounts)
-                .where(accounts.c.id == account_id)
-                .values(password_hash=password_hash, credential_version=accounts.c.credential_version + 1)
-            )
             now = time.time()
             transaction.execute(
                 update(grants)

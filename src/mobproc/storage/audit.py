@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import insert, select
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, insert, or_, select
 
 from ..domain.audit import AuditEvent, format_line
 from ..domain.audit import log as audit_log
@@ -72,6 +74,12 @@ class SqlAuditLog:
         for listener in self._listeners:
             listener(event)
 
+    def _names(self, subject: str | Sequence[str]) -> list[str]:
+        names = [subject] if isinstance(subject, str) else list(subject)
+        if self._pseudonyms is not None:
+            names += [self._pseudonyms.unknown_username(name) for name in names]
+        return names
+
     def events(
         self,
         *,
@@ -87,10 +95,7 @@ class SqlAuditLog:
         if since is not None:
             query = query.where(audit_events.c.at >= since)
         if subject is not None:
-            names = [subject] if isinstance(subject, str) else list(subject)
-            if self._pseudonyms is not None:
-                names += [self._pseudonyms.unknown_username(name) for name in names]
-            query = query.where(audit_events.c.subject.in_(names))
+            query = query.where(audit_events.c.subject.in_(self._names(subject)))
         if event is not None:
             query = query.where(audit_events.c.event == event)
         query = query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc()).limit(limit)
@@ -98,3 +103,92 @@ class SqlAuditLog:
             rows = transaction.all(query)
         names = set(AuditEvent.__dataclass_fields__)
         return [AuditEvent(**{k: v for k, v in row._asdict().items() if k in names}) for row in reversed(rows)]
+
+    # --- the admin API's queries: newest first by (at, id), a page at a time, and the live tail
+
+    def _filtered(self, query, where: AuditFilter, subject: str | None = None):  # noqa: ANN001, ANN202
+        """``subject``: one spelling of ``where.subject`` (its name or its pseudonym), else both."""
+        query = query.where(audit_events.c.environment == self._environment)
+        if where.since is not None:
+            query = query.where(audit_events.c.at >= where.since)
+        if where.until is not None:
+            query = query.where(audit_events.c.at < where.until)
+        if subject is not None:
+            query = query.where(audit_events.c.subject == subject)
+        elif where.subject is not None:
+            query = query.where(audit_events.c.subject.in_(self._names(where.subject)))
+        if where.client_id is not None:
+            query = query.where(audit_events.c.client_id == where.client_id)
+        if where.event is not None:
+            query = query.where(audit_events.c.event == where.event)
+        if where.actor is not None:
+            query = query.where(audit_events.c.actor == where.actor)
+        return query
+
+    def page(self, where: AuditFilter, *, before: tuple[float, int] | None, limit: int) -> list[tuple[int, AuditEvent]]:
+        """Up to ``limit`` events, newest first, older than ``before`` (the (at, id) of the last
+        event of the page before: a cursor that holds however many events arrive meanwhile).
+
+        A subject is looked up under each of its spellings apart, each in its index's order, and
+        the two merged: asked for both at once (``IN``), SQLite walked the whole trail by time."""
+        found = []
+        with self._db.transaction(write=False) as transaction:
+            for subject in self._names(where.subject) if where.subject is not None else [None]:
+                query = self._filtered(select(audit_events), where, subject)
+                if before is not None:
+                    at, row_id = before
+                    query = query.where(or_(audit_events.c.at < at,
+                                            and_(audit_events.c.at == at, audit_events.c.id < row_id)))
+                found += transaction.all(query.order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
+                                         .limit(limit))
+        found.sort(key=lambda row: (row.at, row.id), reverse=True)
+        return [(row.id, _event_of(row)) for row in found[:limit]]
+
+    def newest_id(self) -> int:
+        with self._db.transaction(write=False) as transaction:
+            return transaction.scalar(select(func.max(audit_events.c.id))) or 0
+
+    def after(self, where: AuditFilter, *, after_id: int, late_since: float | None, floor: int = 0,
+              limit: int) -> list[tuple[int, AuditEvent]]:
+        """The live tail's next look: the events recorded after row ``after_id``, in row order;
+        and (``late_since``) those between rows ``floor`` and ``after_id`` at that time or later,
+        whose transaction may have committed after a later row's (PostgreSQL numbers a row at
+        its INSERT, not at its commit; SQLite's one writer commits them in order). The caller
+        drops what it has sent."""
+        query = self._filtered(select(audit_events), where)
+        newer = query.where(audit_events.c.id > after_id).order_by(audit_events.c.id).limit(limit)
+        with self._db.transaction(write=False) as transaction:
+            rows = transaction.all(newer)
+            if late_since is not None and not self._db.is_sqlite:
+                rows = transaction.all(query.where(audit_events.c.id > floor, audit_events.c.id <= after_id,
+                                                   audit_events.c.at >= late_since)
+                                       .order_by(audit_events.c.id).limit(limit)) + rows
+        return [(row.id, _event_of(row)) for row in rows]
+
+    def count_by_event(self, since: float) -> dict[str, int]:
+        """How many of each event since then (the console's overview)."""
+        query = (select(audit_events.c.event, func.count())
+                 .where(audit_events.c.environment == self._environment, audit_events.c.at >= since)
+                 .group_by(audit_events.c.event))
+        with self._db.transaction(write=False) as transaction:
+            return {event: count for event, count in transaction.all(query)}
+
+
+_EVENT_FIELDS = set(AuditEvent.__dataclass_fields__)
+
+
+def _event_of(row) -> AuditEvent:  # noqa: ANN001
+    return AuditEvent(**{k: v for k, v in row._asdict().items() if k in _EVENT_FIELDS})
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which events: in a time range, about a subject (also under its pseudonym), of a client, of
+    a kind, by an actor."""
+
+    since: float | None = None
+    until: float | None = None
+    subject: str | None = None
+    client_id: str | None = None
+    event: str | None = None
+    actor: str | None = None

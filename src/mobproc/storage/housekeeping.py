@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, or_, select, tuple_, update
 
 from .database import Database, DatabaseUnavailable
-from .schema import access_tokens, grants, leases, login_attempts, refresh_tokens
+from .schema import access_tokens, console_sessions, grants, leases, login_attempts, refresh_tokens
 
 log = logging.getLogger("mobproc.housekeeping")
 
@@ -27,10 +27,11 @@ class Cleaned:
     refresh_tokens: int = 0
     grants: int = 0
     login_attempts: int = 0
+    console_sessions: int = 0
 
     @property
     def total(self) -> int:
-        return self.access_tokens + self.refresh_tokens + self.grants + self.login_attempts
+        return self.access_tokens + self.refresh_tokens + self.grants + self.login_attempts + self.console_sessions
 
 
 def _delete_batches(database: Database, table, condition, batch: int, pause: float) -> int:  # noqa: ANN001
@@ -70,6 +71,9 @@ def cleanup(database: Database, *, now: float | None = None, batch: int = 1000, 
         login_attempts.c.window_start < now - 3600,
     )
     cleaned.login_attempts = _delete_batches(database, login_attempts, quiet, batch, pause)
+    # The console's sessions whose token has expired (they open nothing any more).
+    cleaned.console_sessions = _delete_batches(database, console_sessions, console_sessions.c.expires_at <= now,
+                                               batch, pause)
     return cleaned
 
 
@@ -108,6 +112,7 @@ class Housekeeper:
             log.warning("housekeeping skipped: the database is unavailable (%s)", error)
             return None
         if cleaned.total:
-            log.info("housekeeping deleted %d access tokens, %d refresh tokens, %d grants, %d quiet lockout rows",
-                     cleaned.access_tokens, cleaned.refresh_tokens, cleaned.grants, cleaned.login_attempts)
+            log.info("housekeeping deleted %d access tokens, %d refresh tokens, %d grants, %d quiet lockout rows, "
+                     "%d console sessions", cleaned.access_tokens, cleaned.refresh_tokens, cleaned.grants,
+                     cleaned.login_attempts, cleaned.console_sessions)
         return cleaned

@@ -55,6 +55,8 @@ clients = Table(
     Column("trusted", Boolean, nullable=False, server_default=false()),
     Column("access_token_lifetime", Double),
     Column("id_token_alg", String(16)),
+    # Moved by every change: the admin API's ETag and the condition of its If-Match writes.
+    Column("version", Integer, nullable=False, server_default="0"),
     UniqueConstraint("environment", "client_id"),
 )
 
@@ -74,7 +76,36 @@ accounts = Table(
     # make a grant after it (the grant's transaction compares it).
     Column("credential_version", Integer, nullable=False, server_default="0"),
     Column("last_login_at", Double),
+    Column("version", Integer, nullable=False, server_default="0"),  # as clients.version
     UniqueConstraint("environment", "source_system", "name"),
+)
+# Account search by name prefix (0009_admin): (environment, name, source_system), the name in
+# byte order (PostgreSQL: COLLATE "C", an expression index the migration makes).
+
+# The console's sessions (backend-for-frontend, mobproc.admin.console): the access token each
+# holds, sealed under a key only the browser's cookie gives; found by the cookie's digest.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("id_digest", LargeBinary(32), primary_key=True),
+    Column("subject", String(320), nullable=False),
+    Column("sealed", Text, nullable=False),
+    Column("auth_time", Double, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False, index=True),
+)
+
+# The admin API's roles (mobproc.domain.roles), by subject: a directory's account has no row
+# in ``accounts`` and may hold a role all the same.
+account_roles = Table(
+    "account_roles",
+    metadata,
+    Column("environment", String(16), primary_key=True),
+    Column("subject", String(320), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("granted_at", Double, nullable=False),
+    Column("granted_by", String(255)),
 )
 
 # Lockout (RFC 6749 §4.3.2) by subject, whatever its identity source and whether it exists,
@@ -223,7 +254,10 @@ audit_events = Table(
 )
 
 Index("ix_audit_events_environment_at", audit_events.c.environment, audit_events.c.at)
-Index("ix_audit_events_environment_subject", audit_events.c.environment, audit_events.c.subject)
+# Read newest first, by subject, client or event (the admin API's filters), each with its time.
+Index("ix_audit_events_subject_at", audit_events.c.environment, audit_events.c.subject, audit_events.c.at)
+Index("ix_audit_events_client_at", audit_events.c.environment, audit_events.c.client_id, audit_events.c.at)
+Index("ix_audit_events_event_at", audit_events.c.environment, audit_events.c.event, audit_events.c.at)
 
 # Failure budgets (token buckets) for password guessing, shared by every process: ``tokens``
 # is what was left at ``updated_at``; the refill since is computed in the claiming UPDATE.

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.audit import AuditEvent, AuditLog
 from ..domain.identities import Identity, Username
+from ..domain.registries import GrantView
 from ..domain.tokens import (
     AccessTokenRecord,
     Authorization,
@@ -59,6 +60,7 @@ _GRANT_AND_CLIENT = (
     clients.c.trusted,
     clients.c.access_token_lifetime,
     clients.c.id_token_alg,
+    clients.c.version,
 )
 _FIND_REFRESH = (
     select(
@@ -139,7 +141,7 @@ def _identity(row: Any) -> Identity | None:
 _AUTHORIZATION_COLUMNS = (
     "grant_type", "subject", "source_system", "tenant", "multitenant", "domain", "account_id",
     "id", "client_id", "secret_digest", "grant_types", "scopes", "default_scopes", "enabled",
-    "redirect_uris", "public", "pkce", "trusted", "access_token_lifetime", "id_token_alg",
+    "redirect_uris", "public", "pkce", "trusted", "access_token_lifetime", "id_token_alg", "version",
 )
 _AuthorizationColumns = namedtuple("_AuthorizationColumns", (*_AUTHORIZATION_COLUMNS, "scope"))
 _authorization_columns = attrgetter(*_AUTHORIZATION_COLUMNS)
@@ -348,3 +350,30 @@ class SqlTokenStore:
         with self._db.transaction(write=True) as connection:
             revoked = connection.execute(_REVOKE_GRANT, {"b_grant_id": grant_id, "b_now": time.time()})
         return revoked == 1
+
+    # --- an account's grants, for operators (mobproc.domain.registries.AccountRegistry)
+
+    def grants_of(self, subject: str, account_id: int | None, limit: int) -> list[GrantView]:
+        """Newest first. A built-in account's by its row (indexed); a directory's by subject."""
+        owner = grants.c.account_id == account_id if account_id is not None else grants.c.subject == subject
+        with self._db.transaction(write=False) as transaction:
+            rows = transaction.all(
+                select(grants.c.id, clients.c.client_id, grants.c.grant_type, grants.c.scope, grants.c.created_at,
+                       grants.c.expires_at, grants.c.revoked_at)
+                .join(clients, clients.c.id == grants.c.client_pk)
+                .where(grants.c.environment == self._environment, owner)
+                .order_by(grants.c.id.desc())
+                .limit(limit)
+            )
+        return [GrantView(row.id, row.client_id, row.grant_type, tuple(row.scope.split()), row.created_at,
+                          row.expires_at, row.revoked_at) for row in rows]
+
+    def revoke_grant_of(self, subject: str, grant_id: int) -> bool | None:
+        """True: revoked now; False: it was revoked already; None: the subject has no such grant."""
+        with self._db.transaction(write=True) as connection:
+            owned = connection.first(
+                select(grants.c.revoked_at).where(grants.c.environment == self._environment, grants.c.id == grant_id,
+                                                  grants.c.subject == subject))
+            if owned is None:
+                return None
+            return connection.execute(_REVOKE_GRANT, {"b_grant_id": grant_id, "b_now": time.time()}) == 1

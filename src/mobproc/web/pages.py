@@ -29,8 +29,11 @@ _POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none
            "form-action 'self'")
 
 
-def page_policy(form_targets: Iterable[str] = ()) -> str:
-    return " ".join([_POLICY, *form_targets])
+def page_policy(form_targets: Iterable[str] = (), *, scripts: bool = False) -> str:
+    """``scripts``: the console's pages, which run this origin's script and read its event
+    streams (never inline script, never another origin's)."""
+    policy = " ".join([_POLICY, *form_targets])
+    return policy + "; script-src 'self'; connect-src 'self'" if scripts else policy
 
 
 # Never cached (a page holds a CSRF token), never framed by a browser that predates CSP 2.
@@ -38,10 +41,10 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache", "X-Frame-Opti
 
 
 def render(template: str, context: Mapping[str, Any], *, status: int = 200, form_targets: Iterable[str] = (),
-           headers: Mapping[str, str] | None = None) -> HTMLResponse:
+           headers: Mapping[str, str] | None = None, scripts: bool = False) -> HTMLResponse:
     body = _TEMPLATES.get_template(template).render(assets=ASSETS_PATH, **context)
-    return HTMLResponse(body, status, headers={**PAGE_HEADERS, "Content-Security-Policy": page_policy(form_targets),
-                                               **(headers or {})})
+    policy = page_policy(form_targets, scripts=scripts)
+    return HTMLResponse(body, status, headers={**PAGE_HEADERS, "Content-Security-Policy": policy, **(headers or {})})
 
 
 def error_page(title: str, message: str, status: int, *, retry_after: int | None = None) -> HTMLResponse:
