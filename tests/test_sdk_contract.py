@@ -11,6 +11,9 @@ import pickle
 import stat
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -83,6 +86,74 @@ def test_a_session_sends_the_hosted_endpoint_a_form_body_and_nothing_in_the_url(
     assert parse_qs(request.content.decode()) == {
         "grant_type": ["password"], "username": ["command://myusername"], "password": [PASSWORD],
         "scope": ["MOBPROC"], "client_id": ["376af94124f4400e9227c89937c12354"], "client_secret": [SECRET]}
+
+
+# Issue 22, item 1: "nobody waits for a token they do not need (a valid token is returned
+# without taking a lock that a refresh holds)". A refresh that hangs at the server holds the
+# session's lock; every other caller meanwhile gets the token that is due but not yet expired,
+# at once. Tokens of 8 s: due halfway (4 s), handed out while a refresh runs until 2 s before
+# their end.
+LIFETIME = 8
+
+
+def _tokens(grant_type: str) -> httpx.Response:
+    refreshed = grant_type == "refresh_token"
+    return httpx.Response(200, json={"token_type": "Bearer", "expires_in": LIFETIME,
+                                     "access_token": ACCESS[::-1] if refreshed else ACCESS,
+                                     "refresh_token": REFRESH[::-1] if refreshed else REFRESH})
+
+
+def test_a_due_token_is_handed_out_at_once_while_another_thread_refreshes_it() -> None:
+    refreshing, release = threading.Event(), threading.Event()
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        grant_type = parse_qs(request.content.decode())["grant_type"][0]
+        if grant_type == "refresh_token":
+            refreshing.set()
+            release.wait(15)
+        return _tokens(grant_type)
+
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session, \
+            ThreadPoolExecutor(1) as pool:
+        first = session.token()
+        time.sleep(max(0.0, first.expires_at - LIFETIME / 2 - time.time()) + 0.1)  # due now
+        refresher = pool.submit(session.token)
+        assert refreshing.wait(5)
+        started = time.monotonic()
+        others = [session.token() for _ in range(10)]
+        took = time.monotonic() - started
+        release.set()
+        assert refresher.result(15).access_token == ACCESS[::-1]
+    assert {token.access_token for token in others} == {ACCESS} and took < 0.5, took
+
+
+def test_a_due_token_is_handed_out_at_once_while_another_task_refreshes_it() -> None:
+    async def main() -> tuple[set[str], float, str]:
+        refreshing, release = asyncio.Event(), asyncio.Event()
+
+        async def endpoint(request: httpx.Request) -> httpx.Response:
+            grant_type = parse_qs(request.content.decode())["grant_type"][0]
+            if grant_type == "refresh_token":
+                refreshing.set()
+                await asyncio.wait_for(release.wait(), 15)
+            return _tokens(grant_type)
+
+        async with AsyncTokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice",
+                                     password=PASSWORD,
+                                     http=httpx.AsyncClient(transport=httpx.MockTransport(endpoint))) as session:
+            first = await session.token()
+            await asyncio.sleep(max(0.0, first.expires_at - LIFETIME / 2 - time.time()) + 0.1)
+            refresher = asyncio.create_task(session.token())
+            await asyncio.wait_for(refreshing.wait(), 5)
+            started = time.monotonic()
+            others = [await asyncio.wait_for(session.token(), 1) for _ in range(10)]
+            took = time.monotonic() - started
+            release.set()
+            return {token.access_token for token in others}, took, (await refresher).access_token
+
+    others, took, refreshed = asyncio.run(main())
+    assert others == {ACCESS} and took < 0.5 and refreshed == ACCESS[::-1], (others, took)
 
 
 def test_usernames_are_built_and_checked() -> None:
