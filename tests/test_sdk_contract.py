@@ -156,6 +156,30 @@ def test_a_due_token_is_handed_out_at_once_while_another_task_refreshes_it() -> 
     assert others == {ACCESS} and took < 0.5 and refreshed == ACCESS[::-1], (others, took)
 
 
+def test_a_refresh_refused_503_waits_its_retry_after_and_is_sent_again_with_the_same_token() -> None:
+    """Issue 22, item 1: "Retry-After on 429 and 503 is honoured"; a refresh that provably did
+    nothing (503 temporarily_unavailable) is sent again with the same refresh token, not
+    replaced by a login. (The 429 is tests/test_sdk_sessions.py's, against a real server.)"""
+    sent: list[dict[str, list[str]]] = []
+    unavailable = httpx.Response(503, headers={"Retry-After": "1"}, json={
+        "error": "temporarily_unavailable", "error_description": "The database cannot answer now"})
+    answers = iter([_tokens("password"), unavailable, _tokens("refresh_token")])
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode()))
+        return next(answers)
+
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session:
+        first = session.token()
+        started = time.monotonic()
+        second = session.token(rejected=first.access_token)
+        waited = time.monotonic() - started
+    assert [form["grant_type"] for form in sent] == [["password"], ["refresh_token"], ["refresh_token"]]
+    assert sent[1]["refresh_token"] == sent[2]["refresh_token"] == [REFRESH]
+    assert second.access_token == ACCESS[::-1] and 1.0 <= waited < 3, waited
+
+
 def test_usernames_are_built_and_checked() -> None:
     assert username("command", "alice") == "command://alice"
     assert username("Rivermine", "bob") == "rivermine://bob"
