@@ -180,6 +180,28 @@ def test_a_refresh_refused_503_waits_its_retry_after_and_is_sent_again_with_the_
     assert second.access_token == ACCESS[::-1] and 1.0 <= waited < 3, waited
 
 
+def test_a_login_whose_answer_was_lost_is_sent_again_with_backoff() -> None:
+    """Issue 22, item 1: a password grant is safe to repeat, so a lost answer (the connection
+    broke after the request went out) and a gateway's 502 are retried, after waits of
+    exponential backoff with full jitter, until an answer comes."""
+    sent: list[str] = []
+    gateway = httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode())["grant_type"][0])
+        if len(sent) == 1:
+            raise httpx.ReadError("the connection broke", request=request)
+        return gateway if len(sent) == 2 else _tokens("password")
+
+    started = time.monotonic()
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      retry=Retry(deadline=10, base=0.25, cap=5),
+                      http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session:
+        assert session.access_token() == ACCESS
+    assert sent == ["password"] * 3
+    assert time.monotonic() - started < 0.25 + 0.5 + 1  # two waits, at most base·2⁰ and base·2¹
+
+
 def test_usernames_are_built_and_checked() -> None:
     assert username("command", "alice") == "command://alice"
     assert username("Rivermine", "bob") == "rivermine://bob"
