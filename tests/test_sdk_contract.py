@@ -202,6 +202,26 @@ def test_a_login_whose_answer_was_lost_is_sent_again_with_backoff() -> None:
     assert time.monotonic() - started < 0.25 + 0.5 + 1  # two waits, at most base·2⁰ and base·2¹
 
 
+def test_the_margin_says_how_long_before_its_end_a_token_is_refreshed() -> None:
+    """Issue 22, item 1: "a refresh shortly before expiry (a configurable margin, default 60 s)".
+    With 4 s tokens and a 1 s margin, the token is kept for 3 s, then refreshed once."""
+    sent: list[str] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode())["grant_type"][0])
+        answer = _tokens(sent[-1])
+        return httpx.Response(200, json={**answer.json(), "expires_in": 4})
+
+    assert TokenSession("qa", "id", SECRET)._plan.margin == 60  # noqa: SLF001 - the documented default
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      margin=1, http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session:
+        first = session.token()
+        time.sleep(max(0.0, first.expires_at - 1.5 - time.time()))  # half a second before it is due
+        assert session.token() is first and sent == ["password"]
+        time.sleep(0.7)  # due now: 1 s before its end
+        assert session.token().access_token == ACCESS[::-1] and sent == ["password", "refresh_token"]
+
+
 def test_usernames_are_built_and_checked() -> None:
     assert username("command", "alice") == "command://alice"
     assert username("Rivermine", "bob") == "rivermine://bob"
