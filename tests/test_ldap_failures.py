@@ -162,6 +162,15 @@ def test_certificates_are_checked(make_server, slapd, tmp_path: Path) -> None:  
     assert client
 
 
+def test_verify_certificate_false_accepts_a_certificate_that_does_not_match(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
+    """``verify_certificate = false`` turns the checks off (the name the certificate does not
+    carry, refused by default in test_certificates_are_checked, is accepted)."""
+    sources = ldap_sources(slapd, tmp_path, url=[slapd.url(tls=True, host=WRONG_HOST)], verify_certificate=False)
+    with make_server(identity_sources=sources, **NO_BUDGETS) as server, server.client() as http:
+        answer = password_grant(http, server.add_client(), ("command://alice", slapd.passwords["alice"]))
+        assert answer.status_code == 200, answer.text
+
+
 def test_failover_to_the_next_url(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
     from conftest import free_port
 
