@@ -113,6 +113,32 @@ def test_serve_demo_lets_the_seeds_account_order_at_once(tmp_path: Path) -> None
         assert "X-TNGO-TENANT: XYZ" in live.out_path.read_text()  # the printed walk names the headers
 
 
+def test_the_readmes_curl_walk_confirms_then_submits_its_order(tmp_path: Path) -> None:
+    """Issue 21, item 8: the README's walk, from the seed's token to a confirmed and then a
+    submitted order. Its order.json, sent as the walk sends it, gets the answers its comments show."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    walk = readme.split("## The MOBPROC v1 API")[1].split("cat > order.json <<'JSON'\n")[1]
+    body, comments = walk.split("\nJSON\n", 1)
+    assert "ONETIME" in comments and "ORDER_SUBMITTED" in comments
+    remember(DEMO_CLIENT_SECRET, DEMO_PASSWORD)
+    with ServerProcess(tmp_path, "--demo") as live, live.client() as http:
+        token = http.post(TOKEN_PATH, params={
+            "grant_type": "password", "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+            "scope": "MOBPROC", "username": DEMO_USERNAME, "password": DEMO_PASSWORD}).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-TNGO-TENANT": "XYZ", "client_id": DEMO_CLIENT_ID,
+                   "X-TNGO-CONTEXT-CORRELATIONID": "walk-1", "Content-Type": "application/json"}
+        confirmed = http.post("/mobproc/v1/orders?confirm=true", headers=headers, content=body.encode())
+        assert confirmed.status_code == 200, confirmed.text
+        costs = {price["recurrence"]: price for price in confirmed.json()["orderConfirmation"]["costSummary"]}
+        assert (costs["ONETIME"]["amount"], costs["MONTHLY"]["amount"], costs["ONETIME"]["currencyCode"]) == (
+            279.98, 55.0, "USD")
+        submitted = http.post("/mobproc/v1/orders", headers=headers, content=body.encode())
+        assert submitted.status_code == 200, submitted.text
+        placed = submitted.json()["order"]
+        assert (placed["orderId"], placed["status"], submitted.json()["status"]) == ("1", "ORDER_SUBMITTED", "SUCCESS")
+        assert placed["_meta"]["href"] == f"{live.url}/mobproc/v1/orders/1"
+
+
 @pytest.mark.sqlite_only
 def test_the_migration_adds_and_removes_the_apis_tables(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'm.db'}")

@@ -13,6 +13,8 @@ import pytest
 
 from api_world import ANA, SAM, World, make_world
 from conftest import LiveServer, ServerProcess, revoke
+from mobproc.api import resources
+from mobproc.storage.database import DatabaseUnavailable
 
 # Tokens of these worlds live 4 s, so that the expiry test waits for a real one; every other
 # test gets its tokens just before its call.
@@ -199,3 +201,35 @@ def test_ping_keeps_every_rule_of_the_door(world: World) -> None:
     assert too_long.status_code == 400 and too_long.json()["errorCode"] == "400-invalid-field"
     assert "echoText" in too_long.json()["message"]
     assert world.post("/ping").status_code == 405  # every other method: the described route's answer
+
+
+@pytest.mark.parametrize(("failure", "status", "code"), [
+    (RuntimeError("a bug"), 500, "500-internal"),
+    (DatabaseUnavailable("the database is down"), 503, "503-unavailable"),
+])
+def test_a_failure_on_the_server_is_answered_in_the_documented_body_with_its_id_in_the_log(
+        tmp_path: Path, server: LiveServer, server_log: Path, monkeypatch: pytest.MonkeyPatch,
+        failure: Exception, status: int, code: str) -> None:
+    """Issue 21, item 3: "an unexpected failure is a 500 in that shape with its id", never a
+    stack trace; a database that cannot answer, a 503 with Retry-After. The id is the one in
+    the log line that records it (with the trace, for the 500)."""
+    world = make_world(server, server.url, server.services, tmp_path)
+    headers = world.headers()
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(resources, "_me_user", fails)
+    response = world.get("/me", headers=headers)
+    body = error_of(response, status, code)
+    assert set(body) == {"errorCode", "id", "message", "status"}
+    assert "Traceback" not in response.text and "a bug" not in response.text
+    if status == 503:
+        assert int(response.headers["Retry-After"]) >= 1
+    deadline = time.monotonic() + 5
+    while body["id"] not in server_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    logged = [line for line in server_log.read_text().splitlines() if body["id"] in line]
+    assert logged, body
+    if status == 500:
+        assert "Traceback" in server_log.read_text().split(body["id"], 1)[1][:5000]

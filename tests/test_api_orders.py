@@ -194,6 +194,25 @@ def test_the_same_external_order_number_answers_the_first_order(world: World) ->
     assert again["order"]["dateSubmitted"] == first["dateSubmitted"]
 
 
+def test_an_external_order_number_is_the_tenants_own(world: World, tmp_path: Path) -> None:
+    """Issue 21, item 5: the same externalOrderNumber submitted again *by the same tenant* is the
+    first order; another tenant's order of that number is an order of its own."""
+    number = unique("BOTH-")
+    neighbour = make_world(world.issuer, world.api, world.issuer.services, tmp_path)  # the demo catalog, another code
+    first = world.post("/orders", json=order(number)).json()["order"]
+    theirs = neighbour.post("/orders", json=order(number)).json()["order"]
+    assert theirs["orderId"] != first["orderId"] and theirs["externalOrderNumber"] == number
+    assert world.get(f"/orders/{theirs['orderId']}").status_code == 404  # and neither sees the other's
+
+
+def test_orders_are_filtered_by_the_customers_own_employee_id_too(world: World) -> None:
+    placed = confirm_then_submit(world, order(), **AS_SAM)["order"]
+    by_company = world.get("/orders", params={"companyEmployeeId": "sam.lindqvist@xyz.example", "limit": 500}).json()
+    by_id = world.get("/orders", params={"employee": SAM, "limit": 500}).json()
+    assert placed["orderId"] in {o["orderId"] for o in by_company["orders"]}
+    assert [o["orderId"] for o in by_company["orders"]] == [o["orderId"] for o in by_id["orders"]]
+
+
 def rejected(response: httpx.Response) -> set[tuple[str, str]]:
     assert response.status_code == 400, response.text
     body = response.json()

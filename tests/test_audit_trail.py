@@ -123,3 +123,33 @@ def test_a_password_typed_as_a_username_cannot_be_found_by_a_dictionary(make_ser
     guesses = {"#" + secrets.short_id(word) for word in dictionary} | {"#" + secrets.short_id("platform://" + word)
                                                                         for word in dictionary}
     assert failed.subject.startswith("#") and failed.subject not in guesses
+
+
+# Issue 19, item 12: these ran in tests/test_source_address.py, which is database_agnostic and so
+# never ran on PostgreSQL, the one database that refuses a value longer than its column.
+def test_a_crafted_forwarded_address_loses_no_login_and_no_audit_row(make_server) -> None:  # noqa: ANN001
+    """Issue 19, item 12: a 100-byte IPv6 zone id from a trusted proxy broke PostgreSQL's writes
+    (StringDataRightTruncation): a 503 for the right password, and the failed guesses' audit
+    rows lost."""
+    with make_server(trusted_proxies="127.0.0.1") as server, server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        http.headers["X-Forwarded-For"] = "fe80::7%" + "a" * 100
+        assert password_grant(http, client, (user[0], "wrong")).status_code == 400
+        assert password_grant(http, client, user).status_code == 200
+    events = server.services.audit.events(subject=user[0])
+    assert [e.event for e in events] == [audit.LOGIN_FAILED, audit.TOKEN_ISSUED]
+    assert {e.source_address for e in events} == {"fe80::7"}
+
+
+def test_no_field_of_any_length_costs_an_audit_row(make_server) -> None:  # noqa: ANN001
+    """Issue 19, item 12: "an audit row is never lost to a field's length". Every field is
+    clipped to its column (PostgreSQL refuses a longer value, where SQLite stores it), so what a
+    client can make long (a name, an address, a client id) never costs the row."""
+    long = {name: f"{name}-" + "-".join(str(n) for n in range(300))  # no secret of another test is in it
+            for name in ("client_id", "subject", "source_address", "grant_type", "reason", "actor")}
+    with make_server() as server:
+        server.services.audit.record(AuditEvent(audit.LOGIN_FAILED, **long))
+        [stored] = server.services.audit.events(event=audit.LOGIN_FAILED)
+    for name, value in long.items():
+        kept = getattr(stored, name)
+        assert kept.endswith("…") and value.startswith(kept[:-1]) and len(kept) < len(value), name

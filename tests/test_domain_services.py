@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from conftest import database_url, remember
 from mobproc import RejectedToken, ValidatedToken
@@ -84,6 +85,19 @@ def test_a_password_set_during_the_check_makes_the_login_refused(services, alice
     remember("a new password")
     with pytest.raises(LoginRefused, match="credential_changed"), login.confirmed():
         pytest.fail("the body of a login whose credential changed must not run")
+
+
+def test_a_subject_locked_during_the_check_makes_the_login_refused(services, alice, client) -> None:  # noqa: ANN001
+    """Issue 19, item 3: "the same holds for removing or locking an account". A right password
+    checked while other attempts (another process's) locked the subject makes nothing: the
+    success transaction finds the lock and is rolled back."""
+    login = services.authenticator.authenticate(alice, PASSWORD, Attempt(client, "", "password"))
+    with services.database.transaction(write=True) as transaction:
+        transaction.execute(text("UPDATE login_attempts SET locked_until = :until WHERE subject_key = :key"),
+                            {"until": time.time() + 3600, "key": services.pseudonyms.attempts_key(alice)})
+    with pytest.raises(LoginRefused, match="locked"), login.confirmed():
+        pytest.fail("the body of a login whose subject was locked meanwhile must not run")
+    assert services.account_registry.find(alice).account.last_login_at is None
 
 
 def test_a_spent_budget_is_throttled_before_any_check(tmp_path: Path) -> None:

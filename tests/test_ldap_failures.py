@@ -120,6 +120,28 @@ def test_a_refused_service_bind_is_503_not_a_wrong_password(make_server, slapd, 
         assert "service bind" in readiness(server)["identity_sources"]["command"]["reason"]
 
 
+def test_a_directory_that_checked_nothing_spends_no_failure_budget(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
+    """The failure budgets count failed logins (Security: a token is taken before the check and
+    given back when the password was right). A 503 checked no password: it must not spend the
+    client's or the address's budget either, or a directory's outage would turn into 429s for
+    every integrator still retrying once the directory is back."""
+    sources = ldap_sources(slapd, tmp_path)
+    wrong = tmp_path / "wrong-bind-password"
+    wrong.write_text("not-the-service-password\n")
+    remember("not-the-service-password")
+    sources.write_text(sources.read_text().replace(str(tmp_path / "bind-password-command"), str(wrong)))
+    budgets = {"client_failure_burst": 2, "client_failures_per_minute": 1,
+               "address_failure_burst": 2, "address_failures_per_minute": 1}
+    with make_server(identity_sources=sources, **budgets) as server, server.client() as http:
+        client = server.add_client()
+        answers = [password_grant(http, client, ("command://alice", slapd.passwords["alice"])) for _ in range(5)]
+        assert all(unavailable(answer) for answer in answers), [answer.text for answer in answers]
+        # The budgets are whole: the built-in source's wrong passwords still get their two checks.
+        user = server.add_user(source="rivermine")
+        wrong_passwords = [password_grant(http, client, (user[0], "a wrong password")).status_code for _ in range(3)]
+        assert wrong_passwords == [400, 400, 429]
+
+
 def test_certificates_are_checked(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
     """RFC 4513 §3.1.3: the name the client asked for must be the certificate's (here
     127.0.0.2, which the certificate does not name), and the certificate must come from the
@@ -138,6 +160,15 @@ def test_certificates_are_checked(make_server, slapd, tmp_path: Path) -> None:  
     with make_server(identity_sources=starttls, **NO_BUDGETS) as server, server.client() as http:
         assert password_grant(http, client := server.add_client(), alice).status_code == 200
     assert client
+
+
+def test_verify_certificate_false_accepts_a_certificate_that_does_not_match(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
+    """``verify_certificate = false`` turns the checks off (the name the certificate does not
+    carry, refused by default in test_certificates_are_checked, is accepted)."""
+    sources = ldap_sources(slapd, tmp_path, url=[slapd.url(tls=True, host=WRONG_HOST)], verify_certificate=False)
+    with make_server(identity_sources=sources, **NO_BUDGETS) as server, server.client() as http:
+        answer = password_grant(http, server.add_client(), ("command://alice", slapd.passwords["alice"]))
+        assert answer.status_code == 200, answer.text
 
 
 def test_failover_to_the_next_url(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001

@@ -144,6 +144,19 @@ def test_a_name_with_a_nul_never_reaches_the_directory(directory_server, slapd) 
     assert slapd.log_path.read_text(errors="replace").count(" SRCH ") == searches
 
 
+def test_scope_one_searches_the_direct_children_of_the_base_only(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
+    """The ``scope`` setting: ``one`` finds the twin directly under the base and not the one in
+    ``ou=others`` below it, so the name is no longer ambiguous (with ``sub``, the default, the
+    two are ``ambiguous_account``: test_the_directory_refusals_are_invalid_grant_with_the_reason_in_the_trail)."""
+    with make_server(identity_sources=ldap_sources(slapd, tmp_path, scope="one"), **NO_BUDGETS) as server, \
+            server.client() as http:
+        client = server.add_client(grants=("password", "refresh_token", "access_token_validation"))
+        answer = password_grant(http, client, ("command://twin", slapd.passwords["twin"]))
+        assert answer.status_code == 200, answer.text
+        assert introspect(http, client, answer.json()["access_token"]).json()["sub"] == "command://twin"
+    assert reasons(server) == []
+
+
 def test_refresh_with_recheck_ends_the_grant_of_a_deleted_entry(make_server, slapd, tmp_path: Path) -> None:  # noqa: ANN001
     sources = ldap_sources(slapd, tmp_path, recheck_on_refresh=True, enabled_filter="(!(pwdAccountLockedTime=*))")
     with make_server(identity_sources=sources, **NO_BUDGETS) as server, server.client() as http:

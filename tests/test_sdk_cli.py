@@ -6,11 +6,15 @@ server cannot answer now."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import time
 
 import httpx
 import pytest
 
-from conftest import EVERY_GRANT, LiveServer, free_port, introspect, remember, revoke
+from conftest import MOBPROC, EVERY_GRANT, LiveServer, free_port, introspect, remember, revoke
 from test_cli import mobproc
 
 pytestmark = pytest.mark.database_agnostic
@@ -29,6 +33,54 @@ def test_access_token_only_for_scripts_with_secrets_from_the_environment(server:
     access = got.stdout.strip()
     remember(access)
     assert got.stdout == access + "\n" and len(access) == 28
+    assert introspect(http, validator, access).json()["sub"] == username
+
+
+def test_secrets_from_a_hidden_prompt_on_a_terminal(server: LiveServer, http: httpx.Client) -> None:
+    """Issue 22, item 4: "secrets from standard input, a prompt or MOBPROC_CLIENT_SECRET /
+    MOBPROC_PASSWORD". On a terminal, with neither variable set, both are asked for, the
+    client secret first, without echo (the terminal never shows them)."""
+    (client_id, secret), (username, password) = server.add_client(), server.add_user()
+    validator = server.add_client(grants=EVERY_GRANT)
+    env = {k: v for k, v in os.environ.items() if k not in ("MOBPROC_CLIENT_SECRET", "MOBPROC_PASSWORD")}
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as a person's shell would be
+        try:
+            os.execve(MOBPROC, [MOBPROC, "token", "--endpoint", server.url, "--client-id", client_id,
+                                "--username", username, "--access-token-only"], env)
+        finally:
+            os._exit(127)  # never go on running the test suite in the child
+    seen, answers = b"", {b"Client secret: ": secret, b"Password: ": password}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([terminal], [], [], 1)[0]:
+            continue
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # the child has ended and closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        for prompt, answer in list(answers.items()):
+            if seen.rstrip().endswith(prompt.rstrip()):
+                os.write(terminal, answer.encode() + b"\n")
+                del answers[prompt]
+    finished, status = os.waitpid(pid, os.WNOHANG)
+    if not finished:
+        time.sleep(2)
+        finished, status = os.waitpid(pid, os.WNOHANG)
+    if not finished:  # never wait for ever on a child that hangs
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    os.close(terminal)
+    assert finished, seen
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert not answers, seen  # both prompts were shown
+    text = seen.decode(errors="replace")
+    assert secret not in text and password not in text  # not echoed
+    access = text.strip().splitlines()[-1].strip()
+    remember(access)
     assert introspect(http, validator, access).json()["sub"] == username
 
 

@@ -11,6 +11,9 @@ import pickle
 import stat
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -83,6 +86,140 @@ def test_a_session_sends_the_hosted_endpoint_a_form_body_and_nothing_in_the_url(
     assert parse_qs(request.content.decode()) == {
         "grant_type": ["password"], "username": ["command://myusername"], "password": [PASSWORD],
         "scope": ["MOBPROC"], "client_id": ["376af94124f4400e9227c89937c12354"], "client_secret": [SECRET]}
+
+
+# Issue 22, item 1: "nobody waits for a token they do not need (a valid token is returned
+# without taking a lock that a refresh holds)". A refresh that hangs at the server holds the
+# session's lock; every other caller meanwhile gets the token that is due but not yet expired,
+# at once. Tokens of 8 s: due halfway (4 s), handed out while a refresh runs until 2 s before
+# their end.
+LIFETIME = 8
+
+
+def _tokens(grant_type: str) -> httpx.Response:
+    refreshed = grant_type == "refresh_token"
+    return httpx.Response(200, json={"token_type": "Bearer", "expires_in": LIFETIME,
+                                     "access_token": ACCESS[::-1] if refreshed else ACCESS,
+                                     "refresh_token": REFRESH[::-1] if refreshed else REFRESH})
+
+
+def test_a_due_token_is_handed_out_at_once_while_another_thread_refreshes_it() -> None:
+    refreshing, release = threading.Event(), threading.Event()
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        grant_type = parse_qs(request.content.decode())["grant_type"][0]
+        if grant_type == "refresh_token":
+            refreshing.set()
+            release.wait(15)
+        return _tokens(grant_type)
+
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session, \
+            ThreadPoolExecutor(1) as pool:
+        first = session.token()
+        time.sleep(max(0.0, first.expires_at - LIFETIME / 2 - time.time()) + 0.1)  # due now
+        refresher = pool.submit(session.token)
+        assert refreshing.wait(5)
+        started = time.monotonic()
+        others = [session.token() for _ in range(10)]
+        took = time.monotonic() - started
+        release.set()
+        assert refresher.result(15).access_token == ACCESS[::-1]
+    assert {token.access_token for token in others} == {ACCESS} and took < 0.5, took
+
+
+def test_a_due_token_is_handed_out_at_once_while_another_task_refreshes_it() -> None:
+    async def main() -> tuple[set[str], float, str]:
+        refreshing, release = asyncio.Event(), asyncio.Event()
+
+        async def endpoint(request: httpx.Request) -> httpx.Response:
+            grant_type = parse_qs(request.content.decode())["grant_type"][0]
+            if grant_type == "refresh_token":
+                refreshing.set()
+                await asyncio.wait_for(release.wait(), 15)
+            return _tokens(grant_type)
+
+        async with AsyncTokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice",
+                                     password=PASSWORD,
+                                     http=httpx.AsyncClient(transport=httpx.MockTransport(endpoint))) as session:
+            first = await session.token()
+            await asyncio.sleep(max(0.0, first.expires_at - LIFETIME / 2 - time.time()) + 0.1)
+            refresher = asyncio.create_task(session.token())
+            await asyncio.wait_for(refreshing.wait(), 5)
+            started = time.monotonic()
+            others = [await asyncio.wait_for(session.token(), 1) for _ in range(10)]
+            took = time.monotonic() - started
+            release.set()
+            return {token.access_token for token in others}, took, (await refresher).access_token
+
+    others, took, refreshed = asyncio.run(main())
+    assert others == {ACCESS} and took < 0.5 and refreshed == ACCESS[::-1], (others, took)
+
+
+def test_a_refresh_refused_503_waits_its_retry_after_and_is_sent_again_with_the_same_token() -> None:
+    """Issue 22, item 1: "Retry-After on 429 and 503 is honoured"; a refresh that provably did
+    nothing (503 temporarily_unavailable) is sent again with the same refresh token, not
+    replaced by a login. (The 429 is tests/test_sdk_sessions.py's, against a real server.)"""
+    sent: list[dict[str, list[str]]] = []
+    unavailable = httpx.Response(503, headers={"Retry-After": "1"}, json={
+        "error": "temporarily_unavailable", "error_description": "The database cannot answer now"})
+    answers = iter([_tokens("password"), unavailable, _tokens("refresh_token")])
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode()))
+        return next(answers)
+
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session:
+        first = session.token()
+        started = time.monotonic()
+        second = session.token(rejected=first.access_token)
+        waited = time.monotonic() - started
+    assert [form["grant_type"] for form in sent] == [["password"], ["refresh_token"], ["refresh_token"]]
+    assert sent[1]["refresh_token"] == sent[2]["refresh_token"] == [REFRESH]
+    assert second.access_token == ACCESS[::-1] and 1.0 <= waited < 3, waited
+
+
+def test_a_login_whose_answer_was_lost_is_sent_again_with_backoff() -> None:
+    """Issue 22, item 1: a password grant is safe to repeat, so a lost answer (the connection
+    broke after the request went out) and a gateway's 502 are retried, after waits of
+    exponential backoff with full jitter, until an answer comes."""
+    sent: list[str] = []
+    gateway = httpx.Response(502, text="<html>Bad Gateway</html>", headers={"Content-Type": "text/html"})
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode())["grant_type"][0])
+        if len(sent) == 1:
+            raise httpx.ReadError("the connection broke", request=request)
+        return gateway if len(sent) == 2 else _tokens("password")
+
+    started = time.monotonic()
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      retry=Retry(deadline=10, base=0.25, cap=5),
+                      http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session:
+        assert session.access_token() == ACCESS
+    assert sent == ["password"] * 3
+    assert time.monotonic() - started < 0.25 + 0.5 + 1  # two waits, at most base·2⁰ and base·2¹
+
+
+def test_the_margin_says_how_long_before_its_end_a_token_is_refreshed() -> None:
+    """Issue 22, item 1: "a refresh shortly before expiry (a configurable margin, default 60 s)".
+    With 4 s tokens and a 1 s margin, the token is kept for 3 s, then refreshed once."""
+    sent: list[str] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        sent.append(parse_qs(request.content.decode())["grant_type"][0])
+        answer = _tokens(sent[-1])
+        return httpx.Response(200, json={**answer.json(), "expires_in": 4})
+
+    assert TokenSession("qa", "id", SECRET)._plan.margin == 60  # noqa: SLF001 - the documented default
+    with TokenSession("http://127.0.0.1:9031", "client", SECRET, username="command://alice", password=PASSWORD,
+                      margin=1, http=httpx.Client(transport=httpx.MockTransport(endpoint))) as session:
+        first = session.token()
+        time.sleep(max(0.0, first.expires_at - 1.5 - time.time()))  # half a second before it is due
+        assert session.token() is first and sent == ["password"]
+        time.sleep(0.7)  # due now: 1 s before its end
+        assert session.token().access_token == ACCESS[::-1] and sent == ["password", "refresh_token"]
 
 
 def test_usernames_are_built_and_checked() -> None:

@@ -43,6 +43,7 @@ from .identities import (
     AuthenticationFailed,
     Identity,
     IdentitySource,
+    SourceUnavailable,
     Username,
     Verified,
 )
@@ -200,9 +201,13 @@ class Authenticator:
                     pace.record(time.perf_counter() - started)
                 elif pace is not None:
                     pace.wait_since(started)
-        except BaseException:
+        except BaseException as error:
             if refused is None:
                 self._lockout.release(key)  # never checked (the directory did not answer): it does not count
+            if isinstance(error, SourceUnavailable):
+                # The budgets count failed logins, and no password was checked: an outage must
+                # not leave every client still retrying throttled once the source is back.
+                self._throttle.give_back(buckets, time.time())
             raise
         return Login(self, verified, key, buckets, str(parsed), event)
 
