@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test typecheck test-sqlite test-postgresql test-reliability test-reliability-postgresql postgres bench profile clean
+.PHONY: run test typecheck test-sqlite test-postgresql test-timing test-reliability test-reliability-postgresql postgres bench profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,11 @@ run: $(STAMP)
 	$(BIN)/mobproc serve --demo
 
 # The whole suite on SQLite and again on PostgreSQL (started first if it is installed), the two
-# side by side: each keeps about one core busy, so together they take 6 min instead of 10. Each
-# prints its output when it ends.
+# side by side, each printing its output when it ends; then the timing checks, alone.
 test: $(STAMP) postgres typecheck
 	@echo "make test: the SQLite and PostgreSQL runs side by side; each prints when it ends"
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
+	@$(MAKE) --no-print-directory test-timing
 
 # The SDK is typed for its users (it ships py.typed): mypy --strict on its modules and the API's
 # models its client returns, once a run.
@@ -37,12 +37,18 @@ typecheck: $(STAMP)
 XDIST := -n 2 --dist loadfile
 
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest $(XDIST) -m "not postgresql_only" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not postgresql_only and not timing" $(PYTEST_ARGS)
 
 # The modules marked database_agnostic (HTTP framing, logs, documents, the client side) check
 # nothing the database changes: they run once, in the SQLite run.
 test-postgresql: $(STAMP) postgres
-	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest $(XDIST) -m "not sqlite_only and not database_agnostic" $(PYTEST_ARGS)
+	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest $(XDIST) -m "not sqlite_only and not database_agnostic and not timing" $(PYTEST_ARGS)
+
+# The tests that compare times (marked timing: an unknown name against a wrong password, a
+# 503's wait), on each database in turn, with nothing else running.
+test-timing: $(STAMP) postgres
+	$(BIN)/python -m pytest -m "timing and not postgresql_only" $(PYTEST_ARGS)
+	MOBPROC_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "timing and not sqlite_only and not database_agnostic" $(PYTEST_ARGS)
 
 # Load, crash, races and bad input (tests/reliability/, a few minutes): on SQLite, as CI runs
 # it; the PostgreSQL variant is there to run by hand (the crash test is SQLite's own).

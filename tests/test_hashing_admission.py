@@ -24,6 +24,7 @@ def timed(call) -> tuple[httpx.Response, float]:  # noqa: ANN001
     return response, time.perf_counter() - started
 
 
+@pytest.mark.timing
 def test_a_password_burst_beyond_capacity_gets_fast_503s_while_refreshes_keep_succeeding(tmp_path: Path) -> None:
     env = {
         "MOBPROC_HASHING_CONCURRENCY": "1", "MOBPROC_HASHING_QUEUE": "2", "MOBPROC_HASHING_WAIT_MS": "50",

@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from conftest import (
     DIRECTORY_PEOPLE,
     MOBPROC,
@@ -61,6 +63,7 @@ def test_two_hundred_parallel_guesses_on_two_workers_bind_at_most_the_threshold(
         assert password_grant(http, client, right).status_code == 200
 
 
+@pytest.mark.timing
 def test_unknown_name_wrong_password_and_locked_answer_in_the_same_time(slapd, tmp_path: Path) -> None:  # noqa: ANN001
     env = {
         "MOBPROC_IDENTITY_SOURCES": str(ldap_sources(slapd, tmp_path)),

@@ -9,11 +9,14 @@ import statistics
 import time
 from pathlib import Path
 
+import pytest
 from argon2 import PasswordHasher as Argon2  # noqa: N814
 
 from conftest import ServerProcess, lock_subject, password_grant, unique
 from mobproc.config import load_settings
 from mobproc.domain.identities import Username
+
+pytestmark = pytest.mark.timing  # make test runs it alone, after the parallel runs
 
 ATTEMPTS = 200
 
