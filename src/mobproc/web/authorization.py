@@ -152,8 +152,8 @@ class AuthorizationPages:
             return self._page(request, call, authorization, LOGIN, error=LOGIN_REFUSED)
         try:
             async with self._sign_in.admission(username).slot():
-                cookie, session = await self._database.run(self._sign_in_thread, (authorization, username, password,
-                                                                                   call.source_address))
+                cookie, session = await self._database.run(self._sign_in_thread, (
+                    authorization, username, password, call.source_address, call.session_cookie))
         except LoginRefused:
             return self._page(request, call, authorization, LOGIN, error=LOGIN_REFUSED)
         except Throttled as throttled:
@@ -168,7 +168,8 @@ class AuthorizationPages:
     def _validate(self, call: Call) -> AuthorizationRequest:
         return self._sign_in.endpoint.validate(call.params, call.repeated)
 
-    def _sign_in_thread(self, argument: tuple[AuthorizationRequest, str, str, str]) -> tuple[str, BrowserSession]:
+    def _sign_in_thread(self, argument: tuple[AuthorizationRequest, str, str, str, str | None],
+                        ) -> tuple[str, BrowserSession]:
         return self._sign_in.sign_in(*argument)
 
     def _after_login(self, argument: tuple[AuthorizationRequest, BrowserSession, str]) -> Step:
