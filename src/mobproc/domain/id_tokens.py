@@ -20,6 +20,7 @@ from joserfc import jwt
 from .clients import Client
 from .identities import Identity
 from .signing_keys import SigningKeys, SigningKeyUnavailable
+from .tokens import account_claims
 
 
 def at_hash(access_token: str) -> str:
@@ -36,13 +37,7 @@ def at_hash(access_token: str) -> str:
 def userinfo_claims(identity: Identity) -> dict[str, Any]:
     """What the userinfo endpoint says of an account (and an ID token does not repeat): the
     seed's attributes (CONTRACT §2) and the name the person signs in with."""
-    claims: dict[str, Any] = {"sub": identity.subject, "preferred_username": identity.subject,
-                              "platform": identity.source_system, "multitenant": identity.multitenant}
-    if identity.tenant is not None:
-        claims["tenant"] = identity.tenant
-    if identity.domain is not None:
-        claims["domain"] = identity.domain
-    return claims
+    return {"sub": identity.subject, "preferred_username": identity.subject, **account_claims(identity)}
 
 
 class IdTokens:
