@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,6 +34,7 @@ from ..oauth2.authorization import (
 from ..oauth2.request import FORM_TYPE, MAX_PARAMETERS
 from ..oauth2.sign_in import CONSENT, LOGIN, Step, typed_username
 from ..server.forwarded import source_address
+from ..services import Services
 from ..storage.database import DatabaseUnavailable
 from . import cookies
 from .pages import error_page, render
@@ -54,7 +55,7 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Call:
     """One request to the endpoint, as the sign-in flow needs it."""
 
@@ -64,12 +65,19 @@ class Call:
     transaction: str | None  # the login transaction's id (its cookie), if any
     source_address: str
     posted: bool
-    answer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What the flow said, for the page or the redirect to answer."""
+
+    request: AuthorizationRequest
+    step: Step
+    session: BrowserSession | None = None
 
 
 class AuthorizationPages:
-    def __init__(self, services: Any, *, max_body_bytes: int, retry_after: int) -> None:
-        self._services = services
+    def __init__(self, services: Services, *, max_body_bytes: int, retry_after: int) -> None:
         self._sign_in = services.sign_in
         self._transactions = services.login_transactions
         self._database = services.database
@@ -93,8 +101,7 @@ class AuthorizationPages:
                                       "page.", 403)
             if action == "login":
                 return await self._login(request, call)
-            answer = await self._database.run(self._step, (call, action))
-            return self._respond(request, call, answer)
+            return self._respond(request, call, await self._database.run(self._step, (call, action)))
         except Exception as error:  # noqa: BLE001 - every failure is a page, never a trace
             return self._failure(error, posted=request.method == "POST")
 
@@ -130,7 +137,7 @@ class AuthorizationPages:
                 raise AuthorizationPageError("The form is too large.")
         return body
 
-    def _step(self, argument: tuple[Call, str | None]) -> dict[str, Any]:
+    def _step(self, argument: tuple[Call, str | None]) -> Next:
         """On a thread: validate the request, find the session, and take the next step."""
         call, action = argument
         sign_in = self._sign_in
@@ -138,11 +145,11 @@ class AuthorizationPages:
         session = sign_in.session(call.session_cookie)
         if action in ("allow", "deny"):
             if session is None:  # signed out in another tab meanwhile: sign in again
-                return {"request": authorization, "step": Step(page=LOGIN)}
-            url = sign_in.consent(authorization, session, action == "allow", call.source_address)
-            return {"request": authorization, "step": Step(url=url)}
-        step = sign_in.next_step(authorization, session, source_address=call.source_address)
-        return {"request": authorization, "step": step, "session": session}
+                return Next(authorization, Step(page=LOGIN))
+            return Next(authorization, Step(url=sign_in.consent(authorization, session, action == "allow",
+                                                                call.source_address)))
+        return Next(authorization, sign_in.next_step(authorization, session, source_address=call.source_address),
+                    session)
 
     async def _login(self, request: Request, call: Call) -> Response:
         username = typed_username(call.params.get("username", ""), call.params.get("source_system"))
@@ -161,7 +168,7 @@ class AuthorizationPages:
             return self._page(request, call, authorization, LOGIN, status=429, headers={"Retry-After": str(wait)},
                               error=f"Too many failed sign-ins. Try again in {wait} seconds.")
         step = await self._database.run(self._after_login, (authorization, session, call.source_address))
-        response = self._respond(request, call, {"request": authorization, "step": step, "session": session})
+        response = self._respond(request, call, Next(authorization, step, session))
         self._cookies.set(request, response, cookies.SESSION, cookie, None)
         return response
 
@@ -176,11 +183,10 @@ class AuthorizationPages:
         authorization, session, address = argument
         return self._sign_in.next_step(authorization, session, fresh=True, source_address=address)
 
-    def _respond(self, request: Request, call: Call, answer: Mapping[str, Any]) -> Response:
-        step: Step = answer["step"]
-        if step.url is not None:
-            return self._redirect(step.url, call.posted)
-        return self._page(request, call, answer["request"], step.page or LOGIN, session=answer.get("session"))
+    def _respond(self, request: Request, call: Call, answer: Next) -> Response:
+        if answer.step.url is not None:
+            return self._redirect(answer.step.url, call.posted)
+        return self._page(request, call, answer.request, answer.step.page or LOGIN, session=answer.session)
 
     def _page(self, request: Request, call: Call, authorization: AuthorizationRequest, page: str, *,
               error: str | None = None, status: int = 200, headers: Mapping[str, str] | None = None,
