@@ -62,6 +62,15 @@ def sign_in(page: Page, user: tuple[str, str], *, keyboard: bool = False) -> Non
             page.click("button[value=login]")
 
 
+def photograph(page: Page, name: str) -> None:
+    """A screenshot for the README, replaced whole (the SQLite and PostgreSQL runs of `make test`
+    may take the same one at once)."""
+    target = SCREENSHOTS / f"{name}.png"
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(page.screenshot())
+    os.replace(partial, target)
+
+
 def expect_login(page: Page) -> None:
     assert page.locator("h1").inner_text() == "Sign in", page.content()
 
@@ -196,18 +205,18 @@ def test_the_readmes_screenshots(make_server, page: Page) -> None:  # noqa: ANN0
         server.services.account_registry.add("command://alice", "alice-password-for-screenshots", actor="test")
         with ClientApp(server.url, "procurement-app") as app:
             page.goto(app.url + "/start")
-            page.screenshot(path=str(SCREENSHOTS / "login.png"))
+            photograph(page, "login")
             sign_in(page, ("command://alice", "not-the-password"))
-            page.screenshot(path=str(SCREENSHOTS / "login-refused.png"))
+            photograph(page, "login-refused")
             sign_in(page, ("command://alice", "alice-password-for-screenshots"))
-            page.screenshot(path=str(SCREENSHOTS / "consent.png"))
+            photograph(page, "consent")
             with page.expect_navigation():
                 page.click("button[value=allow]")
             assert page.locator("h1").inner_text() == "Signed in"
             page.goto(server.url + "/as/logout")
-            page.screenshot(path=str(SCREENSHOTS / "logout.png"))
+            photograph(page, "logout")
         page.goto(server.url + "/as/authorization.oauth2?client_id=nobody&response_type=code")
-        page.screenshot(path=str(SCREENSHOTS / "error.png"))
+        photograph(page, "error")
     for name in ("login", "login-refused", "consent", "logout", "error"):
         assert (SCREENSHOTS / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
