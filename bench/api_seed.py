@@ -63,8 +63,8 @@ def main() -> None:
                  "needs_approval": False, "ready_at": now, "submitted_at": now,
                  "document": json.dumps({**document, "externalOrderNumber": f"BENCH-{n}"})}
                 for n in range(args.orders)]
-        with database.transaction(write=True) as connection:
-            connection.execute_many(insert(api_orders), rows)
+        with database.transaction(write=True) as transaction:
+            transaction.execute_many(insert(api_orders), rows)
     database.dispose()
 
 

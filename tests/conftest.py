@@ -1,7 +1,8 @@
 """Test fixtures: real servers over real HTTP on real databases.
 
 Every password, client secret and token the suite sends or receives is recorded in
-``SECRETS``; ``test_zz_log_hygiene`` runs last and looks for each in every server log.
+``SECRETS``; once the last test of the run (of each worker, under pytest-xdist) is done,
+``_no_secret_in_any_log`` looks for each in every server log of the run.
 """
 
 from __future__ import annotations
@@ -394,9 +395,20 @@ def _drop_postgres_databases() -> Iterator[None]:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The log-hygiene check reads what every other test made the servers log: it goes last."""
-    items.sort(key=lambda item: "test_zz_log_hygiene" in item.nodeid)
+def leaked_secrets(secrets_used: set[str], logs: list[Path]) -> list[tuple[str, str]]:
+    """(log file, the secret's first characters) for each secret found in a log."""
+    texts = {path: path.read_text(errors="replace") for path in logs if path.exists()}
+    return [(path.name, secret[:6]) for path, text in texts.items() for secret in secrets_used if secret in text]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_in_any_log() -> Iterator[None]:
+    """CONTRACT §7: no password, secret or token in any log line. Checked after the run's last
+    test, over what every test made the servers log (each pytest-xdist worker: its own tests);
+    a leak fails the run as an error in this fixture's teardown."""
+    yield
+    leaks = leaked_secrets(SECRETS, LOG_FILES)
+    assert not leaks, f"secrets found in logs: {leaks[:10]}"
 
 
 # --- introspection, revocation, validation, JWT access tokens ------------------------------

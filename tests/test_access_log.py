@@ -13,6 +13,8 @@ import pytest
 from conftest import TOKEN_PATH, LiveServer
 from mobproc.server.access_log import redacted_target
 
+pytestmark = pytest.mark.database_agnostic
+
 GRANT_TYPES = ("password", "refresh_token", "client_credentials",
                "urn:pingidentity.com:oauth2:grant_type:validate_bearer")
 # Values that are also words of the protocol: a password may be any of them.

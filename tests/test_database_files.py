@@ -92,9 +92,9 @@ def test_serve_reads_the_database_url_from_a_file_in_every_worker(tmp_path: Path
 
 @pytest.mark.parametrize(("env", "message"), [
     ({"MOBPROC_DATABASE_URL": "sqlite:///a.db", "MOBPROC_DATABASE_URL_FILE": "URL_FILE"},
-     "mobproc: MOBPROC_DATABASE_URL_FILE: Value error, set MOBPROC_DATABASE_URL or MOBPROC_DATABASE_URL_FILE, not both"),
+     "mobproc: MOBPROC_DATABASE_URL_FILE: set MOBPROC_DATABASE_URL or MOBPROC_DATABASE_URL_FILE, not both"),
     ({"MOBPROC_DATABASE_URL_FILE": "/nonexistent/url"},
-     "mobproc: MOBPROC_DATABASE_URL_FILE: Value error, cannot read /nonexistent/url"),
+     "mobproc: MOBPROC_DATABASE_URL_FILE: cannot read /nonexistent/url"),
 ])
 def test_a_url_file_that_cannot_be_used_stops_in_one_line(env: dict[str, str], message: str, tmp_path: Path) -> None:
     (tmp_path / "url").write_text("sqlite:///b.db")

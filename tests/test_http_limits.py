@@ -19,6 +19,8 @@ from conftest import ServerProcess
 from test_http_protocol import exchange
 from test_transport import self_signed
 
+pytestmark = pytest.mark.database_agnostic
+
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
     b"content-security-policy": b"default-src 'none'; frame-ancestors 'none'",

@@ -14,6 +14,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from conftest import TOKEN_PATH, LiveServer
 from mobproc.server.http import CoalescingHttpToolsProtocol
 
+pytestmark = pytest.mark.database_agnostic
+
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
 

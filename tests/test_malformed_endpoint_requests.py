@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from conftest import EVERY_GRANT, INTROSPECT_PATH, JWKS_PATH, REVOKE_PATH, LiveServer
 from test_malformed_requests import authorization_headers, encoded_pairs
 
+pytestmark = pytest.mark.database_agnostic
+
 PATHS = [INTROSPECT_PATH, REVOKE_PATH, JWKS_PATH, "/.well-known/oauth-authorization-server", "/as/token.oauth2"]
 
 

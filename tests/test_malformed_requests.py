@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from conftest import TOKEN_PATH, LiveServer
 
+pytestmark = pytest.mark.database_agnostic
+
 NAMES = ["grant_type", "client_id", "client_secret", "username", "password", "scope", "refresh_token", "token"]
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import MOBPROC, LiveServer, client_credentials_grant
 
+pytestmark = pytest.mark.database_agnostic
+
 PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]
 AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 

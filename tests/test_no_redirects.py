@@ -12,6 +12,8 @@ import pytest
 
 from conftest import TOKEN_PATH, LiveServer
 
+pytestmark = pytest.mark.database_agnostic
+
 HOSTILE = "attacker.example"
 SECRETS = {"client_id": "someone", "client_secret": "the-secret-in-the-url", "username": "command://alice",
            "password": "the-password-in-the-url", "grant_type": "password"}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from conftest import LiveServer
+
+pytestmark = pytest.mark.database_agnostic
 
 
 def test_openapi_json_describes_every_endpoint_the_server_routes(server: LiveServer, http: httpx.Client) -> None:

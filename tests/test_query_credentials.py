@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import pytest
 from pathlib import Path
 from urllib.parse import urlencode
 
 from conftest import TOKEN_PATH, password_grant
+
+pytestmark = pytest.mark.database_agnostic
 
 
 def test_reject_refuses_credentials_in_the_url_and_says_where_they_belong(make_server, server_log: Path) -> None:  # noqa: ANN001

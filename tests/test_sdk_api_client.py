@@ -41,6 +41,8 @@ from mobproc.models import OrderRequest
 from tcp_proxy import TcpProxy
 from test_cli import mobproc
 
+pytestmark = pytest.mark.database_agnostic
+
 CLIENT_ID, SECRET = "376af94124f4400e9227c89937c12354", "81f40d2777ea4a41A992535F17AC92EC"  # the seed's
 USERNAME, PASSWORD = "command://myusername", "mypassword"
 remember(SECRET, PASSWORD)

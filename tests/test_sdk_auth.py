@@ -19,6 +19,8 @@ from conftest import EVERY_GRANT, LiveServer, remember, revoke
 from mobproc import AsyncTokenSession, BearerAuth, RequestsBearerAuth, TokenChecker, TokenClient, TokenSession
 from mobproc.resource import RejectedToken
 
+pytestmark = pytest.mark.database_agnostic
+
 
 class ResourceServer:
     """``GET /whoami``: ``{"sub": …}`` for an active token, 401 invalid_token otherwise."""

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from conftest import EVERY_GRANT, LiveServer, free_port, introspect, remember, revoke
 from test_cli import mobproc
+
+pytestmark = pytest.mark.database_agnostic
 
 
 def token(*args: str, stdin: str = "", **env: str):  # noqa: ANN201

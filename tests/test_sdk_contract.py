@@ -47,6 +47,8 @@ from mobproc import (
     username,
 )
 
+pytestmark = pytest.mark.database_agnostic
+
 SECRET, PASSWORD = "client-secret-0123456789abcdef0123", "correct horse battery staple"
 ACCESS, REFRESH = "AccessToken0123456789abcdef", "RefreshToken0123456789abcdef0123456789abcd"
 

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import ServerProcess, remember
 
+pytestmark = pytest.mark.database_agnostic
+
 README = Path(__file__).parent.parent / "README.md"
 
 

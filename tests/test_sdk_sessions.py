@@ -37,6 +37,8 @@ from mobproc import (
 )
 from tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.database_agnostic
+
 LIFETIME = 3
 SECONDS = 5.0  # each concurrency test: several lifetimes
 WORKER = Path(__file__).with_name("sdk_worker.py")
@@ -44,7 +46,7 @@ WORKER = Path(__file__).with_name("sdk_worker.py")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, server_log: Path) -> Iterator[ServerProcess]:
-    # server_log: the SDK's own lines (logger mobproc.sdk) go there, for test_zz_log_hygiene.
+    # server_log: the SDK's own lines (logger mobproc.sdk) go there, for the log-hygiene check after the run (conftest).
     env = {"MOBPROC_ACCESS_TOKEN_LIFETIME": str(LIFETIME)}
     with ServerProcess(tmp_path_factory.mktemp("sdk"), env=env) as live:
         yield live

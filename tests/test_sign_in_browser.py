@@ -23,6 +23,9 @@ CHROMIUM = os.environ.get("MOBPROC_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 LOOPBACK = "http://127.0.0.1/cb"  # registered without a port: the app's port varies (RFC 8252 §7.3)
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+# What a browser sees and does (pages, accessibility, framing, the redirects) is the same on
+# either database; the flows' storage is tested on both by tests/test_sign_in_sessions.py.
+pytestmark = pytest.mark.database_agnostic
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ from conftest import password_grant
 from mobproc.domain import audit
 from mobproc.server.forwarded import source_address
 
+pytestmark = pytest.mark.database_agnostic
+
 PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8:f::/48")]
 
 

@@ -20,6 +20,8 @@ from conftest import EVERY_GRANT, MOBPROC, LiveServer, client_credentials_grant,
 from mobproc import RejectedToken, TokenChecker, ValidatedToken
 from mobproc import resource
 
+pytestmark = pytest.mark.database_agnostic
+
 
 class Counting(httpx.Client):
     """An httpx client that counts the requests the checker makes."""

@@ -21,6 +21,8 @@ from conftest import MOBPROC, TOKEN_PATH, ServerProcess, password_grant
 from mobproc.config import load_settings
 from mobproc.server.transport import plain_http_refusal
 
+pytestmark = pytest.mark.database_agnostic
+
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
