@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain import audit
 from ..domain.audit import AuditEvent, AuditLog
@@ -111,7 +112,7 @@ class SignIn:
         """The person's answer on the consent page: remembered and the response, or
         ``access_denied`` (RFC 6749 §4.1.2.1: "The resource owner ... denied the request")."""
         identity = session.identity
-        event = {"client_id": request.client.client_id, "subject": identity.subject,
+        event: dict[str, Any] = {"client_id": request.client.client_id, "subject": identity.subject,
                  "source_address": source_address or None, "detail": "scope=" + ",".join(request.scope)}
         if not allowed:
             self._audit.record(AuditEvent(audit.CONSENT_DENIED, **event))

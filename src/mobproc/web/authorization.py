@@ -191,8 +191,7 @@ class AuthorizationPages:
     def _page(self, request: Request, call: Call, authorization: AuthorizationRequest, page: str, *,
               error: str | None = None, status: int = 200, headers: Mapping[str, str] | None = None,
               session: BrowserSession | None = None) -> Response:
-        transaction = call.transaction if self._transactions.valid_id(call.transaction) else None
-        transaction = transaction or self._transactions.new_id()
+        transaction = self._transaction_id(call)
         hidden = sorted(authorization.parameters.items())
         context: dict[str, Any] = {"action": PATH, "hidden": hidden, "client_id": authorization.client.client_id}
         if page == CONSENT and session is not None:
@@ -239,7 +238,7 @@ class AuthorizationPages:
         self._sign_in.sign_out(call.session_cookie, call.source_address)
 
     def _logout_page(self, request: Request, call: Call, session: BrowserSession | None) -> Response:
-        transaction = call.transaction if self._transactions.valid_id(call.transaction) else self._transactions.new_id()
+        transaction = self._transaction_id(call)
         context = {"signed_in": session is not None, "action": LOGOUT_PATH,
                    "subject": session.identity.subject if session is not None else None,
                    "csrf_token": self._transactions.csrf_token(transaction, "logout")}
@@ -247,6 +246,12 @@ class AuthorizationPages:
         if transaction != call.transaction:
             self._cookies.set(request, response, cookies.LOGIN, transaction, cookies.LOGIN_MAX_AGE)
         return response
+
+    def _transaction_id(self, call: Call) -> str:
+        """The browser's login transaction, or a new one (its cookie is set with the page)."""
+        if call.transaction is not None and self._transactions.valid_id(call.transaction):
+            return call.transaction
+        return self._transactions.new_id()
 
     @staticmethod
     def _redirect(url: str, posted: bool) -> Response:
