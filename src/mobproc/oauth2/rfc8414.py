@@ -46,11 +46,13 @@ def authorization_server_metadata(
     }
 
 
-def openid_provider_metadata(*, userinfo_endpoint: str, id_token_algorithms: list[str]) -> dict[str, Any]:
+def openid_provider_metadata(*, userinfo_endpoint: str, end_session_endpoint: str,
+                             id_token_algorithms: list[str]) -> dict[str, Any]:
     """OpenID Connect Discovery 1.0 §3: the members an OpenID provider adds (mobproc answers at
-    /.well-known/openid-configuration, as PingFederate does)."""
+    /.well-known/openid-configuration, as PingFederate does); RP-Initiated Logout 1.0 §2.1."""
     return {
         "userinfo_endpoint": userinfo_endpoint,
+        "end_session_endpoint": end_session_endpoint,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": id_token_algorithms,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",

@@ -60,4 +60,5 @@ def server_metadata(services: Services) -> dict[str, Any]:
         grant_types=services.token_endpoint.grant_types,
         scopes=(scope for client in services.clients.list_clients() for scope in client.scopes),
     ) | openid_provider_metadata(userinfo_endpoint=issuer + userinfo_endpoint.PATH,
+                                 end_session_endpoint=issuer + authorization.LOGOUT_PATH,
                                  id_token_algorithms=services.id_tokens.algorithms)

@@ -45,6 +45,8 @@ PATH = "/as/authorization.oauth2"
 LOGOUT_PATH = "/as/logout"
 # What the forms post beside the authorization request's own parameters.
 FORM_FIELDS = frozenset({"action", "csrf_token", "username", "password", "source_system"})
+# OpenID Connect RP-Initiated Logout 1.0 §2: what the logout page carries on to its form.
+LOGOUT_PARAMETERS = ("client_id", "post_logout_redirect_uri", "state")
 # One message for every refusal, as the password grant's one invalid_grant: no page tells
 # whether an account exists, is locked, or the password was wrong.
 LOGIN_REFUSED = "The username or password is incorrect, or the account cannot sign in now."
@@ -227,22 +229,26 @@ class AuthorizationPages:
             if not self._transactions.check(call.transaction, "logout", call.params.get("csrf_token")):
                 return error_page("Sign-out expired", "This form has expired or was not sent from this site's page.",
                                   403)
-            await self._database.run(self._sign_out, call)
-            response = render("logout.html", {"signed_in": False})
+            back = await self._database.run(self._sign_out, call)
+            response = self._redirect(back, True) if back else render("logout.html", {"signed_in": False})
             self._cookies.clear(request, response, cookies.SESSION)
             return response
         except Exception as error:  # noqa: BLE001 - every failure is a page, never a trace
             return self._failure(error, posted=request.method == "POST")
 
-    def _sign_out(self, call: Call) -> None:
+    def _sign_out(self, call: Call) -> str | None:
+        """End the session; where the browser goes next, if the client asked and may."""
         self._sign_in.sign_out(call.session_cookie, call.source_address)
+        return self._sign_in.endpoint.after_logout(call.params)
 
     def _logout_page(self, request: Request, call: Call, session: BrowserSession | None) -> Response:
         transaction = self._transaction_id(call)
-        context = {"signed_in": session is not None, "action": LOGOUT_PATH,
+        back = self._sign_in.endpoint.after_logout(call.params) if session is not None else None
+        hidden = sorted((name, call.params[name]) for name in LOGOUT_PARAMETERS if name in call.params) if back else []
+        context = {"signed_in": session is not None, "action": LOGOUT_PATH, "hidden": hidden,
                    "subject": session.identity.subject if session is not None else None,
                    "csrf_token": self._transactions.csrf_token(transaction, "logout")}
-        response = render("logout.html", context)
+        response = render("logout.html", context, form_targets=[redirect_uris.origin(back)] if back else ())
         if transaction != call.transaction:
             self._cookies.set(request, response, cookies.LOGIN, transaction, cookies.LOGIN_MAX_AGE)
         return response
