@@ -25,11 +25,14 @@ to the same ceiling, before and after.
 """
 
 import argparse
+import base64
 import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -60,7 +63,14 @@ API_CASES = ["api_ping", "api_orders"]
 API_PATHS = {"api_ping": ("/mobproc/v1/ping?echoText=bench", '"SUCCESS"'),
              "api_orders": ("/mobproc/v1/orders?limit=50", '"orders"')}
 API_ORDERS = 10_000
-CASES = OAUTH_CASES + API_CASES
+# Interactive sign-in (issue 20), mobproc's own: the code flow of a browser already signed in
+# (authorize with its session cookie -> code -> token: two requests a flow), and a sign-in on the
+# login page with a password (-> a session and a code), beside the password grant.
+SIGN_IN_CASES = ["code_flow", "sign_in"]
+WEB_CLIENT_ID = "bench-web"
+WEB_REDIRECT_URI = "http://127.0.0.1:8000/cb"
+WEB_VERIFIER = "v" + secrets.token_urlsafe(48)
+CASES = OAUTH_CASES + SIGN_IN_CASES + API_CASES
 USERS = 8
 CLIENT_ID = "bench-client"
 # Fresh per run; they only guard loopback servers that live for one benchmark.
@@ -292,6 +302,9 @@ def mobproc_target(exe, *, api=True):
                    "refresh_token", "--grant", "client_credentials", "--grant",
                    "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], e,
                   stdin=CLIENT_SECRET)
+        if api:  # a baseline build (api=False) may predate the sign-in too
+            run_quiet([exe, "client", "add", WEB_CLIENT_ID, "--grant", "authorization_code", "--public",
+                       "--trusted", "--scope", "MOBPROC", "--redirect-uri", WEB_REDIRECT_URI], e)
         for i in range(USERS):
             run_quiet([exe, "user", "add", f"command://user{i}", "--password-stdin",
                        "--tenant", "XYZ"], e, stdin=PASSWORD)
@@ -304,7 +317,7 @@ def mobproc_target(exe, *, api=True):
     return Target(
         "mobproc", "mobproc", token_path="/as/token.oauth2",
         introspect_path="/as/introspect.oauth2", prefix="command://user", growth=True,
-        cases=(*OAUTH_CASES, *API_CASES) if api else tuple(OAUTH_CASES),
+        cases=(*OAUTH_CASES, *SIGN_IN_CASES, *API_CASES) if api else tuple(OAUTH_CASES),
         provision=provision,
         command=lambda w, p: [exe, "serve", "--host", "127.0.0.1", "--port", str(p),
                               "--workers", "1"],
@@ -449,10 +462,48 @@ class Client:
             raise RuntimeError(f"introspection says inactive: {body}")
         return body
 
+    def login_page(self):
+        """The login page of a code-flow request: its transaction cookie and CSRF token."""
+        self.http.cookies.clear()  # a browser not signed in yet
+        r = self.http.get("/as/authorization.oauth2", params=authorize_params())
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', r.text)
+        if r.status_code != 200 or csrf is None:
+            raise RuntimeError(f"GET /as/authorization.oauth2: {r.status_code} {r.text[:300]}")
+        return f"mobproc_login={r.cookies['mobproc_login']}", csrf.group(1)
+
+    def session_cookie(self, i=0):
+        """Sign in once on the login page: the browser session's cookie."""
+        login, csrf = self.login_page()
+        r = self.http.post("/as/authorization.oauth2", headers={"Cookie": login}, data={
+            **authorize_params(), "csrf_token": csrf, "action": "login", "username": f"{self.t.prefix}{i}",
+            "password": PASSWORD})
+        if r.status_code != 303 or "code=" not in r.headers.get("location", ""):
+            raise RuntimeError(f"sign-in: {r.status_code} {r.text[:300]}")
+        return f"mobproc_session={r.cookies['mobproc_session']}"
+
+    def code_flow(self, cookie):
+        r = self.http.get("/as/authorization.oauth2", params=authorize_params(), headers={"Cookie": cookie})
+        code = re.search(r"[?&]code=([A-Za-z0-9]+)", r.headers.get("location", ""))
+        if r.status_code != 302 or code is None:
+            raise RuntimeError(f"authorize: {r.status_code} {r.text[:300]}")
+        return self._post(self.t.token_path, {
+            "grant_type": "authorization_code", "code": code.group(1), "client_id": WEB_CLIENT_ID,
+            "redirect_uri": WEB_REDIRECT_URI, "code_verifier": WEB_VERIFIER}, "access_token")
+
     def seeds(self, n):
         """n fresh refresh tokens, by real password grants."""
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             return list(ex.map(lambda i: self.password(i % USERS)["refresh_token"], range(n)))
+
+
+def pkce_challenge(verifier):
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def authorize_params():
+    return {"response_type": "code", "client_id": WEB_CLIENT_ID, "redirect_uri": WEB_REDIRECT_URI,
+            "scope": "MOBPROC", "state": "bench", "code_challenge": pkce_challenge(WEB_VERIFIER),
+            "code_challenge_method": "S256"}
 
 
 def api_headers(token):
@@ -522,6 +573,8 @@ def issue_targets(targets):
     if loop:
         check("password ÷ argon2id loop", 0.95, mob["cases"].get("password"),
               loop["cases"].get("password"), loop["name"])
+    # Issue 20: a sign-in on the login page within 10 % of a password grant (same run, same rounds).
+    check("sign_in ÷ password grant", 0.9, mob["cases"].get("sign_in"), mob["cases"].get("password"), mob["name"])
     directory, directory_loop = by_name.get("mobproc, directory accounts"), by_name.get("ceiling: search + bind loop")
     if directory and directory_loop:
         check("password (directory) ÷ search + bind loop", 0.8, directory["cases"].get("password"),
@@ -631,7 +684,7 @@ class Stage:
     def turn(self, case, warmup):
         """A warm-up and one timed run of the case, the server running only meanwhile."""
         cfg = self.cfg
-        duration = max(cfg.duration, cfg.password_seconds) if case == "password" else cfg.duration
+        duration = max(cfg.duration, cfg.password_seconds) if case in ("password", "sign_in") else cfg.duration
         self.resume()
         try:
             if warmup:
@@ -661,6 +714,14 @@ class Stage:
             return "refresh.lua", url, dict(auth, tokens=seeds)
         if case == "client_credentials":
             return "client_credentials.lua", url, dict(auth, client_id=t.cc_client)
+        web = dict(client_id=WEB_CLIENT_ID, redirect_uri=WEB_REDIRECT_URI, challenge=pkce_challenge(WEB_VERIFIER))
+        if case == "code_flow":
+            return "code_flow.lua", self.server.base, dict(web, cookie=self.client.session_cookie(),
+                                                           verifier=WEB_VERIFIER)
+        if case == "sign_in":
+            cookie, csrf = self.client.login_page()
+            return "sign_in.lua", self.server.base + "/as/authorization.oauth2", dict(
+                web, cookie=cookie, csrf=csrf, password=PASSWORD, users=USERS, prefix=t.prefix)
         if case in API_CASES:
             path, expect = API_PATHS[case]
             return "api_get.lua", self.server.base + path, dict(token=self.token, tenant="XYZ",
@@ -703,6 +764,8 @@ def staged(label, target, cfg, cases, bulk_count=0):
             "refresh": lambda: client.refresh(client.password()["refresh_token"]),
             "client_credentials": lambda: client.client_credentials(),
             "introspect": lambda: client.introspect(token),
+            "code_flow": lambda: client.code_flow(client.session_cookie()),
+            "sign_in": lambda: client.session_cookie(1),
             **{case: (lambda case=case: client.api_get(case, token)) for case in API_CASES},
         }
         for case in cases:

@@ -149,3 +149,35 @@ def test_a_public_client_cannot_use_a_secret_and_a_confidential_one_must(server:
     refused = redeem(http, (confidential[0], None), answer["code"], verifier)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     assert redeem(http, confidential, answer["code"], verifier).status_code == 200
+
+
+def test_a_public_client_revokes_its_own_tokens_with_its_client_id(server: LiveServer, http: httpx.Client,
+                                                                   parties) -> None:  # noqa: ANN001
+    """RFC 7009 §5: a public client revokes without a secret (a single-page app's logout);
+    another public client cannot revoke its tokens."""
+    client, user = parties
+    answer, verifier, _ = sign_in_for_code(server, client, user)
+    tokens = redeem(http, client, answer["code"], verifier).json()
+    other = add_web_client(server)
+    revoke = lambda client_id: http.post("/as/revoke_token.oauth2",  # noqa: E731
+                                         data={"token": tokens["refresh_token"], "client_id": client_id})
+    assert revoke(other[0]).status_code == 200
+    validator = server.add_client(grants=("access_token_validation",))
+    assert introspect(http, validator, tokens["access_token"]).json()["active"] is True
+    assert revoke(client[0]).status_code == 200
+    assert introspect(http, validator, tokens["access_token"]).json() == {"active": False}
+
+
+def test_two_redemptions_of_one_code_at_once_get_one_grant_and_it_is_revoked(server: LiveServer, parties) -> None:  # noqa: ANN001
+    """The conditional update decides: of two requests racing with one code exactly one gets
+    tokens, and the other is a replay, which revokes them (RFC 6749 §4.1.2)."""
+    from conftest import all_at_once
+
+    client, user = parties
+    answer, verifier, _ = sign_in_for_code(server, client, user)
+    with server.client() as http:
+        answers = all_at_once(2, lambda n: redeem(http, client, answer["code"], verifier))
+        assert sorted(answer.status_code for answer in answers) == [200, 400]
+        won = next(answer for answer in answers if answer.status_code == 200).json()
+        validator = server.add_client(grants=("access_token_validation",))
+        assert introspect(http, validator, won["access_token"]).json() == {"active": False}

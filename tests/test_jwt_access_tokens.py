@@ -86,7 +86,8 @@ def test_the_jwks_publishes_public_keys_only(jwt_server: LiveServer, parties) ->
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     for key in response.json()["keys"]:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
-        assert key["use"] == "sig" and key["alg"] == "ES256" and key["kid"]
+        # The access tokens' ES256 keys, and the ID tokens' RS256 ring beside them.
+        assert key["use"] == "sig" and key["alg"] == {"EC": "ES256", "RSA": "RS256"}[key["kty"]] and key["kid"]
 
 
 def test_a_jwt_is_stored_only_by_a_digest_of_its_jti(jwt_server: LiveServer, parties, tmp_path: Path) -> None:  # noqa: ANN001

@@ -39,3 +39,26 @@ def test_the_servers_of_this_run_have_logged_and_the_suite_has_recorded_secrets(
         assert password_grant(http, client, user).status_code == 200
     assert any(path.exists() and "mobproc.access" in path.read_text() for path in LOG_FILES)
     assert {client[1], user[1]} <= SECRETS
+
+
+def test_a_sign_in_leaves_no_password_code_or_token_in_the_log(server: LiveServer, server_log) -> None:  # noqa: ANN001
+    """Issue 20: the login form's password, one typed into the username field, the code in the
+    redirect and the tokens it becomes appear in no log line (the authorization request's query
+    is masked like the token endpoint's)."""
+    from sign_in import Browser, add_web_client, code_flow_params, pkce_pair, query_of, redeem
+
+    client, (username, password) = add_web_client(server), server.add_user()
+    verifier, challenge = pkce_pair()
+    with Browser(server) as browser, server.client() as http:
+        page = browser.authorize(**code_flow_params(client[0], challenge, login_hint=password))
+        browser.login(page, (password, username))  # the two fields swapped, as people do
+        answer = browser.login(page, (username, password))
+        code = query_of(answer.headers["location"])["code"]
+        tokens = redeem(http, client, code, verifier).json()
+    secrets = [password, code, tokens["access_token"], tokens["refresh_token"]]
+    deadline = time.monotonic() + 5
+    while "grant_type=authorization_code" not in server_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = server_log.read_text()
+    assert "/as/authorization.oauth2?" in text and "POST /as/authorization.oauth2" in text
+    assert [secret[:6] for secret in secrets if secret in text] == []

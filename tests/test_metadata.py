@@ -32,10 +32,10 @@ def test_the_metadata_document_describes_this_server(server: LiveServer, http: h
         "password", "refresh_token", "client_credentials", "urn:pingidentity.com:oauth2:grant_type:validate_bearer",
         "authorization_code", "implicit"}
     assert {"MOBPROC", "REPORTS"} <= set(document["scopes_supported"])
-    for endpoint in ("introspection", "revocation"):
-        assert document[f"{endpoint}_endpoint_auth_methods_supported"] == AUTH_METHODS
+    assert document["introspection_endpoint_auth_methods_supported"] == AUTH_METHODS
     # Interactive sign-in (issue 20): public clients authenticate with none; PKCE is S256 only.
-    assert document["token_endpoint_auth_methods_supported"] == [*AUTH_METHODS, "none"]
+    for endpoint in ("token", "revocation"):
+        assert document[f"{endpoint}_endpoint_auth_methods_supported"] == [*AUTH_METHODS, "none"]
     assert document["authorization_endpoint"] == server.url + "/as/authorization.oauth2"
     assert set(document["response_types_supported"]) == {"code", "token"}
     assert document["code_challenge_methods_supported"] == ["S256"]

@@ -118,3 +118,34 @@ def test_the_jwks_publishes_the_id_token_keys_and_an_id_token_is_no_access_token
     assert kids[jwt.get_unverified_header(body["id_token"])["kid"]] == "RSA"
     # typ JWT, not at+jwt: neither the userinfo endpoint nor the API takes it as a bearer token.
     assert http.get(USERINFO, headers={"Authorization": f"Bearer {body['id_token']}"}).status_code == 401
+
+
+def test_the_id_token_ring_rotates_with_a_staged_key(make_server) -> None:  # noqa: ANN001
+    """`mobproc keys rotate --ring id_token`: the next RSA key is published at once and signs after
+    the publication delay, as the access tokens' keys do; `--now` signs with it at once."""
+    import json as _json
+
+    from test_cli import mobproc
+
+    with make_server() as server, server.client() as http:
+        http.get("/.well-known/openid-configuration")  # the ring's first key
+        url = server.settings.database_url
+        [first] = _json.loads(mobproc("keys", "list", "--ring", "id_token", "--json", "--database", url).stdout)
+        assert first["alg"] == "RS256" and first["state"] == "active"
+        staged = mobproc("keys", "rotate", "--ring", "id_token", "--database", url)
+        assert staged.returncode == 0 and "is staged" in staged.stdout, staged.stderr
+        rows = _json.loads(mobproc("keys", "list", "--ring", "id_token", "--json", "--database", url).stdout)
+        assert sorted(row["state"] for row in rows) == ["active", "staged"]
+        published = {key["kid"] for key in http.get("/pf/JWKS").json()["keys"]}
+        assert {row["kid"] for row in rows} <= published
+        # The access tokens' ring is another: untouched.
+        assert _json.loads(mobproc("keys", "list", "--json", "--database", url).stdout) == []
+        assert mobproc("keys", "rotate", "--ring", "id_token", "--now", "--database", url).returncode == 0
+        client, user = add_web_client(server, scopes=("openid",)), server.add_user()
+        verifier, challenge = pkce_pair()
+        with Browser(server) as browser:
+            answer = browser.login(browser.authorize(**code_flow_params(client[0], challenge, scope="openid")), user)
+        body = redeem(http, client, query_of(answer.headers["location"])["code"], verifier).json()
+        newest = _json.loads(mobproc("keys", "list", "--ring", "id_token", "--json", "--database", url).stdout)
+        active = [row["kid"] for row in newest if row["state"] == "active"]
+        assert jwt.get_unverified_header(body["id_token"])["kid"] == active[0]

@@ -82,3 +82,28 @@ def test_0006_moves_lockout_to_login_attempts_and_keeps_the_accounts(tmp_path: P
     with sqlite3.connect(path) as downgraded:
         assert downgraded.execute("SELECT name, failed_logins, locked_until FROM accounts").fetchall() == [
             ("existing", 0, None)]
+
+
+@pytest.mark.sqlite_only
+def test_0008_gives_existing_clients_and_keys_the_sign_in_defaults_and_a_ring(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with upgraded_from(path, "0007_mobproc_api",
+                       "INSERT INTO clients (environment, client_id, secret_digest, grant_types, scopes, default_scopes,"
+                       " enabled, created_at) VALUES ('dev', 'app', x'00', 'password', 'MOBPROC', 'MOBPROC', 1, 0)",
+                       "INSERT INTO signing_keys (environment, kid, alg, public_jwk, private_key, created_at, signs_from)"
+                       " VALUES ('dev', 'k1', 'ES256', '{}', NULL, 1, 1)") as new:
+        assert new.execute("SELECT redirect_uris, public, pkce, trusted, access_token_lifetime, id_token_alg"
+                           " FROM clients").fetchall() == [("", 0, "required", 0, None, None)]
+        assert new.execute("SELECT kid, ring FROM signing_keys").fetchall() == [("k1", "access")]
+        assert {"browser_sessions", "authorization_codes", "consents"} <= tables(new)
+        # One newest key per environment and ring: an ID-token key beside the access tokens' one.
+        new.execute("INSERT INTO signing_keys (environment, kid, alg, public_jwk, created_at, ring)"
+                    " VALUES ('dev', 'k2', 'RS256', '{}', 2, 'id_token')")
+        with pytest.raises(sqlite3.IntegrityError):
+            new.execute("INSERT INTO signing_keys (environment, kid, alg, public_jwk, created_at, ring)"
+                        " VALUES ('dev', 'k3', 'RS256', '{}', 3, 'id_token')")
+        new.commit()
+    with sqlite3.connect(path) as downgraded:
+        assert "browser_sessions" not in tables(downgraded)
+        assert downgraded.execute("SELECT kid FROM signing_keys").fetchall() == [("k1",)]
+        assert downgraded.execute("SELECT client_id FROM clients").fetchall() == [("app",)]

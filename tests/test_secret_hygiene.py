@@ -12,6 +12,7 @@ import pytest
 
 from conftest import BACKEND, MOBPROC, TOKEN_PATH, database_url, dump_database, password_grant, query, refresh_grant, remember
 from mobproc.domain import secrets as mobproc_secrets
+from sign_in import Browser, add_web_client, code_flow_params, pkce_pair, query_of, redeem
 
 SOURCE = Path(mobproc_secrets.__file__).parents[1]
 
@@ -45,6 +46,19 @@ def test_after_a_full_session_the_database_holds_no_secret_password_or_token(mak
             graced = refresh_grant(http, secret_client, first["refresh_token"]).json()  # within the grace period
             used += [first["access_token"], first["refresh_token"], second["access_token"], second["refresh_token"],
                      graced["access_token"], graced["refresh_token"]]
+        # A sign-in on the login page (issue 20): its session cookie, its code, the verifier and
+        # the tokens with an ID token.
+        verifier, challenge = pkce_pair()
+        web = add_web_client(server, scopes=("openid", "MOBPROC"))
+        with Browser(server) as browser:
+            page = browser.authorize(**code_flow_params(web[0], challenge, scope="openid MOBPROC"))
+            answer = browser.login(page, (username, new_password))
+            session_cookie = browser.http.cookies["mobproc_session"]
+        code = query_of(answer.headers["location"])["code"]
+        signed_in = redeem(http, web, code, verifier).json()
+        remember(session_cookie, signed_in["id_token"])
+        used += [session_cookie, code, verifier, signed_in["access_token"], signed_in["refresh_token"],
+                 signed_in["id_token"]]
         # Failures of every kind, one with a password typed into the username field.
         typed_in_username = "my-Secret-Passw0rd"
         remember(typed_in_username)
@@ -59,6 +73,7 @@ def test_after_a_full_session_the_database_holds_no_secret_password_or_token(mak
 
     text = dump_database(url)
     assert "audit_events:" in text and "refresh_tokens:" in text and "throttle:" in text
+    assert "browser_sessions:" in text and "authorization_codes:" in text
     found = [secret[:6] for secret in used if secret in text]
     assert not found, f"plaintext in the database: {found}"
     if BACKEND == "sqlite":  # not in the raw files either (free pages, the write-ahead log)

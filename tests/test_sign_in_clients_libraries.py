@@ -16,6 +16,8 @@ from requests_oauthlib import OAuth2Session as OAuthlibSession
 from conftest import LiveServer, remember
 from sign_in import REDIRECT_URI, Browser, add_web_client
 
+pytestmark = pytest.mark.database_agnostic  # the client side: the same on either database
+
 
 @pytest.fixture(scope="module")
 def parties(server: LiveServer):  # noqa: ANN201

@@ -184,3 +184,21 @@ def test_the_implicit_grant_is_refused_to_a_client_not_registered_for_it(server:
         answer = browser.authorize(response_type="token", client_id=client[0], redirect_uri=REDIRECT_URI, state="s2")
     told = query_of(answer.headers["location"])
     assert told["error"] == "unauthorized_client" and told["state"] == "s2" and "access_token" not in told
+
+
+def test_logout_sends_the_browser_back_only_to_a_registered_uri(server: LiveServer, parties) -> None:  # noqa: ANN001
+    """OpenID Connect RP-Initiated Logout 1.0: ``post_logout_redirect_uri`` (with ``client_id``,
+    ``state``) is followed after the sign-out only when it is one the client registered."""
+    client, user = parties
+    for back, expected in ((REDIRECT_URI, REDIRECT_URI + "?state=bye"), ("https://evil.example/", None)):
+        with Browser(server) as browser:
+            signed_in(browser, client, user)
+            page = browser.http.get("/as/logout", params={"client_id": client[0], "post_logout_redirect_uri": back,
+                                                          "state": "bye"})
+            done = browser.submit(page)
+            if expected is None:
+                assert done.status_code == 200 and "Signed out" in done.text and "location" not in done.headers
+            else:
+                assert "form-action 'self' http://127.0.0.1:8000" in page.headers["content-security-policy"]
+                assert done.status_code == 303 and done.headers["location"] == expected
+            assert browser.authorize(**code_flow_params(client[0], pkce_pair()[1])).status_code == 200

@@ -42,7 +42,9 @@ def verifies(token: str, jwks: dict, issuer: str) -> bool:
 
 
 def kids(jwks: dict) -> set[str]:
-    return {key["kid"] for key in jwks["keys"]}
+    """The access tokens' keys (ES256 here); the JWKS also publishes the OpenID Connect ID
+    tokens' RS256 ring beside them (tests/test_openid_connect.py)."""
+    return {key["kid"] for key in jwks["keys"] if key["alg"] == "ES256"}
 
 
 def test_rotation_now_keeps_old_tokens_valid_and_retires_the_key_once_they_expire(make_server, tmp_path: Path) -> None:  # noqa: ANN001
@@ -84,7 +86,7 @@ def test_serve_makes_the_first_key_on_first_start(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, env={"MOBPROC_ACCESS_TOKEN_FORMAT": "jwt"}) as server:
         assert len(server.services.keys.records()) == 1
         with server.client() as http:
-            assert len(http.get(JWKS_PATH).json()["keys"]) == 1
+            assert len(kids(http.get(JWKS_PATH).json())) == 1
 
 
 def test_processes_racing_for_the_first_key_agree_on_one(tmp_path: Path) -> None:
@@ -108,13 +110,17 @@ def test_private_keys_are_encrypted_at_rest_with_a_key_encryption_key(make_serve
         client = server.add_client(grants=("client_credentials",))
         token = client_credentials_grant(http, client).json()["access_token"]
         assert verifies(token, http.get(JWKS_PATH).json(), server.url)
+        http.get("/.well-known/openid-configuration")  # makes the ID tokens' first key
         private_jwk = server.services.keys.active().private.as_dict(private=True)
         url = server.settings.database_url
     engine = create_engine(normalize_url(url))
     with engine.connect() as connection:
-        stored = connection.execute(text("select private_key from signing_keys")).scalar_one()
+        stored = connection.execute(text("select private_key from signing_keys where ring = 'access'")).scalar_one()
+        # The ID tokens' ring is encrypted under the same key.
+        id_token_keys = connection.execute(text("select private_key from signing_keys where ring = 'id_token'")).all()
     engine.dispose()
     assert stored.count(".") == 4 and private_jwk["d"] not in stored  # a JWE, not the JWK
+    assert id_token_keys and all(key.count(".") == 4 for (key,) in id_token_keys)
     assert private_jwk["d"] not in dump_database(url)
 
 

@@ -31,5 +31,6 @@ def db_cleanup(
     cleaned = cleanup(services.database, batch=batch, pause=pause)
     typer.echo(
         f"deleted {cleaned.access_tokens} access tokens, {cleaned.refresh_tokens} refresh tokens, "
-        f"{cleaned.grants} grants, {cleaned.login_attempts} quiet lockout rows"
+        f"{cleaned.grants} grants, {cleaned.login_attempts} quiet lockout rows, "
+        f"{cleaned.authorization_codes} authorization codes, {cleaned.browser_sessions} browser sessions"
     )

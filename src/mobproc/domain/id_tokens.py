@@ -20,6 +20,7 @@ from joserfc import jwt
 from .clients import Client
 from .identities import Identity
 from .signing_keys import SigningKeys, SigningKeyUnavailable
+from .tokens import account_claims
 
 
 def at_hash(access_token: str) -> str:
@@ -36,13 +37,7 @@ def at_hash(access_token: str) -> str:
 def userinfo_claims(identity: Identity) -> dict[str, Any]:
     """What the userinfo endpoint says of an account (and an ID token does not repeat): the
     seed's attributes (CONTRACT §2) and the name the person signs in with."""
-    claims: dict[str, Any] = {"sub": identity.subject, "preferred_username": identity.subject,
-                              "platform": identity.source_system, "multitenant": identity.multitenant}
-    if identity.tenant is not None:
-        claims["tenant"] = identity.tenant
-    if identity.domain is not None:
-        claims["domain"] = identity.domain
-    return claims
+    return {"sub": identity.subject, "preferred_username": identity.subject, **account_claims(identity)}
 
 
 class IdTokens:
@@ -80,14 +75,18 @@ class IdTokens:
             claims["nonce"] = nonce
         return jwt.encode({"typ": "JWT", "alg": key.alg, "kid": key.kid}, claims, key.private, algorithms=[key.alg])
 
-    def jwks(self) -> list[dict[str, Any]]:
-        """The public keys of every ring, once each. The RS256 ring's first key is made here if
-        there is none yet: a relying party reads the JWKS when it discovers the provider, and
-        must find the key before the first ID token it signs."""
+    def publish_first_key(self) -> None:
+        """Make the RS256 ring's first key if there is none yet. A relying party reads the JWKS
+        right after the discovery document, and some keep that copy (requests-oauth2client): the
+        key must be there before the first ID token it signs. (Made on discovery, not on every
+        JWKS read: a resource server reading the JWKS for access tokens waits for no RSA key.)"""
         try:
             self._rings["RS256"].active()
         except SigningKeyUnavailable:
-            pass  # published keys are still listed; signing will say why it cannot
+            pass  # the document is served all the same; signing will say why it cannot
+
+    def jwks(self) -> list[dict[str, Any]]:
+        """The public keys of every ring, once each."""
         seen: dict[str, dict[str, Any]] = {}
         for ring in {id(ring): ring for ring in self._rings.values()}.values():
             for key in ring.jwks()["keys"]:

@@ -636,11 +636,13 @@ class AccountRegistry:
 
 
 class SigningKeyRegistry:
-    """Rotation of the keys that sign JWT access tokens (:class:`SigningKeys`), audited."""
+    """Rotation of the keys of one ring (:class:`SigningKeys`: the JWT access tokens', or
+    ``id_token``, OpenID Connect's ID tokens'), audited."""
 
-    def __init__(self, keys: SigningKeys, audit_log: AuditLog) -> None:
+    def __init__(self, keys: SigningKeys, audit_log: AuditLog, *, ring: str = "access") -> None:
         self._keys = keys
         self._audit = audit_log
+        self._ring = ring
 
     def list(self) -> list[SigningKeyRecord]:
         """Every key of the environment, newest first."""
@@ -653,7 +655,7 @@ class SigningKeyRegistry:
         key = self._keys.rotate(now=now)
         if key.kid not in before:
             self._audit.record(_event(audit.SIGNING_KEY_ROTATED, actor,
-                                      detail=f"kid={key.kid} {key.state(time.time())}"))
+                                      detail=f"ring={self._ring} kid={key.kid} {key.state(time.time())}"))
         return key, key.kid not in before
 
     def retire(self, kid: str, *, actor: Who) -> SigningKeyRecord:

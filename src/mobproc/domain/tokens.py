@@ -60,8 +60,12 @@ def identity_claims(authorization: Authorization) -> dict[str, Any]:
     """What a token says about its account (CONTRACT §2), as JWT claims and introspection
     members: ``platform`` is the source system. A client acting for itself has none."""
     identity = authorization.identity
-    if identity is None:
-        return {}
+    return {} if identity is None else account_claims(identity)
+
+
+def account_claims(identity: Identity) -> dict[str, Any]:
+    """An account's attributes as claims: ``platform`` (its source system), ``multitenant``,
+    ``tenant`` and ``domain`` where it has them."""
     claims: dict[str, Any] = {"platform": identity.source_system, "multitenant": identity.multitenant}
     if identity.tenant is not None:
         claims["tenant"] = identity.tenant

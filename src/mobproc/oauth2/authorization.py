@@ -224,6 +224,21 @@ class AuthorizationEndpoint:
             raise refuse("invalid_request", "code_challenge must be 43 characters of base64url (S256)")
         return challenge
 
+    def after_logout(self, params: Mapping[str, str]) -> str | None:
+        """OpenID Connect RP-Initiated Logout 1.0 §3: where the browser goes once signed out, if
+        the client names a ``post_logout_redirect_uri`` it registered (matched as a redirect URI
+        is); None otherwise: the signed-out page, never a redirect to an address not registered."""
+        client_id, uri = params.get("client_id"), params.get("post_logout_redirect_uri")
+        if client_id is None or uri is None or len(client_id) > 255 or len(uri) > redirect_uris.MAX_LENGTH:
+            return None
+        client = self._clients.find_client(client_id)
+        if client is None or not client.enabled or not redirect_uris.matches(uri, client.redirect_uris):
+            return None
+        state = params.get("state")
+        if state is None:
+            return uri
+        return f"{uri}{'&' if '?' in uri else '?'}{urlencode([('state', state)])}"
+
     def respond(self, request: AuthorizationRequest, identity: Identity, auth_time: float,
                 source_address: str = "") -> str:
         """Where the browser goes once the person signed in and consented: the redirect URI with

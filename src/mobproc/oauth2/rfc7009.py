@@ -40,9 +40,11 @@ class RevocationEndpoint:
         been revoked successfully or if the client submitted an invalid token." Another
         client's token gets the same 200 and stays valid: an error would tell the caller that
         the token exists. A write that fails is an error (503), never a 200: the client must
-        not believe a token dead that still works.
+        not believe a token dead that still works. A public client (no secret) names itself with
+        ``client_id``, as at the token endpoint: whoever holds its token may end it (§5), which
+        is what a single-page app's logout needs.
         """
-        client = authenticate_client(request, self._clients)
+        client = authenticate_client(request, self._clients, public=True)
         token = request.require("token")
         searches = [self._revoke_refresh_token, self._revoke_access_token]
         if request.get("token_type_hint") == "access_token":

@@ -42,15 +42,17 @@ def authorization_server_metadata(
         "scopes_supported": sorted({*scopes, "openid"}),
         "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
     }
 
 
-def openid_provider_metadata(*, userinfo_endpoint: str, id_token_algorithms: list[str]) -> dict[str, Any]:
+def openid_provider_metadata(*, userinfo_endpoint: str, end_session_endpoint: str,
+                             id_token_algorithms: list[str]) -> dict[str, Any]:
     """OpenID Connect Discovery 1.0 §3: the members an OpenID provider adds (mobproc answers at
-    /.well-known/openid-configuration, as PingFederate does)."""
+    /.well-known/openid-configuration, as PingFederate does); RP-Initiated Logout 1.0 §2.1."""
     return {
         "userinfo_endpoint": userinfo_endpoint,
+        "end_session_endpoint": end_session_endpoint,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": id_token_algorithms,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..domain import audit
 from ..domain.audit import AuditEvent, AuditLog
@@ -88,15 +89,19 @@ class SignIn:
         return Step(url=self.endpoint.respond(request, session.identity, session.auth_time, source_address))
 
     def sign_in(self, request: AuthorizationRequest, username: str, password: str,
-                source_address: str) -> tuple[str, BrowserSession]:
+                source_address: str, replacing: str | None = None) -> tuple[str, BrowserSession]:
         """Check the password with every defence and start a session in the transaction that
-        confirms it: the cookie's value and the session. Raises what
+        confirms it: the cookie's value and the session. The browser's session before
+        (``replacing``, its cookie) ends with it: a sign-in always gets a new id, so an id fixed
+        in the browser beforehand signs no one in. Raises what
         :meth:`Authenticator.authenticate` raises (:class:`LoginRefused`, :class:`Throttled`,
         :class:`SourceUnavailable`)."""
         login = self._authenticator.authenticate(username, password,
                                                  Attempt(request.client, source_address, request.grant_type))
         with login.confirmed() as identity:
-            cookie, session = self._sessions.start(identity, time.time())
+            now = time.time()
+            self._sessions.end(replacing, now)
+            cookie, session = self._sessions.start(identity, now)
             self._audit.record(AuditEvent(audit.SESSION_STARTED, client_id=request.client.client_id,
                                           subject=identity.subject, source_address=source_address or None,
                                           grant_type=request.grant_type))
@@ -107,7 +112,7 @@ class SignIn:
         """The person's answer on the consent page: remembered and the response, or
         ``access_denied`` (RFC 6749 §4.1.2.1: "The resource owner ... denied the request")."""
         identity = session.identity
-        event = {"client_id": request.client.client_id, "subject": identity.subject,
+        event: dict[str, Any] = {"client_id": request.client.client_id, "subject": identity.subject,
                  "source_address": source_address or None, "detail": "scope=" + ",".join(request.scope)}
         if not allowed:
             self._audit.record(AuditEvent(audit.CONSENT_DENIED, **event))

@@ -167,7 +167,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             metadata.document_route(services.jwks, max_age=services.keys.jwks_max_age, retry_after=retry_after),
             methods=ALL_METHODS,
         ),
-        *(Route(path, document, methods=ALL_METHODS) for path in metadata.METADATA_PATHS),
+        Route(metadata.METADATA_PATHS[0], document, methods=ALL_METHODS),
+        Route(metadata.OPENID_CONFIGURATION_PATH, metadata.document_route(
+            partial(metadata.openid_configuration, services), max_age=metadata.METADATA_MAX_AGE,
+            retry_after=retry_after), methods=ALL_METHODS),
         Route("/healthz", operations.healthz),
         # What load balancers ask; its reasons (and the metrics) are on the operations listener.
         Route("/readyz", operations.readyz_route(services.database, retry_after, detailed=False)),

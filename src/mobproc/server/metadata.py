@@ -15,6 +15,7 @@ from ..services import Services
 from .responses import error_response, public_json_response
 
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+OPENID_CONFIGURATION_PATH = METADATA_PATHS[1]
 JWKS_PATH = "/pf/JWKS"  # PingFederate's path
 
 # The metadata changes only with the configuration. The JWKS's max-age is the signing keys'
@@ -32,6 +33,13 @@ def document_route(produce: Callable[[], dict[str, Any]], *, max_age: int, retry
             return error_response(error, retry_after)
 
     return document
+
+
+def openid_configuration(services: Services) -> dict[str, Any]:
+    """The same document at OpenID Connect Discovery's path, where a relying party starts: the
+    ID tokens' first key is made now, before it reads the JWKS (IdTokens.publish_first_key)."""
+    services.id_tokens.publish_first_key()
+    return server_metadata(services)
 
 
 def server_metadata(services: Services) -> dict[str, Any]:
@@ -52,4 +60,5 @@ def server_metadata(services: Services) -> dict[str, Any]:
         grant_types=services.token_endpoint.grant_types,
         scopes=(scope for client in services.clients.list_clients() for scope in client.scopes),
     ) | openid_provider_metadata(userinfo_endpoint=issuer + userinfo_endpoint.PATH,
+                                 end_session_endpoint=issuer + authorization.LOGOUT_PATH,
                                  id_token_algorithms=services.id_tokens.algorithms)

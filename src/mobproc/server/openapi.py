@@ -70,6 +70,8 @@ _AUTHORIZATION_REQUEST = {
     "max_age": _string("seconds: ask for the password again if the sign-in is older"),
 }
 _HTML = {"text/html": {"schema": {"type": "string"}}}
+_LOGOUT_REQUEST = {"client_id": "the client asking", "post_logout_redirect_uri": "one of its registered redirect URIs",
+                   "state": "returned exactly"}
 _PAGE_ANSWERS = {
     "200": {"description": "the login or consent page", "content": _HTML},
     "302": {"description": "back to the redirect URI with code (or token), state, iss; or an error"},
@@ -197,12 +199,19 @@ DOCUMENT: dict[str, Any] = {
                      "responses": _PAGE_ANSWERS},
         },
         web_authorization.LOGOUT_PATH: {
-            "get": {"summary": "The sign-out page", "responses": {"200": {"description": "the page", "content": _HTML}}},
+            "get": {"summary": "The sign-out page (OpenID Connect RP-Initiated Logout's end_session_endpoint)",
+                    "parameters": [{"name": name, "in": "query", "schema": _string(description)}
+                                   for name, description in _LOGOUT_REQUEST.items()],
+                    "responses": {"200": {"description": "the page", "content": _HTML}}},
             "post": {"summary": "Sign out: ends the browser session (the page's CSRF token required)",
                      "requestBody": {"required": True, "content": {_FORM: {"schema": {
-                         "type": "object", "properties": {"csrf_token": _string(pattern="^[0-9a-f]{64}$")},
+                         "type": "object", "properties": {"csrf_token": _string(pattern="^[0-9a-f]{64}$"),
+                                                          **{name: _string(description) for name, description
+                                                             in _LOGOUT_REQUEST.items()}},
                          "required": ["csrf_token"]}}}},
                      "responses": {"200": {"description": "signed out", "content": _HTML},
+                                   "303": {"description": "signed out, back to the client's registered "
+                                                          "post_logout_redirect_uri with state"},
                                    "403": {"description": "no CSRF token", "content": _HTML}}},
         },
         web_pages.ASSETS_PATH + "/mobproc.css": {"get": {"summary": "The sign-in pages' stylesheet", "responses": {

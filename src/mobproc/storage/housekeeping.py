@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, or_, select, tuple_, update
 
 from .database import Database, DatabaseUnavailable
-from .schema import access_tokens, console_sessions, grants, leases, login_attempts, refresh_tokens
+from .schema import (access_tokens, authorization_codes, browser_sessions, console_sessions, grants, leases,
+                     login_attempts, refresh_tokens)
 
 log = logging.getLogger("mobproc.housekeeping")
+CODES_KEPT_SECONDS = 3600
 
 
 @dataclass
@@ -27,11 +29,14 @@ class Cleaned:
     refresh_tokens: int = 0
     grants: int = 0
     login_attempts: int = 0
+    authorization_codes: int = 0
+    browser_sessions: int = 0
     console_sessions: int = 0
 
     @property
     def total(self) -> int:
-        return self.access_tokens + self.refresh_tokens + self.grants + self.login_attempts + self.console_sessions
+        return (self.access_tokens + self.refresh_tokens + self.grants + self.login_attempts
+                + self.authorization_codes + self.browser_sessions + self.console_sessions)
 
 
 def _delete_batches(database: Database, table, condition, batch: int, pause: float) -> int:  # noqa: ANN001
@@ -71,6 +76,13 @@ def cleanup(database: Database, *, now: float | None = None, batch: int = 1000, 
         login_attempts.c.window_start < now - 3600,
     )
     cleaned.login_attempts = _delete_batches(database, login_attempts, quiet, batch, pause)
+    # A used code is kept an hour past its minute, so that a replay soon after is still
+    # recognised (and revokes its grant); browser sessions go once over or ended.
+    cleaned.authorization_codes = _delete_batches(
+        database, authorization_codes, authorization_codes.c.expires_at < now - CODES_KEPT_SECONDS, batch, pause)
+    over = or_(browser_sessions.c.expires_at < now, browser_sessions.c.idle_expires_at < now,
+               browser_sessions.c.ended_at.is_not(None))
+    cleaned.browser_sessions = _delete_batches(database, browser_sessions, over, batch, pause)
     # The console's sessions whose token has expired (they open nothing any more).
     cleaned.console_sessions = _delete_batches(database, console_sessions, console_sessions.c.expires_at <= now,
                                                batch, pause)
@@ -113,6 +125,7 @@ class Housekeeper:
             return None
         if cleaned.total:
             log.info("housekeeping deleted %d access tokens, %d refresh tokens, %d grants, %d quiet lockout rows, "
-                     "%d console sessions", cleaned.access_tokens, cleaned.refresh_tokens, cleaned.grants,
-                     cleaned.login_attempts, cleaned.console_sessions)
+                     "%d authorization codes, %d browser sessions, %d console sessions", cleaned.access_tokens,
+                     cleaned.refresh_tokens, cleaned.grants, cleaned.login_attempts, cleaned.authorization_codes,
+                     cleaned.browser_sessions, cleaned.console_sessions)
         return cleaned

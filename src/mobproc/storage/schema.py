@@ -270,6 +270,20 @@ throttle = Table(
     Column("updated_at", Double, nullable=False),
 )
 
+
+def _signed_in_identity() -> list[Column]:
+    """Who signed in, as a session and a code carry it: the account (a directory's has no row
+    here) and the attributes its grant will be made with."""
+    return [
+        Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
+        Column("subject", String(320), nullable=False),
+        Column("source_system", String(64), nullable=False),
+        Column("tenant", String(64)),
+        Column("multitenant", Boolean, nullable=False),
+        Column("domain", String(255)),
+    ]
+
+
 # A browser's sign-in (issue 20): the cookie holds only a random id, stored here by digest,
 # with who signed in, when (OpenID Connect's auth_time, max_age) and until when it holds: idle
 # and absolute timeouts. Removing the account ends it (the foreign key); setting its password
@@ -280,12 +294,7 @@ browser_sessions = Table(
     Column("id", Integer, primary_key=True),
     Column("environment", String(16), nullable=False),
     Column("lookup", LargeBinary(32), nullable=False, unique=True),
-    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
-    Column("subject", String(320), nullable=False),
-    Column("source_system", String(64), nullable=False),
-    Column("tenant", String(64)),
-    Column("multitenant", Boolean, nullable=False),
-    Column("domain", String(255)),
+    *_signed_in_identity(),
     Column("auth_time", Double, nullable=False),
     Column("idle_expires_at", Double, nullable=False),
     Column("expires_at", Double, nullable=False),
@@ -304,12 +313,7 @@ authorization_codes = Table(
     Column("environment", String(16), nullable=False),
     Column("lookup", LargeBinary(32), nullable=False, unique=True),
     Column("client_pk", ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), index=True),
-    Column("subject", String(320), nullable=False),
-    Column("source_system", String(64), nullable=False),
-    Column("tenant", String(64)),
-    Column("multitenant", Boolean, nullable=False),
-    Column("domain", String(255)),
+    *_signed_in_identity(),
     Column("scope", Text, nullable=False),
     Column("redirect_uri", Text, nullable=False),
     Column("code_challenge", String(128)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,6 +34,7 @@ from ..oauth2.authorization import (
 from ..oauth2.request import FORM_TYPE, MAX_PARAMETERS
 from ..oauth2.sign_in import CONSENT, LOGIN, Step, typed_username
 from ..server.forwarded import source_address
+from ..services import Services
 from ..storage.database import DatabaseUnavailable
 from . import cookies
 from .pages import error_page, render
@@ -44,6 +45,8 @@ PATH = "/as/authorization.oauth2"
 LOGOUT_PATH = "/as/logout"
 # What the forms post beside the authorization request's own parameters.
 FORM_FIELDS = frozenset({"action", "csrf_token", "username", "password", "source_system"})
+# OpenID Connect RP-Initiated Logout 1.0 §2: what the logout page carries on to its form.
+LOGOUT_PARAMETERS = ("client_id", "post_logout_redirect_uri", "state")
 # One message for every refusal, as the password grant's one invalid_grant: no page tells
 # whether an account exists, is locked, or the password was wrong.
 LOGIN_REFUSED = "The username or password is incorrect, or the account cannot sign in now."
@@ -54,7 +57,7 @@ SCOPE_DESCRIPTIONS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Call:
     """One request to the endpoint, as the sign-in flow needs it."""
 
@@ -64,12 +67,19 @@ class Call:
     transaction: str | None  # the login transaction's id (its cookie), if any
     source_address: str
     posted: bool
-    answer: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What the flow said, for the page or the redirect to answer."""
+
+    request: AuthorizationRequest
+    step: Step
+    session: BrowserSession | None = None
 
 
 class AuthorizationPages:
-    def __init__(self, services: Any, *, max_body_bytes: int, retry_after: int) -> None:
-        self._services = services
+    def __init__(self, services: Services, *, max_body_bytes: int, retry_after: int) -> None:
         self._sign_in = services.sign_in
         self._transactions = services.login_transactions
         self._database = services.database
@@ -93,8 +103,7 @@ class AuthorizationPages:
                                       "page.", 403)
             if action == "login":
                 return await self._login(request, call)
-            answer = await self._database.run(self._step, (call, action))
-            return self._respond(request, call, answer)
+            return self._respond(request, call, await self._database.run(self._step, (call, action)))
         except Exception as error:  # noqa: BLE001 - every failure is a page, never a trace
             return self._failure(error, posted=request.method == "POST")
 
@@ -130,7 +139,7 @@ class AuthorizationPages:
                 raise AuthorizationPageError("The form is too large.")
         return body
 
-    def _step(self, argument: tuple[Call, str | None]) -> dict[str, Any]:
+    def _step(self, argument: tuple[Call, str | None]) -> Next:
         """On a thread: validate the request, find the session, and take the next step."""
         call, action = argument
         sign_in = self._sign_in
@@ -138,11 +147,11 @@ class AuthorizationPages:
         session = sign_in.session(call.session_cookie)
         if action in ("allow", "deny"):
             if session is None:  # signed out in another tab meanwhile: sign in again
-                return {"request": authorization, "step": Step(page=LOGIN)}
-            url = sign_in.consent(authorization, session, action == "allow", call.source_address)
-            return {"request": authorization, "step": Step(url=url)}
-        step = sign_in.next_step(authorization, session, source_address=call.source_address)
-        return {"request": authorization, "step": step, "session": session}
+                return Next(authorization, Step(page=LOGIN))
+            return Next(authorization, Step(url=sign_in.consent(authorization, session, action == "allow",
+                                                                call.source_address)))
+        return Next(authorization, sign_in.next_step(authorization, session, source_address=call.source_address),
+                    session)
 
     async def _login(self, request: Request, call: Call) -> Response:
         username = typed_username(call.params.get("username", ""), call.params.get("source_system"))
@@ -152,8 +161,8 @@ class AuthorizationPages:
             return self._page(request, call, authorization, LOGIN, error=LOGIN_REFUSED)
         try:
             async with self._sign_in.admission(username).slot():
-                cookie, session = await self._database.run(self._sign_in_thread, (authorization, username, password,
-                                                                                   call.source_address))
+                cookie, session = await self._database.run(self._sign_in_thread, (
+                    authorization, username, password, call.source_address, call.session_cookie))
         except LoginRefused:
             return self._page(request, call, authorization, LOGIN, error=LOGIN_REFUSED)
         except Throttled as throttled:
@@ -161,31 +170,30 @@ class AuthorizationPages:
             return self._page(request, call, authorization, LOGIN, status=429, headers={"Retry-After": str(wait)},
                               error=f"Too many failed sign-ins. Try again in {wait} seconds.")
         step = await self._database.run(self._after_login, (authorization, session, call.source_address))
-        response = self._respond(request, call, {"request": authorization, "step": step, "session": session})
+        response = self._respond(request, call, Next(authorization, step, session))
         self._cookies.set(request, response, cookies.SESSION, cookie, None)
         return response
 
     def _validate(self, call: Call) -> AuthorizationRequest:
         return self._sign_in.endpoint.validate(call.params, call.repeated)
 
-    def _sign_in_thread(self, argument: tuple[AuthorizationRequest, str, str, str]) -> tuple[str, BrowserSession]:
+    def _sign_in_thread(self, argument: tuple[AuthorizationRequest, str, str, str, str | None],
+                        ) -> tuple[str, BrowserSession]:
         return self._sign_in.sign_in(*argument)
 
     def _after_login(self, argument: tuple[AuthorizationRequest, BrowserSession, str]) -> Step:
         authorization, session, address = argument
         return self._sign_in.next_step(authorization, session, fresh=True, source_address=address)
 
-    def _respond(self, request: Request, call: Call, answer: Mapping[str, Any]) -> Response:
-        step: Step = answer["step"]
-        if step.url is not None:
-            return self._redirect(step.url, call.posted)
-        return self._page(request, call, answer["request"], step.page or LOGIN, session=answer.get("session"))
+    def _respond(self, request: Request, call: Call, answer: Next) -> Response:
+        if answer.step.url is not None:
+            return self._redirect(answer.step.url, call.posted)
+        return self._page(request, call, answer.request, answer.step.page or LOGIN, session=answer.session)
 
     def _page(self, request: Request, call: Call, authorization: AuthorizationRequest, page: str, *,
               error: str | None = None, status: int = 200, headers: Mapping[str, str] | None = None,
               session: BrowserSession | None = None) -> Response:
-        transaction = call.transaction if self._transactions.valid_id(call.transaction) else None
-        transaction = transaction or self._transactions.new_id()
+        transaction = self._transaction_id(call)
         hidden = sorted(authorization.parameters.items())
         context: dict[str, Any] = {"action": PATH, "hidden": hidden, "client_id": authorization.client.client_id}
         if page == CONSENT and session is not None:
@@ -221,25 +229,35 @@ class AuthorizationPages:
             if not self._transactions.check(call.transaction, "logout", call.params.get("csrf_token")):
                 return error_page("Sign-out expired", "This form has expired or was not sent from this site's page.",
                                   403)
-            await self._database.run(self._sign_out, call)
-            response = render("logout.html", {"signed_in": False})
+            back = await self._database.run(self._sign_out, call)
+            response = self._redirect(back, True) if back else render("logout.html", {"signed_in": False})
             self._cookies.clear(request, response, cookies.SESSION)
             return response
         except Exception as error:  # noqa: BLE001 - every failure is a page, never a trace
             return self._failure(error, posted=request.method == "POST")
 
-    def _sign_out(self, call: Call) -> None:
+    def _sign_out(self, call: Call) -> str | None:
+        """End the session; where the browser goes next, if the client asked and may."""
         self._sign_in.sign_out(call.session_cookie, call.source_address)
+        return self._sign_in.endpoint.after_logout(call.params)
 
     def _logout_page(self, request: Request, call: Call, session: BrowserSession | None) -> Response:
-        transaction = call.transaction if self._transactions.valid_id(call.transaction) else self._transactions.new_id()
-        context = {"signed_in": session is not None, "action": LOGOUT_PATH,
+        transaction = self._transaction_id(call)
+        back = self._sign_in.endpoint.after_logout(call.params) if session is not None else None
+        hidden = sorted((name, call.params[name]) for name in LOGOUT_PARAMETERS if name in call.params) if back else []
+        context = {"signed_in": session is not None, "action": LOGOUT_PATH, "hidden": hidden,
                    "subject": session.identity.subject if session is not None else None,
                    "csrf_token": self._transactions.csrf_token(transaction, "logout")}
-        response = render("logout.html", context)
+        response = render("logout.html", context, form_targets=[redirect_uris.origin(back)] if back else ())
         if transaction != call.transaction:
             self._cookies.set(request, response, cookies.LOGIN, transaction, cookies.LOGIN_MAX_AGE)
         return response
+
+    def _transaction_id(self, call: Call) -> str:
+        """The browser's login transaction, or a new one (its cookie is set with the page)."""
+        if call.transaction is not None and self._transactions.valid_id(call.transaction):
+            return call.transaction
+        return self._transactions.new_id()
 
     @staticmethod
     def _redirect(url: str, posted: bool) -> Response:
