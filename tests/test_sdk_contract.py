@@ -397,3 +397,23 @@ def test_the_public_names_type_check_in_a_users_code(tmp_path: Path) -> None:
     ran = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(use)],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout
+
+
+def test_every_public_name_has_a_docstring_that_pydoc_renders() -> None:
+    """The API docs are the docstrings: `python -m pydoc mobproc.TokenSession` (or pydoc -w for
+    HTML) renders each public class and function with its own, not an inherited one."""
+    import inspect
+    import pydoc
+
+    import mobproc
+
+    shown = 0
+    for name in mobproc.__all__:
+        obj = getattr(mobproc, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        own = obj.__doc__
+        assert own and own.strip(), f"mobproc.{name} has no docstring of its own"
+        assert inspect.cleandoc(own).splitlines()[0] in pydoc.render_doc(obj, renderer=pydoc.plaintext), name
+        shown += 1
+    assert shown > 30

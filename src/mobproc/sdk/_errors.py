@@ -92,6 +92,8 @@ class UnauthorizedClient(TokenError):
 
 
 class UnsupportedGrantType(TokenError):
+    """The server does not offer this grant type (its metadata lists those it does)."""
+
     code = "unsupported_grant_type"
 
 
