@@ -172,3 +172,20 @@ def test_housekeeping_deletes_the_sessions_whose_token_has_expired(server: LiveS
     assert cleaned.console_sessions >= 1
     assert http.get(CONSOLE + "/").status_code == 303
     http.close()
+
+
+def test_an_operator_is_not_told_the_secret_of_a_client_that_acts_as_admin(server: LiveServer) -> None:
+    from mobproc.domain.registries import ClientRegistration
+
+    robot_id = f"robot-{time.time_ns()}"
+    remember(server.services.client_registry.register(
+        ClientRegistration(robot_id, ("client_credentials",), ("mobproc:admin",)), actor="cli:test").secret)
+    ordinary = server.add_client(grants=("client_credentials",), scopes=("A",))[0]
+    http, page = signed_in(server, account(server, "operator"))
+    form = {"csrf_token": csrf_of(page), "action": "client.rotate", "confirmed": "yes"}
+    refused = http.post(CONSOLE + "/act", data={**form, "target": robot_id})
+    assert refused.status_code == 403 and "Client secret" not in refused.text
+    rotated = http.post(CONSOLE + "/act", data={**form, "target": ordinary})
+    assert rotated.status_code == 200 and "Client secret" in rotated.text
+    remember(rotated.text.split('class="secret">')[1].split("<")[0])
+    http.close()

@@ -238,7 +238,8 @@ class Console:
             return None, None
         try:
             found = await run_in_threadpool(operators.principal_of, self.services.verifier,
-                                            self.services.account_registry, session.access_token,
+                                            self.services.account_registry, self.services.clients,
+                                            session.access_token,
                                             self.address_of(request.scope))
         except operators.NoRole:
             raise Refused(403, "No role", "Your account holds no role of the console (admin, operator or "
@@ -348,7 +349,8 @@ class Console:
             if claims.get("nonce") != login["nonce"] or claims.get("aud") not in (CLIENT_ID, [CLIENT_ID]):
                 raise Refused(400, "Cannot sign in", "The sign-in's answer does not match it: start again.")
             found = await run_in_threadpool(operators.principal_of, self.services.verifier,
-                                            self.services.account_registry, answer["access_token"], address)
+                                            self.services.account_registry, self.services.clients,
+                                            answer["access_token"], address)
             if isinstance(found, RejectedToken):
                 raise Refused(400, "Cannot sign in", "The token just issued is not active.")
         except OAuth2Error as error:
@@ -518,7 +520,8 @@ class Console:
                 return False
             try:
                 found = await run_in_threadpool(operators.principal_of, self.services.verifier,
-                                                self.services.account_registry, current.access_token, None)
+                                                self.services.account_registry, self.services.clients,
+                                                current.access_token, None)
             except operators.NoRole:
                 return False
             return not isinstance(found, RejectedToken)
@@ -557,6 +560,10 @@ class Console:
                                     303)
         services, actor = self.services, who.actor
         if name == "client.rotate":
+            client = await self._run(services.client_registry.find, target)
+            if not operators.may_learn_secret(who, client):
+                raise Refused(403, "Not allowed", f"The role {who.role.value} may not be told the secret of a client "
+                                                  "whose own tokens act in a stronger role.")
             rotated = await self._run(services.client_registry.rotate_secret, target, actor=actor)
             return self._render("console/secret.html", self._context(
                 request, session, who, client=client_fields(rotated.client), secret=rotated.secret,
