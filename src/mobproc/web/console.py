@@ -29,10 +29,10 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..admin.audit import cursor_of, event_stream
+from ..admin.audit import TAILS, TailResponse, cursor_of, event_stream
 from ..config import Settings
 from ..domain import operators
 from ..domain.clients import GRANT_TYPES
@@ -526,8 +526,10 @@ class Console:
                 return False
             return not isinstance(found, RejectedToken)
 
-        return StreamingResponse(event_stream(request, self.services.audit, where, None, 60, still_allowed),
-                                 media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+        holder = "account:" + session.subject
+        if not TAILS.take(holder):  # the admin API's bound, shared: the database serves both
+            return Response(status_code=429, headers={"Retry-After": "15"})
+        return TailResponse(event_stream(request, self.services.audit, where, None, 60, still_allowed), holder)
 
     # --- changes
 
