@@ -132,6 +132,8 @@ def test_signing_out_needs_the_csrf_token_and_ends_the_session(server: LiveServe
     ("GET", "/accounts/command%3A%2F%2F%00", None),
     ("GET", "/confirm?action=nope&target=x", None),
     ("GET", "/audit?cursor=%%%", None),
+    ("GET", "/audit?cursor=MTo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ", None),
+    ("GET", "/audit?cursor=bmFuOjE", None),
     ("GET", "/audit?subject=" + "x" * 2000, None),
     ("GET", "/clients?offset=-5&prefix=%00", None),
     ("POST", "/act", {"action": "grant.revoke", "target": "command://x", "extra": "12345678901234567890"}),

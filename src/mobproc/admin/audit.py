@@ -102,14 +102,23 @@ def cursor_of(at: float, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{at!r}:{row_id}".encode()).decode().rstrip("=")
 
 
-def _cursor(name: str, value: str) -> tuple[float, int]:
+def parse_cursor(value: str) -> tuple[float, int] | None:
+    """The (time, row) a cursor names, or None when it is not one of :func:`cursor_of`'s (a
+    row id past the database's integer, or a time that is not one, never reaches a query)."""
     try:
         at, _, row_id = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().partition(":")
         parsed = float(at), int(row_id)
     except ValueError:
-        raise invalid(name, "not a cursor of this API (next_cursor of a page, or an event's id)") from None
+        return None
     if not (0 <= parsed[0] < 1e11 and 0 <= parsed[1] < 2**63):
-        raise invalid(name, "not a cursor of this API")
+        return None
+    return parsed
+
+
+def _cursor(name: str, value: str) -> tuple[float, int]:
+    parsed = parse_cursor(value)
+    if parsed is None:
+        raise invalid(name, "not a cursor of this API (next_cursor of a page, or an event's id)")
     return parsed
 
 

@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..admin.audit import TAILS, TailResponse, cursor_of, event_stream
+from ..admin.audit import TAILS, TailResponse, cursor_of, event_stream, parse_cursor
 from ..config import Settings
 from ..domain import operators
 from ..domain.clients import GRANT_TYPES
@@ -482,11 +482,9 @@ class Console:
         where = AuditFilter(**{name: value or None for name, value in filters.items()})
         before = None
         if query.get("cursor"):
-            try:
-                at, _, row_id = base64.urlsafe_b64decode(query["cursor"] + "==").decode().partition(":")
-                before = (float(at), int(row_id))
-            except ValueError:
-                raise Refused(400, "Not a page", "That page of the audit trail does not exist.") from None
+            before = parse_cursor(query["cursor"][:128])
+            if before is None:
+                raise Refused(400, "Not a page", "That page of the audit trail does not exist.")
         rows = await run_in_threadpool(self.services.audit.page, where, before=before, limit=PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
