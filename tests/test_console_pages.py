@@ -191,3 +191,15 @@ def test_an_operator_is_not_told_the_secret_of_a_client_that_acts_as_admin(serve
     assert rotated.status_code == 200 and "Client secret" in rotated.text
     remember(rotated.text.split('class="secret">')[1].split("<")[0])
     http.close()
+
+
+def test_a_signing_key_that_cannot_be_used_is_a_503_page_at_the_callback(server: LiveServer, monkeypatch) -> None:  # noqa: ANN001
+    from mobproc.domain.signing_keys import SigningKeyUnavailable
+
+    def unavailable(*args: object, **kwargs: object) -> dict:
+        raise SigningKeyUnavailable("the ID tokens' key cannot be decrypted")
+
+    monkeypatch.setattr(server.services.token_endpoint, "handle", unavailable)
+    http, page = signed_in(server, account(server))
+    assert page.status_code == 503 and "<h1>Unavailable</h1>" in page.text, page.text
+    http.close()

@@ -24,6 +24,7 @@ from ..domain.authentication import LoginRefused
 from ..domain.identities import SourceUnavailable
 from ..domain.passwords import HashingCapacityExceeded
 from ..domain.sessions import BrowserSession
+from ..domain.signing_keys import SigningKeyUnavailable
 from ..domain.throttling import Throttled
 from ..oauth2.authorization import (
     AuthorizationPageError,
@@ -285,6 +286,10 @@ class AuthorizationPages:
             log.warning("identity source %s unavailable: %s", error.source_system, error)
             return error_page("Unavailable", "The accounts of this source system cannot be checked right now.", 503,
                               retry_after=wait)
+        if isinstance(error, SigningKeyUnavailable):
+            log.error("signing key unavailable: %s", error)
+            return error_page("Unavailable", "The service cannot sign tokens right now.", 503,
+                              retry_after=self._retry_after)
         if isinstance(error, DatabaseUnavailable):
             log.warning("database unavailable: %s", error)
             return error_page("Unavailable", "The service is unavailable right now.", 503,

@@ -362,6 +362,10 @@ class Console:
             return self._error(request, refused)
         except DatabaseUnavailable:
             return self._error(request, Refused(503, "Unavailable", "The database cannot answer now; retry."))
+        except SigningKeyUnavailable as error:
+            log.error("signing key unavailable: %s", error)
+            return self._error(request, Refused(503, "Unavailable", "Tokens cannot be signed now; retry."),
+                               headers={"Retry-After": str(self.settings.retry_after_seconds)})
         auth_time = float(claims.get("auth_time") or time.time())
         expires_at = time.time() + int(answer.get("expires_in", 0))
         response = RedirectResponse(login["return_to"], 303)
