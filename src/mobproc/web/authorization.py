@@ -55,6 +55,10 @@ SCOPE_DESCRIPTIONS = {
     "MOBPROC": "use the Mobile Procurement API as you",
     "openid": "know who you are (your username)",
     "profile": "see your tenant and domain",
+    # The roles of the admin API (mobproc.domain.roles): what the client may do in your name there.
+    "mobproc:admin": "administer mobproc as you: clients, accounts, passwords, roles and signing keys",
+    "mobproc:operator": "operate mobproc as you: unlock accounts, disable clients, revoke grants, rotate secrets",
+    "mobproc:auditor": "read mobproc's clients, accounts and audit trail as you",
 }
 
 
