@@ -471,3 +471,36 @@ def test_a_client_people_sign_in_to_is_registered_and_its_redirect_uris_changed_
         assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == field, refused.text
     assert world.call("POST", f"{path}/secret").json()["errors"][0]["field"] == "client_secret"
     assert new_client(world, redirect_uris=["https://app.example/cb"]).json()["errors"][0]["field"] == "redirect_uris"
+
+
+def test_a_holder_gets_only_a_few_live_tails_at_once(world: AdminWorld) -> None:
+    # Each tail queries the database every second for minutes: one token opening hundreds
+    # would take the worker threads and connections the token endpoint needs.
+    from contextlib import ExitStack
+
+    from mobproc.admin.audit import MAX_TAILS_PER_HOLDER
+
+    username, password = world.server.add_user(tenant=None)
+    world.server.services.account_registry.grant_role(username, "auditor", actor="cli:test")
+    with httpx.Client(base_url=world.server.url) as http:
+        token = password_grant(http, world.client, (username, password), scope="mobproc:auditor").json()["access_token"]
+    remember(token)
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=world.server.url, timeout=30) as http, ExitStack() as tails:
+        for _ in range(MAX_TAILS_PER_HOLDER):
+            stream = tails.enter_context(http.stream("GET", f"{ADMIN}/audit/stream", params={"seconds": 20},
+                                                     headers=headers))
+            assert stream.status_code == 200
+        refused = http.get(f"{ADMIN}/audit/stream", params={"seconds": 1}, headers=headers)
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+        assert refused.json()["type"] == "urn:mobproc:admin:too-many-tails"
+        # Another holder is not refused for this one's tails.
+        other = http.get(f"{ADMIN}/audit/stream", params={"seconds": 0.1}, headers=world.headers("auditor"))
+        assert other.status_code == 200
+    # Once they end, their slots are given back.
+    deadline = time.monotonic() + 10
+    with httpx.Client(base_url=world.server.url, timeout=30) as http:
+        while (status := http.get(f"{ADMIN}/audit/stream", params={"seconds": 0.1},
+                                  headers=headers).status_code) == 429 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert status == 200

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from admin_world import AdminWorld, make_admin_world
-from conftest import LiveServer, password_grant, unique
+from conftest import LiveServer, client_credentials_grant, password_grant, remember, unique
+from mobproc.domain.registries import ClientRegistration
 
 READ, OPERATE, ADMINISTER = "read", "operate", "administer"
 MAY = {"admin": {READ, OPERATE, ADMINISTER}, "robot": {READ, OPERATE, ADMINISTER}, "operator": {READ, OPERATE},
@@ -143,3 +144,40 @@ def test_the_robot_acts_as_its_client(world: AdminWorld) -> None:
     me = world.call("GET", "/me", "robot").json()
     assert me == {"subject": world.robot[0], "client_id": world.robot[0], "role": "admin",
                   "actor": f"client:{world.robot[0]}", "environment": "dev"}
+
+
+def _admin_robot(world: AdminWorld) -> str:
+    """A new automation client whose own tokens act as admin (client credentials, mobproc:admin)."""
+    robot_id = unique("robot")
+    secret = world.server.services.client_registry.register(
+        ClientRegistration(robot_id, ("client_credentials",), ("mobproc:admin",)), actor="cli:test").secret
+    remember(secret)
+    return robot_id
+
+
+def test_an_operator_cannot_be_told_the_secret_of_a_client_that_acts_as_admin(world: AdminWorld) -> None:
+    # The new secret of an admin automation client is an admin token for the asking: an operator
+    # who could rotate it would act as admin (client credentials) from then on.
+    robot_id = _admin_robot(world)
+    refused = world.call("POST", f"/clients/{robot_id}/secret", "operator")
+    assert refused.status_code == 403, refused.text
+    assert "client_secret" not in refused.text
+    assert 'scope="mobproc:admin"' in refused.headers["www-authenticate"]
+    # The secret did not change, and an admin may still rotate it.
+    assert world.call("POST", f"/clients/{robot_id}/secret", "admin").status_code == 200
+
+
+def test_a_client_token_acts_only_in_the_roles_its_client_is_registered_with_now(world: AdminWorld) -> None:
+    # As an account's role revoked, an admin scope taken from an automation client ends at once
+    # what the tokens it already holds can do.
+    robot_id = _admin_robot(world)
+    robot = (robot_id, world.call("POST", f"/clients/{robot_id}/secret").json()["client_secret"])
+    with httpx.Client(base_url=world.server.url) as http:
+        token = client_credentials_grant(http, robot, scope="mobproc:admin").json()["access_token"]
+    remember(token)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert world.call("GET", "/me", headers=headers).json()["role"] == "admin"
+    assert world.call("PATCH", f"/clients/{robot_id}", json={"scopes": ["mobproc:auditor"]}).status_code == 200
+    assert world.call("GET", "/me", headers=headers).status_code == 403
+    assert world.call("POST", "/clients", headers=headers, json={
+        "client_id": unique("new"), "grants": ["client_credentials"], "scopes": ["A"]}).status_code == 403

@@ -132,6 +132,8 @@ def test_signing_out_needs_the_csrf_token_and_ends_the_session(server: LiveServe
     ("GET", "/accounts/command%3A%2F%2F%00", None),
     ("GET", "/confirm?action=nope&target=x", None),
     ("GET", "/audit?cursor=%%%", None),
+    ("GET", "/audit?cursor=MTo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ", None),
+    ("GET", "/audit?cursor=bmFuOjE", None),
     ("GET", "/audit?subject=" + "x" * 2000, None),
     ("GET", "/clients?offset=-5&prefix=%00", None),
     ("POST", "/act", {"action": "grant.revoke", "target": "command://x", "extra": "12345678901234567890"}),
@@ -171,4 +173,33 @@ def test_housekeeping_deletes_the_sessions_whose_token_has_expired(server: LiveS
     cleaned = cleanup(server.services.database, now=time.time() + server.settings.access_token_lifetime + 1)
     assert cleaned.console_sessions >= 1
     assert http.get(CONSOLE + "/").status_code == 303
+    http.close()
+
+
+def test_an_operator_is_not_told_the_secret_of_a_client_that_acts_as_admin(server: LiveServer) -> None:
+    from mobproc.domain.registries import ClientRegistration
+
+    robot_id = f"robot-{time.time_ns()}"
+    remember(server.services.client_registry.register(
+        ClientRegistration(robot_id, ("client_credentials",), ("mobproc:admin",)), actor="cli:test").secret)
+    ordinary = server.add_client(grants=("client_credentials",), scopes=("A",))[0]
+    http, page = signed_in(server, account(server, "operator"))
+    form = {"csrf_token": csrf_of(page), "action": "client.rotate", "confirmed": "yes"}
+    refused = http.post(CONSOLE + "/act", data={**form, "target": robot_id})
+    assert refused.status_code == 403 and "Client secret" not in refused.text
+    rotated = http.post(CONSOLE + "/act", data={**form, "target": ordinary})
+    assert rotated.status_code == 200 and "Client secret" in rotated.text
+    remember(rotated.text.split('class="secret">')[1].split("<")[0])
+    http.close()
+
+
+def test_a_signing_key_that_cannot_be_used_is_a_503_page_at_the_callback(server: LiveServer, monkeypatch) -> None:  # noqa: ANN001
+    from mobproc.domain.signing_keys import SigningKeyUnavailable
+
+    def unavailable(*args: object, **kwargs: object) -> dict:
+        raise SigningKeyUnavailable("the ID tokens' key cannot be decrypted")
+
+    monkeypatch.setattr(server.services.token_endpoint, "handle", unavailable)
+    http, page = signed_in(server, account(server))
+    assert page.status_code == 503 and "<h1>Unavailable</h1>" in page.text, page.text
     http.close()

@@ -106,3 +106,19 @@ def test_housekeeping_deletes_old_codes_and_sessions_that_are_over(make_server) 
             transaction.execute(text("UPDATE browser_sessions SET idle_expires_at = 1"))
         cleaned = cleanup(server.services.database)
         assert cleaned.authorization_codes == 1 and cleaned.browser_sessions == 1
+
+
+def test_a_signing_key_that_cannot_be_used_is_a_503_page_not_a_500(server: LiveServer, monkeypatch) -> None:  # noqa: ANN001
+    # A JWT access token (implicit grant) or a key whose encryption secret is missing: the
+    # sign-in answers as for any unavailable dependency, never with a 500.
+    from mobproc.domain.signing_keys import SigningKeyUnavailable
+
+    def unavailable(*args: object, **kwargs: object) -> str:
+        raise SigningKeyUnavailable("the private signing key cannot be decrypted")
+
+    client, user = add_web_client(server), server.add_user()
+    monkeypatch.setattr(server.services.sign_in.endpoint, "respond", unavailable)
+    with Browser(server) as browser:
+        answer = browser.login(browser.authorize(**code_flow_params(client[0], pkce_pair()[1])), user)
+    assert answer.status_code == 503 and answer.headers["retry-after"], answer.text
+    assert "Traceback" not in answer.text

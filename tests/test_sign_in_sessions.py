@@ -202,3 +202,16 @@ def test_logout_sends_the_browser_back_only_to_a_registered_uri(server: LiveServ
                 assert "form-action 'self' http://127.0.0.1:8000" in page.headers["content-security-policy"]
                 assert done.status_code == 303 and done.headers["location"] == expected
             assert browser.authorize(**code_flow_params(client[0], pkce_pair()[1])).status_code == 200
+
+
+def test_the_consent_page_says_what_an_admin_scope_gives(server: LiveServer) -> None:
+    # A third-party client asking a person who holds a role for mobproc:admin asks for everything
+    # the admin API can do: the consent page must say so, not "the access this scope names".
+    client = add_web_client(server, trusted=False, scopes=("MOBPROC", "mobproc:admin"))
+    user = server.add_user()
+    with Browser(server) as browser:
+        consent = browser.login(browser.authorize(**code_flow_params(client[0], pkce_pair()[1],
+                                                                     scope="mobproc:admin")), user)
+    assert consent.status_code == 200 and "mobproc:admin" in consent.text
+    assert "the access this scope names" not in consent.text
+    assert "administer" in consent.text.lower()

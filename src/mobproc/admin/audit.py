@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from ..domain.roles import Action
 from ..domain.views import event_fields
@@ -37,6 +39,53 @@ Time = Annotated[str | None, Query(max_length=64, description="ISO 8601 (UTC unl
 COMMIT_LAG_SECONDS = 5.0
 TAIL_POLL_SECONDS = 1.0
 TAIL_CHECK_SECONDS = 15.0  # the token checked again (revoked, expired, role taken away: the tail ends)
+# Each tail queries the database every TAIL_POLL_SECONDS for up to five minutes, on the worker
+# threads and connections the token endpoint needs: a process serves this many at once, and
+# this many to one holder (a few tabs, and a browser's reconnect before the old tail noticed).
+MAX_TAILS = 32
+MAX_TAILS_PER_HOLDER = 4
+
+
+class TailSlots:
+    """How many live tails this process serves, in all and per holder (a token's subject)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, int] = {}
+
+    def take(self, holder: str) -> bool:
+        with self._lock:
+            if sum(self._held.values()) >= MAX_TAILS or self._held.get(holder, 0) >= MAX_TAILS_PER_HOLDER:
+                return False
+            self._held[holder] = self._held.get(holder, 0) + 1
+            return True
+
+    def give_back(self, holder: str) -> None:
+        with self._lock:
+            left = self._held.get(holder, 0) - 1
+            if left > 0:
+                self._held[holder] = left
+            else:
+                self._held.pop(holder, None)
+
+
+TAILS = TailSlots()
+
+
+class TailResponse(StreamingResponse):
+    """A tail's answer, its slot given back however it ends (even when the client went before
+    the stream began: an async generator never started runs no ``finally``)."""
+
+    def __init__(self, content: AsyncIterator[bytes], holder: str) -> None:
+        super().__init__(content, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        self._holder = holder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            TAILS.give_back(self._holder)
 
 
 def _time(name: str, value: str | None) -> float | None:
@@ -53,14 +102,23 @@ def cursor_of(at: float, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{at!r}:{row_id}".encode()).decode().rstrip("=")
 
 
-def _cursor(name: str, value: str) -> tuple[float, int]:
+def parse_cursor(value: str) -> tuple[float, int] | None:
+    """The (time, row) a cursor names, or None when it is not one of :func:`cursor_of`'s (a
+    row id past the database's integer, or a time that is not one, never reaches a query)."""
     try:
         at, _, row_id = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().partition(":")
         parsed = float(at), int(row_id)
     except ValueError:
-        raise invalid(name, "not a cursor of this API (next_cursor of a page, or an event's id)") from None
+        return None
     if not (0 <= parsed[0] < 1e11 and 0 <= parsed[1] < 2**63):
-        raise invalid(name, "not a cursor of this API")
+        return None
+    return parsed
+
+
+def _cursor(name: str, value: str) -> tuple[float, int]:
+    parsed = parse_cursor(value)
+    if parsed is None:
+        raise invalid(name, "not a cursor of this API (next_cursor of a page, or an event's id)")
     return parsed
 
 
@@ -89,12 +147,13 @@ def query_audit(request: Request, who: Reader, since: Time = None, until: Time =
                                      "recorded, with the same filters; it ends after `seconds` (reconnect with "
                                      "Last-Event-ID)",
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "`event: audit`, `id: <cursor>`, `data: <the event's JSON>`"}})
+                             "description": "`event: audit`, `id: <cursor>`, `data: <the event's JSON>`"},
+                       429: {"description": "Too many live tails at once, of this holder or in all (Retry-After)"}})
 async def tail_audit(request: Request, since: Time = None, subject: Text = None, client_id: Text = None,
                      event: Annotated[str | None, Query(max_length=64)] = None, actor: Text = None,
                      seconds: Annotated[float, Query(gt=0, le=300)] = 60) -> StreamingResponse:
     check = allowed(Action.READ)
-    await run_in_threadpool(check, request)
+    who = await run_in_threadpool(check, request)
     where = _filter(since, None, subject, client_id, event, actor)
     resume = request.headers.get("last-event-id")
     start = _cursor("Last-Event-ID", resume) if resume else None
@@ -106,9 +165,11 @@ async def tail_audit(request: Request, since: Time = None, subject: Text = None,
             return False
         return True
 
-    events = event_stream(request, parts(request).services.audit, where, start, seconds, still_allowed)
-    return StreamingResponse(events, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    if not TAILS.take(who.actor.name):
+        raise AdminError(429, "too-many-tails", f"Too many live tails at once (at most {MAX_TAILS_PER_HOLDER} per "
+                         "holder): end one, or reconnect later", {"Retry-After": str(int(TAIL_CHECK_SECONDS))})
+    return TailResponse(event_stream(request, parts(request).services.audit, where, start, seconds, still_allowed),
+                        who.actor.name)
 
 
 async def event_stream(request: Request, audit: SqlAuditLog, where: AuditFilter, start: tuple[float, int] | None,

@@ -64,7 +64,8 @@ def principal(request: Request) -> Principal:
 def principal_of(services: Services, token: str, address: str | None) -> Principal:
     """Whom ``token`` speaks for, in which role, or the door's refusal (401, 403)."""
     try:
-        found = operators.principal_of(services.verifier, services.account_registry, token, address)
+        found = operators.principal_of(services.verifier, services.account_registry, services.clients, token,
+                                        address)
     except operators.NoRole:
         raise insufficient(Action.READ, "The token carries no role of the admin API that its holder holds "
                                         "(scopes mobproc:admin, mobproc:operator, mobproc:auditor)") from None

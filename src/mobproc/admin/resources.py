@@ -22,7 +22,8 @@ from ..domain.registries import (
     ClientRegistration,
     Stale,
 )
-from ..domain.roles import Action
+from ..domain.operators import may_learn_secret
+from ..domain.roles import Action, strongest
 from ..domain.views import account_fields, client_fields, consent_fields, grant_fields, key_fields
 from . import models
 from .door import Principal, allowed, insufficient, parts
@@ -155,6 +156,11 @@ def enable_client(request: Request, response: Response, client_id: ClientId, who
 def rotate_secret(request: Request, response: Response, client_id: ClientId, who: Operator) -> dict:
     registry = parts(request).services.client_registry
     current = registry.find(client_id)
+    if not may_learn_secret(who, current):
+        needed = strongest(current.scopes, None)
+        assert needed is not None
+        raise insufficient(Action(needed.rank), f"The client's own tokens act as {needed.value}: only a role as "
+                                                "strong may be told its secret")
     rotated = registry.rotate_secret(client_id, actor=who.actor,
                                      if_version=if_version(request, "c", current.pk, current.version))
     return {**_client(response, rotated.client), "client_secret": rotated.secret}

@@ -24,6 +24,7 @@ from ..domain.authentication import LoginRefused
 from ..domain.identities import SourceUnavailable
 from ..domain.passwords import HashingCapacityExceeded
 from ..domain.sessions import BrowserSession
+from ..domain.signing_keys import SigningKeyUnavailable
 from ..domain.throttling import Throttled
 from ..oauth2.authorization import (
     AuthorizationPageError,
@@ -54,6 +55,10 @@ SCOPE_DESCRIPTIONS = {
     "MOBPROC": "use the Mobile Procurement API as you",
     "openid": "know who you are (your username)",
     "profile": "see your tenant and domain",
+    # The roles of the admin API (mobproc.domain.roles): what the client may do in your name there.
+    "mobproc:admin": "administer mobproc as you: clients, accounts, passwords, roles and signing keys",
+    "mobproc:operator": "operate mobproc as you: unlock accounts, disable clients, revoke grants, rotate secrets",
+    "mobproc:auditor": "read mobproc's clients, accounts and audit trail as you",
 }
 
 
@@ -285,6 +290,10 @@ class AuthorizationPages:
             log.warning("identity source %s unavailable: %s", error.source_system, error)
             return error_page("Unavailable", "The accounts of this source system cannot be checked right now.", 503,
                               retry_after=wait)
+        if isinstance(error, SigningKeyUnavailable):
+            log.error("signing key unavailable: %s", error)
+            return error_page("Unavailable", "The service cannot sign tokens right now.", 503,
+                              retry_after=self._retry_after)
         if isinstance(error, DatabaseUnavailable):
             log.warning("database unavailable: %s", error)
             return error_page("Unavailable", "The service is unavailable right now.", 503,
