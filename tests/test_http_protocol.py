@@ -5,6 +5,7 @@ Connection: close and uvicorn's own 400 for a broken request still reach the cli
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from pathlib import Path
 
@@ -112,4 +113,5 @@ def test_a_request_http_cannot_parse_gets_uvicorns_400_then_the_close(server: Li
     (answer,) = exchange(server, b"NOT HTTP AT ALL\r\n\r\n", until_closed=True)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ")
-    assert body == b"Invalid HTTP request received."
+    # uvicorn's words, in the JSON every endpoint answers with (RFC 6749's error shape).
+    assert json.loads(body) == {"error": "invalid_request", "error_description": "Invalid HTTP request received."}

@@ -16,12 +16,13 @@ server from 108 to 292 MiB in 5 s, and /healthz waited 4.2 s for the event loop 
 
 The answers the protocol makes itself (400 to a request the parser refuses, 431, 408, 503 at
 the connection limit) carry the security headers every answer of the application carries
-(:class:`~.headers.SecurityHeaders`).
+(:class:`~.headers.SecurityHeaders`), and are JSON in RFC 6749's error shape as theirs are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -34,7 +35,7 @@ from .headers import SecurityHeaders
 # What every answer of the protocol's own says besides the security headers: it is about this
 # request alone, may be kept by no cache, and ends the connection.
 _OWN_ANSWER_HEADERS = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"),
-                       (b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"))
+                       (b"content-type", b"application/json"), (b"connection", b"close"))
 
 
 class CoalescingTransport:
@@ -192,7 +193,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def answer_and_close(self, status: int, message: str, *extra: tuple[bytes, bytes]) -> None:
         """An answer of the protocol's own, in one write, then the close (uvicorn's 400 did
         the same without the security headers)."""
-        body = message.encode("ascii")
+        # JSON in RFC 6749's error shape, as every answer of the endpoints behind it: a client
+        # that reads the body of a refusal finds the same members whoever refused.
+        error = "temporarily_unavailable" if status == 503 else "invalid_request"
+        body = json.dumps({"error": error, "error_description": message}).encode("ascii")
         headers = [*self.server_state.default_headers, *SecurityHeaders.for_scheme(self.scheme),
                    *_OWN_ANSWER_HEADERS, *extra, (b"content-length", str(len(body)).encode("ascii"))]
         self.transport.write(b"".join([STATUS_LINE[status], *(b"%s: %s\r\n" % header for header in headers),
