@@ -23,7 +23,8 @@ USERS = 20
 
 
 def provision(server: ServerProcess) -> tuple[tuple[str, str], tuple[str, str], list[tuple[str, str]]]:
-    client = server.add_client(grants=("password", "refresh_token"))
+    # access_token_validation: the client introspects its own refresh tokens, active to it alone.
+    client = server.add_client(grants=("password", "refresh_token", "access_token_validation"))
     introspector = server.add_client(grants=EVERY_GRANT)
     return client, introspector, [server.add_user() for _ in range(USERS)]
 
@@ -36,7 +37,7 @@ def test_sixty_seconds_of_mixed_traffic_at_saturation_lose_nothing(tmp_path: Pat
         tally = traffic.run(LOAD_SECONDS)
         elapsed = time.monotonic() - started
         expected = list(traffic.expectations())
-        outcome = check_tokens(server.url, introspector, expected)
+        outcome = check_tokens(server.url, introspector, expected, owner=client)
 
     figure("load", "seconds of traffic (2 workers, 16 connections)", f"{elapsed:.1f}")
     figure("load", "requests answered", tally.requests)
@@ -82,7 +83,7 @@ def test_kill_9_in_the_middle_of_the_load_loses_no_answered_token(tmp_path: Path
                                                              "password": users[0][1]}, auth=client, timeout=30)
         first_answer = time.monotonic() - started
         expected = list(traffic.expectations())
-        outcome = check_tokens(restarted.url, introspector, expected)
+        outcome = check_tokens(restarted.url, introspector, expected, owner=client)
 
     figure("crash", "seconds of traffic before the kill", f"{delay:.1f}")
     figure("crash", "answers received before the kill", tally.requests)

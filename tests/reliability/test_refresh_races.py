@@ -43,7 +43,7 @@ def run_lane(url: str, client: tuple[str, str], user: tuple[str, str], trials: i
             login = connections[0].post(TOKEN_PATH, data={"grant_type": "password", "username": user[0],
                                                           "password": user[1]}, auth=client)
             if login.status_code != 200:
-                outcome[f"login {login.status_code}"] += 1
+                outcome[f"login {login.status_code} {login.text[:80]}"] += 1
                 continue
             refresh_token = login.json()["refresh_token"]
             statuses = list(pool.map(use, range(AT_ONCE), [refresh_token] * AT_ONCE))

@@ -110,7 +110,9 @@ class Traffic:
                                                    "refresh_token": grant.refresh}, auth=client)
         elif operation == "introspect":
             token = rng.choice([t for t in grant.access if t not in grant.revoked_access] or [grant.refresh])
-            response = http.post(INTROSPECT_PATH, data={"token": token}, auth=self.introspector)
+            # A refresh token is active only to the client it was issued to (issue 19, item 16).
+            response = http.post(INTROSPECT_PATH, data={"token": token},
+                                 auth=self.client if token == grant.refresh else self.introspector)
         else:
             whole = rng.random() < 0.5
             candidates = [t for t in grant.access if t not in grant.revoked_access]
@@ -158,15 +160,19 @@ class Traffic:
 
 
 def check_tokens(url: str, introspector: tuple[str, str], expected: list[tuple[str, bool | None]],
-                 threads: int = 8) -> Counter:
+                 threads: int = 8, *, owner: tuple[str, str] | None = None) -> Counter:
     """Introspect every token; count ``active``, ``revoked`` (inactive as it must be),
-    ``either`` (in flight at a crash), ``lost`` (a live token inactive) and ``resurrected``."""
+    ``either`` (in flight at a crash), ``lost`` (a live token inactive) and ``resurrected``.
+    A token inactive to ``introspector`` is asked of ``owner`` too, the client the tokens were
+    issued to: a refresh token is active to it alone (issue 19, item 16)."""
 
     def check(chunk: list[tuple[str, bool | None]]) -> Counter:
         outcome: Counter = Counter()
         with http_client(url) as http:
             for token, want in chunk:
                 response = http.post(INTROSPECT_PATH, data={"token": token}, auth=introspector)
+                if response.status_code == 200 and not response.json()["active"] and owner is not None:
+                    response = http.post(INTROSPECT_PATH, data={"token": token}, auth=owner)
                 if response.status_code != 200:
                     outcome[f"status {response.status_code}"] += 1
                     continue
