@@ -97,10 +97,13 @@ def test_cleanup_keeps_what_is_live_and_consumed_refresh_tokens_until_they_expir
         assert later.refresh_tokens >= 2 and later.grants >= 1
 
 
-def test_cleanup_is_harmless_on_an_empty_database(http: httpx.Client, server: LiveServer) -> None:
+def test_cleanup_is_harmless_on_an_empty_database(make_server) -> None:  # noqa: ANN001
+    """A database of its own: the shared server's holds what other tests left (an ended browser
+    session goes whatever the time)."""
     from mobproc.storage.housekeeping import cleanup
 
-    assert cleanup(server.services.database, now=0).total == 0
+    with make_server() as server:
+        assert cleanup(server.services.database, now=0).total == 0
 
 
 def test_the_server_cleans_up_on_a_timer(make_server) -> None:  # noqa: ANN001
