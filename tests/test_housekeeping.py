@@ -6,7 +6,6 @@ import subprocess
 import threading
 import time
 
-import httpx
 from sqlalchemy import func, select, text
 
 from conftest import MOBPROC, LiveServer, password_grant, refresh_grant
