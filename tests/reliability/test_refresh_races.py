@@ -60,8 +60,6 @@ def run_lane(url: str, client: tuple[str, str], user: tuple[str, str], trials: i
     return outcome
 
 
-@pytest.mark.xfail(reason="2 of 10,000 logins with the right password were refused invalid_grant (open bug; "
-                          "see test_load_and_crash)", strict=False)
 def test_ten_thousand_races_for_one_refresh_token_have_one_winner_each(tmp_path: Path) -> None:
     with ServerProcess(tmp_path, "--workers", "2", env=SERVER_ENV) as server:
         client, user = server.add_client(), server.add_user()

@@ -170,8 +170,9 @@ class AccountStore(Protocol):
     def record_login(self, account_id: int, credential_version: int, now: float,
                      rehash: tuple[str, str] | None = None) -> bool:
         """The account's last login, and (``rehash``: old and new hash) its hash renewed with
-        the current argon2 parameters, only if its credential is still at
-        ``credential_version``. False when it is not (or the account is gone)."""
+        the current argon2 parameters unless another login renewed it first, only if its
+        credential is still at ``credential_version``. False when it is not (or the account is
+        gone): only the version decides, never the renewal."""
         ...
 
 

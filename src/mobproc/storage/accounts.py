@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.identities import Account, AccountExists, Username
@@ -25,10 +25,19 @@ _FIND = select(accounts).where(_BY_NAME)
 # the check leaves the row alone, and the login makes nothing (issue 19, item 3).
 _STILL_CHECKED = (accounts.c.id == bindparam("b_id")) & (accounts.c.credential_version == bindparam("b_version"))
 _LOGIN = update(accounts).where(_STILL_CHECKED).values(last_login_at=bindparam("b_now"))
+# A renewal of the hash with the current argon2 parameters replaces only the hash that was
+# checked: of two logins that both renew it, the second finds it renewed already, and its
+# login stands (the credential is the same; only its version decides).
 _LOGIN_REHASHED = (
     update(accounts)
-    .where(_STILL_CHECKED, accounts.c.password_hash == bindparam("b_old_hash"))
-    .values(last_login_at=bindparam("b_now"), password_hash=bindparam("b_new_hash"))
+    .where(_STILL_CHECKED)
+    .values(
+        last_login_at=bindparam("b_now"),
+        password_hash=case(
+            (accounts.c.password_hash == bindparam("b_old_hash"), bindparam("b_new_hash")),
+            else_=accounts.c.password_hash,
+        ),
+    )
 )
 
 
