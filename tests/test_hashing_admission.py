@@ -86,7 +86,10 @@ def test_a_password_burst_beyond_capacity_gets_fast_503s_while_refreshes_keep_su
     assert during < alone + 100
 
 
-def test_beyond_the_queue_a_request_is_refused_at_once_and_a_waiter_after_its_wait() -> None:
+def test_beyond_the_queue_a_request_is_refused_and_a_waiter_too_each_at_the_wait() -> None:
+    """Issue 19, item 5: a refusal answered at once invites the next request at once; a
+    flood on kept-alive connections then takes the whole event loop. Beyond the queue a
+    request is refused when a waiter would be: at the wait, holding no place in the queue."""
     admission = HashingAdmission(concurrency=1, queue=1, wait=0.1)
 
     async def main() -> None:
@@ -112,7 +115,7 @@ def test_beyond_the_queue_a_request_is_refused_at_once_and_a_waiter_after_its_wa
         with pytest.raises(HashingCapacityExceeded):  # the queue (one place) is taken
             async with admission.slot():
                 pass
-        assert time.perf_counter() - started < 0.05
+        assert 0.09 <= time.perf_counter() - started < 1
         assert 0.09 <= await waiter < 1
         release.set()
         await holder

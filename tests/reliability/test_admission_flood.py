@@ -5,15 +5,20 @@ meanwhile keep their latency (p99 during the flood ≤ 3 × alone)."""
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import http.client
+import json
 import statistics
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import pytest
 
-from conftest import ServerProcess, TOKEN_PATH, password_grant, record_tokens, remember
+from conftest import ServerProcess, TOKEN_PATH, password_grant, remember
 
 from .conftest import figure
 
@@ -27,71 +32,106 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else values[0]
 
 
-async def _refreshes(url: str, client: tuple[str, str], refresh_token: str, stop: asyncio.Event | None,
-                     count: int = 0) -> tuple[list[float], str]:
-    """Refreshes one after another (each rotates the token): ``count`` of them, or until ``stop``."""
+class Connection:
+    """One kept-alive connection to the token endpoint (the standard library's client: cheap
+    enough per request that what is timed is the server, not the client)."""
+
+    def __init__(self, url: str, client: tuple[str, str]) -> None:
+        parts = urlsplit(url)
+        self._http = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._http.connect()
+        credentials = base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {credentials}", "Content-Type": "application/x-www-form-urlencoded"}
+
+    def post(self, form: dict[str, str]) -> tuple[int, bytes, float]:
+        started = time.perf_counter()
+        self._http.request("POST", TOKEN_PATH, urlencode(form), self._headers)
+        response = self._http.getresponse()
+        body = response.read()
+        return response.status, body, time.perf_counter() - started
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def refreshes(url: str, client: tuple[str, str], refresh_token: str, stop: threading.Event | None,
+              count: int = 0) -> tuple[list[float], str]:
+    """Refreshes one after another on one connection (each rotates the token): ``count`` of
+    them, or until ``stop``."""
     seconds: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=30, auth=client) as http:
+    connection = Connection(url, client)
+    try:
         while (stop is None and len(seconds) < count) or (stop is not None and not stop.is_set()):
-            started = time.perf_counter()
-            response = await http.post(TOKEN_PATH, data={"grant_type": "refresh_token", "refresh_token": refresh_token})
-            seconds.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
-            refresh_token = response.json()["refresh_token"]
-            remember(refresh_token, response.json()["access_token"])
+            status, body, took = connection.post({"grant_type": "refresh_token", "refresh_token": refresh_token})
+            assert status == 200, body
+            seconds.append(took)
+            answer = json.loads(body)
+            refresh_token = answer["refresh_token"]
+            remember(refresh_token, answer["access_token"])
+    finally:
+        connection.close()
     return seconds, refresh_token
 
 
-async def _flood(url: str, client: tuple[str, str], user: tuple[str, str]) -> list[tuple[int, float]]:
-    """GRANTS password grants, CONCURRENCY at a time: each one's status and seconds."""
-    pending = iter(range(GRANTS))
-    outcomes: list[tuple[int, float]] = []
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits,
-                                 event_hooks={"response": [_record]}) as http:
+def flood(url: str, client: tuple[str, str], user: tuple[str, str]) -> tuple[list[tuple[int, float]], list[str]]:
+    """GRANTS password grants from CONCURRENCY connections, each sending its next one as soon
+    as it has an answer (a flood, not a polite client): each one's status and seconds, and the
+    tokens given (for the logs' check). Run in a process of its own, so that its threads do
+    not share a GIL with the refreshes timed meanwhile; the connections are opened before the
+    first request."""
+    form = {"grant_type": "password", "username": user[0], "password": user[1], "scope": "MOBPROC"}
+    tickets = iter(range(GRANTS))
+    lock, outcomes, tokens = threading.Lock(), [], []
+    connections = [Connection(url, client) for _ in range(CONCURRENCY)]
+    start = threading.Barrier(CONCURRENCY)
 
-        async def worker() -> None:
-            for _ in pending:
-                started = time.perf_counter()
-                response = await http.post(TOKEN_PATH, auth=client, data={
-                    "grant_type": "password", "username": user[0], "password": user[1], "scope": "MOBPROC"})
-                outcomes.append((response.status_code, time.perf_counter() - started))
+    def send(connection: Connection) -> None:
+        start.wait()
+        while True:
+            with lock:
+                if next(tickets, None) is None:
+                    break
+            status, body, took = connection.post(form)
+            outcomes.append((status, took))
+            if status == 200:
+                answer = json.loads(body)
+                tokens.extend((answer["access_token"], answer["refresh_token"]))
+        connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return outcomes
+    with ThreadPoolExecutor(CONCURRENCY) as threads:
+        list(threads.map(send, connections))
+    return outcomes, tokens
 
 
-async def _record(response: httpx.Response) -> None:
-    await response.aread()
-    record_tokens(response)
+@dataclass(frozen=True)
+class Flood:
+    alone: list[float]  # refreshes' seconds before the flood
+    during: list[float]  # and during it
+    outcomes: list[tuple[int, float]]  # the password grants': status, seconds
 
 
-# Known to fail (issue 19, item 5, left open): on the 2-core development machine, alone, the
-# 503s' p99 was 4.9 s against the 250 ms asked, measured by one asyncio client process driving 64
-# connections. Whether the time is the server's or this client's own queue is not settled; the
-# run still measures and prints its figures, and a pass would show as XPASS.
-@pytest.mark.xfail(reason="issue 19 item 5: the 503s' p99 exceeds the wait + 50 ms on this machine", strict=False)
-def test_a_flood_of_password_grants_is_refused_fast_and_refreshes_keep_their_latency(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> Flood:
+    """One flood, its figures printed; the two checks below read them."""
     env = {"MOBPROC_CLIENT_FAILURE_BURST": "0", "MOBPROC_ADDRESS_FAILURE_BURST": "0", "MOBPROC_ACCESS_LOG": "false"}
-    with ServerProcess(tmp_path, env=env) as server:
+    with ServerProcess(tmp_path_factory.mktemp("flood"), env=env) as server:
         client, user = server.add_client(), server.add_user()
-        with server.client() as http:
-            refresh_token = password_grant(http, client, user).json()["refresh_token"]
-
-        async def run() -> tuple[list[float], list[tuple[int, float]], list[float]]:
-            alone, token = await _refreshes(server.url, client, refresh_token, None, REFRESHES_ALONE)
-            stop = asyncio.Event()
-            refreshing = asyncio.create_task(_refreshes(server.url, client, token, stop))
-            flood = await _flood(server.url, client, user)
-            stop.set()
-            during, _ = await refreshing
-            return alone, flood, during
-
-        alone, flood, during = asyncio.run(run())
-
-    refused = [seconds for status, seconds in flood if status == 503]
-    served = [seconds for status, seconds in flood if status == 200]
-    assert len(refused) + len(served) == GRANTS, {status for status, _ in flood}
+        with server.client() as http_client:
+            refresh_token = password_grant(http_client, client, user).json()["refresh_token"]
+        alone, refresh_token = refreshes(server.url, client, refresh_token, None, REFRESHES_ALONE)
+        stop = threading.Event()
+        with ThreadPoolExecutor(1) as refreshing, ProcessPoolExecutor(1) as flooding:
+            flooding.submit(int).result()  # the process started before the clock does
+            during_refreshes = refreshing.submit(refreshes, server.url, client, refresh_token, stop)
+            try:
+                outcomes, tokens = flooding.submit(flood, server.url, client, user).result()
+            finally:
+                stop.set()
+            during, _ = during_refreshes.result()
+        remember(*tokens)
+    refused = [seconds for status, seconds in outcomes if status == 503]
+    served = [seconds for status, seconds in outcomes if status == 200]
+    assert len(refused) + len(served) == GRANTS, {status for status, _ in outcomes}
     figure("admission", f"password grants at concurrency {CONCURRENCY}", GRANTS)
     figure("admission", "  served 200 / refused 503", f"{len(served)} / {len(refused)}")
     if refused:
@@ -101,6 +141,19 @@ def test_a_flood_of_password_grants_is_refused_fast_and_refreshes_keep_their_lat
            f"{statistics.median(alone) * 1000:.1f} / {p99(alone) * 1000:.1f}")
     figure("admission", "refresh p50 / p99 during the flood (ms)",
            f"{statistics.median(during) * 1000:.1f} / {p99(during) * 1000:.1f} ({len(during)} refreshes)")
+    return Flood(alone, during, outcomes)
+
+
+def test_a_flood_of_password_grants_is_refused_within_the_wait(measured: Flood) -> None:
+    refused = [seconds for status, seconds in measured.outcomes if status == 503]
     assert refused, "the flood never exceeded the capacity: nothing was measured"
     assert p99(refused) <= (WAIT_MS + 50) / 1000
-    assert p99(during) <= 3 * p99(alone)
+
+
+# Not met on the development machine (2 cores, 2026-12-06): during the flood 7.7-9.4 ms against
+# 1.5-2.1 ms alone. The same ratio holds with two connections sending password grants, no
+# refusal at all (5.3-5.9 ms against 1.5-1.7): what costs it is two argon2id hashes and their
+# grants sharing the two cores, not the refusals (README, Admission control).
+@pytest.mark.xfail(reason="issue 19 item 5: refresh p99 during the flood is 4-6 x alone on 2 cores", strict=False)
+def test_refreshes_during_the_flood_keep_their_latency(measured: Flood) -> None:
+    assert p99(measured.during) <= 3 * p99(measured.alone)

@@ -33,8 +33,8 @@ class HashingAdmission:
     argon2id at OWASP's cost takes tens of milliseconds of a core and releases the GIL, so
     without a bound a burst of password grants takes every core and every worker thread,
     and refreshes and introspection, which hash nothing, starve behind it. With it, work
-    beyond capacity is refused at once (a fast 503 the client may retry) instead of queueing
-    until every request is slow. It is per process by nature: it shares out this process's
+    beyond capacity is refused within the wait (a 503 the client may retry) instead of
+    queueing until every request is slow. It is per process by nature: it shares out this process's
     cores and threads.
 
     A slot is taken on the event loop, before the request is handed to a thread
@@ -66,7 +66,15 @@ class HashingAdmission:
         no newcomer overtakes those waiting (README, Admission control: why)."""
         if self._free:
             self._free -= 1
-        elif len(self._waiters) >= self._queue or self._wait <= 0:
+        elif self._wait <= 0:
+            raise HashingCapacityExceeded()
+        elif len(self._waiters) >= self._queue:
+            # Refused, and answered when a waiter's wait would end, not sooner: a client that
+            # retries at once (a flood on kept-alive connections) then sends at most one
+            # request per connection per wait, instead of as many as the loop can refuse,
+            # and the loop stays free for the refreshes and introspections that hash
+            # nothing. The wait holds a timer, no thread, no slot and no place in the queue.
+            await asyncio.sleep(self._wait)
             raise HashingCapacityExceeded()
         else:
             waiter = asyncio.get_running_loop().create_future()
