@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from sqlalchemy import and_, func, insert, or_, select
 
@@ -27,10 +28,14 @@ _LENGTHS = {
 }
 
 
+_VALUES = attrgetter(*_FIELDS)
+_CLIPPED = tuple((name, length) for name, length in _LENGTHS.items() if name in _FIELDS)
+
+
 def _row(event: AuditEvent) -> dict[str, object]:
-    values = {name: getattr(event, name) for name in _FIELDS}
-    for name, length in _LENGTHS.items():
-        value = values.get(name)
+    values = dict(zip(_FIELDS, _VALUES(event)))
+    for name, length in _CLIPPED:
+        value = values[name]
         if isinstance(value, str) and len(value) > length:
             values[name] = value[: length - 1] + "…"
     return values

@@ -567,9 +567,18 @@ class _Prepared:
         self.results = [(index, process) for index, process in enumerate(processors) if process is not None] or None
 
     def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        # Only the few parameters with a conversion are touched (an audit row's one boolean
+        # of its fifteen values), not every value given.
         binds = self.binds
         if binds:
-            given = {name: binds[name](value) if name in binds else value for name, value in given.items()}
+            converted = None
+            for name, process in binds.items():
+                if name in given:
+                    if converted is None:
+                        converted = dict(given)
+                    converted[name] = process(given[name])
+            if converted is not None:
+                given = converted
         return {**self.own, **given} if self.own else given
 
     def make_row(self, values: tuple[Any, ...]) -> Any:
