@@ -69,6 +69,9 @@ class CoalescingTransport:
         self._held.clear()
         self._transport.abort()
 
+    def is_closing(self) -> bool:  # asked on every read: not through __getattr__
+        return self._transport.is_closing()
+
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(map(len, self._held))
 
@@ -129,6 +132,11 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         is fed to it no further than ``max_header_bytes``: beyond that the answer is 431
         (RFC 6585 §5) and the rest is never read. (Bytes that arrive in the same read as the
         end of a request may begin a pipelined one unseen: one read more at most.)"""
+        if self._reading_head and len(data) <= self.limits.max_header_bytes - self._head_bytes:
+            # Nearly every read: a whole request, or its head, within the bound.
+            self._head_bytes += len(data)
+            super().data_received(data)
+            return
         while data and self._reading_head:
             room = self.limits.max_header_bytes - self._head_bytes
             if room <= 0:
