@@ -25,7 +25,7 @@ import threading
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -177,8 +177,7 @@ class Database:
 
     # --- transactions ------------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self, *, write: bool, join: bool = True) -> Iterator[Transaction]:
+    def transaction(self, *, write: bool, join: bool = True) -> AbstractContextManager[Transaction]:
         """A transaction. On SQLite a write takes the write lock at BEGIN (IMMEDIATE), so two
         processes never both read and then fail to upgrade: one waits its busy timeout; a read
         runs in autocommit (each statement its own snapshot). On PostgreSQL the pool lends a
@@ -199,8 +198,11 @@ class Database:
             if (write and not outer.write) or not join:
                 raise RuntimeError("this transaction cannot join the one open" if not join else
                                    "a write transaction cannot join a read transaction")
-            yield outer
-            return
+            return _Joined(outer)  # the hot paths' stores join one: no generator for it
+        return self._transaction(write)
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Transaction]:
         if self.is_sqlite:
             scope, group = self._join_group(write)
             if group is not None:
@@ -521,6 +523,21 @@ class _DriverConnection:
         finally:
             if self._lent:
                 pooled.close()
+
+
+class _Joined:
+    """A transaction opened inside another: the outer one, which commits or rolls back."""
+
+    __slots__ = ("transaction",)
+
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
+
+    def __enter__(self) -> Transaction:
+        return self.transaction
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class _Prepared:
