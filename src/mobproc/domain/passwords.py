@@ -34,8 +34,8 @@ class HashingAdmission:
     without a bound a burst of password grants takes every core and every worker thread,
     and refreshes and introspection, which hash nothing, starve behind it. With it, work
     beyond capacity is refused within the wait (a 503 the client may retry) instead of
-    queueing until every request is slow. It is per process by nature: it shares out this process's
-    cores and threads.
+    queueing until every request is slow. It is per process by nature: it shares out this
+    process's cores and threads.
 
     A slot is taken on the event loop, before the request is handed to a thread
     (:meth:`slot` is asynchronous): a request refused, or still waiting, holds no thread and

@@ -42,7 +42,7 @@ def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 def normalized(peer: str) -> str:
     """The socket's peer address as stored: bounded, without a zone id. (Remembered, within a
     bound: a process sees its few proxies and clients again and again, and parsing an address
-    with ipaddress was a twentieth of a client_credentials grant's cost.)"""
+    with ipaddress was about a twentieth of a client_credentials grant's cost.)"""
     address = _address(peer)
     return str(address) if address is not None else peer[:MAX_ADDRESS_TEXT]
 

@@ -584,8 +584,8 @@ class _Prepared:
         self.results = [(index, process) for index, process in enumerate(processors) if process is not None] or None
 
     def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
-        # Only the few parameters with a conversion are touched (an audit row's one boolean
-        # of its fifteen values), not every value given.
+        # Only the parameters with a conversion (on SQLite, a boolean among a row's values)
+        # are touched, not every value given.
         binds = self.binds
         if binds:
             converted = None
