@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..admin.audit import TAILS, TailResponse, cursor_of, event_stream, parse_cursor
+from ..admin.audit import TAIL_CHECK_SECONDS, TAILS, TailResponse, cursor_of, event_stream, parse_cursor
 from ..config import Settings
 from ..domain import operators
 from ..domain.clients import GRANT_TYPES
@@ -229,6 +229,13 @@ class Console:
 
         return endpoint
 
+    async def _principal_of(self, token: str, address: str | None) -> Principal | RejectedToken:
+        """Whom a console session's token speaks for, as the admin API's door says it
+        (:func:`mobproc.domain.operators.principal_of`; raises its ``NoRole``)."""
+        services = self.services
+        return await run_in_threadpool(operators.principal_of, services.verifier, services.account_registry,
+                                       services.clients, token, address)
+
     async def _signed_in(self, request: Request) -> tuple[ConsoleSession | None, Principal | None]:
         cookie = request.cookies.get(self._cookie_name(SESSION_COOKIE))
         if not cookie:
@@ -237,10 +244,7 @@ class Console:
         if session is None:
             return None, None
         try:
-            found = await run_in_threadpool(operators.principal_of, self.services.verifier,
-                                            self.services.account_registry, self.services.clients,
-                                            session.access_token,
-                                            self.address_of(request.scope))
+            found = await self._principal_of(session.access_token, self.address_of(request.scope))
         except operators.NoRole:
             raise Refused(403, "No role", "Your account holds no role of the console (admin, operator or "
                                           "auditor): an admin grants one (mobproc user grant-role).") from None
@@ -348,9 +352,7 @@ class Console:
             claims = _b64json(answer["id_token"].split(".")[1])
             if claims.get("nonce") != login["nonce"] or claims.get("aud") not in (CLIENT_ID, [CLIENT_ID]):
                 raise Refused(400, "Cannot sign in", "The sign-in's answer does not match it: start again.")
-            found = await run_in_threadpool(operators.principal_of, self.services.verifier,
-                                            self.services.account_registry, self.services.clients,
-                                            answer["access_token"], address)
+            found = await self._principal_of(answer["access_token"], address)
             if isinstance(found, RejectedToken):
                 raise Refused(400, "Cannot sign in", "The token just issued is not active.")
         except OAuth2Error as error:
@@ -521,16 +523,14 @@ class Console:
             if current is None:
                 return False
             try:
-                found = await run_in_threadpool(operators.principal_of, self.services.verifier,
-                                                self.services.account_registry, self.services.clients,
-                                                current.access_token, None)
+                found = await self._principal_of(current.access_token, None)
             except operators.NoRole:
                 return False
             return not isinstance(found, RejectedToken)
 
         holder = "account:" + session.subject
         if not TAILS.take(holder):  # the admin API's bound, shared: the database serves both
-            return Response(status_code=429, headers={"Retry-After": "15"})
+            return Response(status_code=429, headers={"Retry-After": str(int(TAIL_CHECK_SECONDS))})
         return TailResponse(event_stream(request, self.services.audit, where, None, 60, still_allowed), holder)
 
     # --- changes
