@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,8 +21,9 @@ from ..domain.signing_keys import SigningKeyUnavailable
 from ..services import Services
 from ..storage.database import DatabaseUnavailable
 from . import audit, resources
-from .door import AdminParts, Principal, principal
-from .errors import PROBLEM, PROBLEM_SCHEMA, AdminError, log, problem
+from .context import principal
+from .door import AdminParts, Principal
+from .errors import PROBLEM, PROBLEM_SCHEMA, AdminError, log, problem_body
 from .models import Me
 
 PATH = "/admin/v1"
@@ -71,6 +73,12 @@ class AdminEdge:
             failure = AdminError(500, "internal", "The call failed on the server; report the id")
             log.error("unexpected %s on %s", type(error).__name__, scope.get("path"), exc_info=error)
             await problem(failure)(scope, receive, answer)
+
+
+def problem(error: AdminError) -> JSONResponse:
+    """The problem's answer (:func:`.errors.problem_body`), never kept by a cache."""
+    return JSONResponse(problem_body(error), error.status, {**error.headers, "Cache-Control": "no-store"},
+                        media_type=PROBLEM)
 
 
 def _field(location: tuple[Any, ...]) -> str:

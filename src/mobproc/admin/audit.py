@@ -27,7 +27,8 @@ from ..domain.roles import Action
 from ..domain.views import event_fields
 from ..storage.audit import AuditFilter, SqlAuditLog
 from . import models
-from .door import Principal, allowed, parts
+from .context import allowed, parts
+from .door import Principal
 from .errors import AdminError, invalid
 
 router = APIRouter(tags=["audit"])

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Request
-
 from ..domain import operators
 from ..domain.operators import Principal
 from ..domain.roles import Action, Role
@@ -33,10 +31,6 @@ class AdminParts:
     address_of: Callable[[dict], str]  # the request's source address (MOBPROC_TRUSTED_PROXIES)
 
 
-def parts(request: Request) -> AdminParts:
-    return request.app.state.parts
-
-
 def _bearer(authorization: str | None) -> str | None:
     scheme, _, value = (authorization or "").strip().partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
@@ -53,16 +47,12 @@ def insufficient(action: Action, detail: str) -> AdminError:
         "WWW-Authenticate": f'Bearer {REALM}, error="insufficient_scope", scope="{scopes}"'})
 
 
-def principal(request: Request) -> Principal:
-    """The door (a sync dependency: FastAPI runs it on a worker thread, as the database wants)."""
-    token = _bearer(request.headers.get("authorization"))
+def principal_of(services: Services, authorization: str | None, address: str | None) -> Principal:
+    """Whom the ``Authorization`` header's token speaks for, in which role, or the door's
+    refusal (401, 403)."""
+    token = _bearer(authorization)
     if token is None:
         raise _unauthorized("An access token is required (Authorization: Bearer)")
-    return principal_of(parts(request).services, token, parts(request).address_of(request.scope))
-
-
-def principal_of(services: Services, token: str, address: str | None) -> Principal:
-    """Whom ``token`` speaks for, in which role, or the door's refusal (401, 403)."""
     try:
         found = operators.principal_of(services.verifier, services.account_registry, services.clients, token,
                                         address)
@@ -74,15 +64,9 @@ def principal_of(services: Services, token: str, address: str | None) -> Princip
     return found
 
 
-def allowed(action: Action) -> Callable[[Request], Principal]:
-    """The door, and the role's leave to do ``action``: a FastAPI dependency."""
-
-    def check(request: Request) -> Principal:
-        caller = principal(request)
-        if not caller.role.may(action):
-            raise insufficient(action, f"The role {caller.role.value} may not do this "
-                                        f"({action.name.lower()}: {', '.join(r.value for r in Role if r.may(action))})")
-        return caller
-
-    check.__name__ = f"allowed_to_{action.name.lower()}"
-    return check
+def require(caller: Principal, action: Action) -> Principal:
+    """The role's leave to do ``action``, or the door's 403."""
+    if not caller.role.may(action):
+        raise insufficient(action, f"The role {caller.role.value} may not do this "
+                                    f"({action.name.lower()}: {', '.join(r.value for r in Role if r.may(action))})")
+    return caller

@@ -1,4 +1,4 @@
-"""The admin API's errors: one shape, RFC 9457's problem details, mapped to HTTP here alone.
+"""The admin API's errors: one shape, RFC 9457's problem details (answered by :mod:`.app`).
 
     HTTP/1.1 400 Bad Request
     Content-Type: application/problem+json
@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from fastapi.responses import JSONResponse
-
 log = logging.getLogger("mobproc.admin")
 PROBLEM = "application/problem+json"
 TYPE_PREFIX = "urn:mobproc:admin:"
@@ -40,8 +38,8 @@ class AdminError(Exception):
         self.headers, self.fields = dict(headers or {}), fields or []
 
 
-def problem(error: AdminError) -> JSONResponse:
-    """The problem's answer; its occurrence logged with the same id."""
+def problem_body(error: AdminError) -> dict[str, Any]:
+    """The problem's body; its occurrence logged with the same id."""
     occurrence = "".join(secrets.choice(_ALPHABET) for _ in range(10))
     body: dict[str, Any] = {"type": TYPE_PREFIX + error.kind, "title": HTTPStatus(error.status).phrase,
                             "status": error.status, "detail": error.detail, "id": occurrence}
@@ -49,7 +47,7 @@ def problem(error: AdminError) -> JSONResponse:
         body["errors"] = [{"field": name, "message": message} for name, message in error.fields]
     log.log(logging.ERROR if error.status >= 500 else logging.INFO, "problem %s %s %s: %s", occurrence,
             error.status, error.kind, error.detail)
-    return JSONResponse(body, error.status, {**error.headers, "Cache-Control": "no-store"}, media_type=PROBLEM)
+    return body
 
 
 def invalid(field: str, message: str) -> AdminError:

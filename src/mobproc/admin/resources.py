@@ -26,7 +26,8 @@ from ..domain.operators import may_learn_secret
 from ..domain.roles import Action, strongest
 from ..domain.views import account_fields, client_fields, consent_fields, grant_fields, key_fields
 from . import models
-from .door import Principal, allowed, insufficient, parts
+from .context import allowed, parts
+from .door import Principal, insufficient
 
 router = APIRouter()
 
