@@ -65,8 +65,7 @@ def test_a_right_password_is_a_login_that_makes_nothing_until_confirmed(services
     login = services.authenticator.authenticate(alice, PASSWORD, Attempt(client, "192.0.2.1", "password"))
     assert login.identity.subject == alice and login.identity.tenant == "ACME"
     assert services.account_registry.find(alice).account.last_login_at is None
-    with login.confirmed() as identity:
-        assert identity == login.identity
+    assert login.confirm(lambda identity: identity) == login.identity
     assert services.account_registry.find(alice).account.last_login_at is not None
 
 
@@ -85,8 +84,8 @@ def test_a_password_set_during_the_check_makes_the_login_refused(services, alice
     login = services.authenticator.authenticate(alice, PASSWORD, Attempt(client, "", "password"))
     services.account_registry.set_password(alice, "a new password", actor="test")
     remember("a new password")
-    with pytest.raises(LoginRefused, match="credential_changed"), login.confirmed():
-        pytest.fail("the body of a login whose credential changed must not run")
+    with pytest.raises(LoginRefused, match="credential_changed"):
+        login.confirm(lambda identity: pytest.fail("the body of a login whose credential changed must not run"))
 
 def test_two_logins_that_both_renew_an_old_hash_both_succeed(services, client) -> None:  # noqa: ANN001
     """After a change of the argon2 parameters, the first logins of an account renew its hash.
@@ -98,8 +97,7 @@ def test_two_logins_that_both_renew_an_old_hash_both_succeed(services, client) -
     attempt = Attempt(client, "", "password")
     first, second = (services.authenticator.authenticate("command://fleet", PASSWORD, attempt) for _ in range(2))
     for login in (first, second):
-        with login.confirmed() as identity:
-            assert identity.subject == "command://fleet"
+        assert login.confirm(lambda identity: identity.subject) == "command://fleet"
     stored = services.accounts.find_account("command", "fleet").password_hash
     assert services.hasher.verify(stored, PASSWORD) and not services.hasher.needs_rehash(stored)
     assert not services.audit.events(event=audit.LOGIN_FAILED)
@@ -114,8 +112,8 @@ def test_a_subject_locked_during_the_check_makes_the_login_refused(services, ali
     with services.database.transaction(write=True) as transaction:
         transaction.execute(text("UPDATE login_attempts SET locked_until = :until WHERE subject_key = :key"),
                             {"until": time.time() + 3600, "key": services.pseudonyms.attempts_key(alice)})
-    with pytest.raises(LoginRefused, match="locked"), login.confirmed():
-        pytest.fail("the body of a login whose subject was locked meanwhile must not run")
+    with pytest.raises(LoginRefused, match="locked"):
+        login.confirm(lambda identity: pytest.fail("the body of a login whose subject was locked meanwhile must not run"))
     assert services.account_registry.find(alice).account.last_login_at is None
 
 

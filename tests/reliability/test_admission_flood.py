@@ -5,6 +5,7 @@ meanwhile keep their latency (p99 during the flood ≤ 3 × alone)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+import h11
 import pytest
 
 from conftest import ServerProcess, TOKEN_PATH, password_grant, remember
@@ -76,30 +78,46 @@ def refreshes(url: str, client: tuple[str, str], refresh_token: str, stop: threa
 def flood(url: str, client: tuple[str, str], user: tuple[str, str]) -> tuple[list[tuple[int, float]], list[str]]:
     """GRANTS password grants from CONCURRENCY connections, each sending its next one as soon
     as it has an answer (a flood, not a polite client): each one's status and seconds, and the
-    tokens given (for the logs' check). Run in a process of its own, so that its threads do
-    not share a GIL with the refreshes timed meanwhile; the connections are opened before the
-    first request."""
-    form = {"grant_type": "password", "username": user[0], "password": user[1], "scope": "MOBPROC"}
+    tokens given (for the logs' check). Run in a process of its own, whose one thread serves
+    every connection from an event loop (h11 for HTTP): 64 threads of a client woken at once by
+    64 answers would take the machine's two cores from the refreshes timed meanwhile, which is
+    the load generator measuring itself. The connections are opened before the first request."""
+    return asyncio.run(_flood(url, client, user))
+
+
+async def _flood(url: str, client: tuple[str, str], user: tuple[str, str]) -> tuple[list[tuple[int, float]], list[str]]:
+    parts = urlsplit(url)
+    body = urlencode({"grant_type": "password", "username": user[0], "password": user[1], "scope": "MOBPROC"}).encode()
+    credentials = base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
+    headers = [("Host", parts.netloc), ("Authorization", f"Basic {credentials}"),
+               ("Content-Type", "application/x-www-form-urlencoded"), ("Content-Length", str(len(body)))]
     tickets = iter(range(GRANTS))
-    lock, outcomes, tokens = threading.Lock(), [], []
-    connections = [Connection(url, client) for _ in range(CONCURRENCY)]
-    start = threading.Barrier(CONCURRENCY)
+    outcomes: list[tuple[int, float]] = []
+    tokens: list[str] = []
+    streams = [await asyncio.open_connection(parts.hostname, parts.port) for _ in range(CONCURRENCY)]
 
-    def send(connection: Connection) -> None:
-        start.wait()
-        while True:
-            with lock:
-                if next(tickets, None) is None:
-                    break
-            status, body, took = connection.post(form)
-            outcomes.append((status, took))
+    async def send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        http = h11.Connection(h11.CLIENT)
+        while next(tickets, None) is not None:
+            started = time.perf_counter()
+            writer.write(http.send(h11.Request(method="POST", target=TOKEN_PATH, headers=headers))
+                         + http.send(h11.Data(data=body)) + http.send(h11.EndOfMessage()))
+            status, answer = 0, b""
+            while not isinstance(event := http.next_event(), h11.EndOfMessage):
+                if event is h11.NEED_DATA:
+                    http.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    answer += event.data
+            outcomes.append((status, time.perf_counter() - started))
             if status == 200:
-                answer = json.loads(body)
-                tokens.extend((answer["access_token"], answer["refresh_token"]))
-        connection.close()
+                given = json.loads(answer)
+                tokens.extend((given["access_token"], given["refresh_token"]))
+            http.start_next_cycle()
+        writer.close()
 
-    with ThreadPoolExecutor(CONCURRENCY) as threads:
-        list(threads.map(send, connections))
+    await asyncio.gather(*(send(reader, writer) for reader, writer in streams))
     return outcomes, tokens
 
 

@@ -15,7 +15,7 @@ guess passwords at machine speed. In order, for one attempt:
    transaction; a name that matches no account, a locked subject and an unknown source
    system cost a check too;
 4. in one more transaction: on failure, the failure counted (and maybe a lockout) with its
-   audit rows; on success (:meth:`Login.confirmed`), the streak ended, the budgets given back,
+   audit rows; on success (:meth:`Login.confirm`), the streak ended, the budgets given back,
    the credential confirmed unchanged, and whatever the surface does with the login (a grant
    and its tokens, a browser session) — so that nothing is made for a password that was
    replaced while it was being checked.
@@ -29,10 +29,9 @@ no answer tells whether an account exists or is locked.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from . import audit
 from .audit import AuditEvent, AuditLog
@@ -53,6 +52,8 @@ from .passwords import HashingAdmission, PasswordHasher
 from .pseudonyms import Pseudonyms
 from .throttling import Bucket, GuessingThrottle, Throttled
 
+T = TypeVar("T")
+
 
 class LoginRefused(Exception):
     """Wrong name or password, unknown source system, locked or busy subject, or a credential
@@ -68,10 +69,12 @@ class SessionEnding(Protocol):
 
 
 class Transactions(Protocol):
-    """What the Authenticator needs of storage: a write transaction that the stores it calls
-    join (:meth:`mobproc.storage.database.Database.transaction`)."""
+    """What the Authenticator needs of storage: a function run in a write transaction that
+    the stores it calls join, answered once committed
+    (:meth:`mobproc.storage.database.Database.write`, which decides where it runs: the check
+    runs on a thread, and on SQLite its writes go to the event loop's group commit)."""
 
-    def transaction(self, *, write: bool) -> AbstractContextManager[object]: ...
+    def write(self, body: Callable[..., T], *args: Any) -> T: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,7 @@ class Authenticator:
 
         Raises :class:`LoginRefused` (its failure recorded), :class:`Throttled` (a budget is
         spent: 429), :class:`~.identities.SourceUnavailable` (503). Answers a :class:`Login`
-        that nothing has been made of yet: act on it within :meth:`Login.confirmed`.
+        that nothing has been made of yet: act on it with :meth:`Login.confirm`.
         """
         now, started = time.time(), time.perf_counter()
         try:
@@ -167,11 +170,9 @@ class Authenticator:
                  "grant_type": attempt.grant_type}
         buckets = self._throttle.buckets(attempt.client.pk, attempt.source_address)
         try:
-            with self._transactions.transaction(write=True):
-                self._throttle.take(buckets, now)
-                refused, known = self._lockout.try_claim(key, now)
+            refused, known = self._transactions.write(self._claim, buckets, key, now)
         except Throttled as throttled:
-            self._audit.record(AuditEvent(
+            self._transactions.write(self._audit.record, AuditEvent(
                 audit.LOGIN_THROTTLED, subject=pseudonym, reason=throttled.bucket.kind, **event
             ))
             raise
@@ -211,21 +212,30 @@ class Authenticator:
             raise
         return Login(self, verified, key, buckets, str(parsed), event)
 
+    def _claim(self, buckets: list[Bucket], key: bytes, now: float) -> tuple[str | None, bool]:
+        """A token from each budget and the claim of an attempt on the subject, in one
+        transaction: the claim's outcome (None: claimed) and whether the subject is known."""
+        self._throttle.take(buckets, now)
+        return self._lockout.try_claim(key, now)
+
     def _refuse(self, reason: str, key: bytes, subject: str, event: dict[str, object], *, counted: bool,
-                known: bool, now: float) -> None:
+                known: bool, now: float) -> NoReturn:
         """Count a failed check (a refused claim was never counted) and say why, in one
         transaction; then refuse."""
-        with self._transactions.transaction(write=True):
-            locked_until = self._lockout.failed(key, now, known=known) if counted else None
-            self._audit.record(AuditEvent(audit.LOGIN_FAILED, subject=subject, reason=reason, **event))
-            if locked_until is not None:
-                self._audit.record(AuditEvent(
-                    audit.ACCOUNT_LOCKED, subject=subject, detail=f"{round(locked_until - now)} s", **event
-                ))
-                if known and self._sessions is not None and self._sessions.end_all(subject, now):
-                    self._audit.record(AuditEvent(audit.SESSION_ENDED, subject=subject, reason=audit.ACCOUNT_LOCKED,
-                                                  **event))
+        self._transactions.write(self._count_failure, reason, key, subject, event, counted, known, now)
         raise LoginRefused(reason) from None
+
+    def _count_failure(self, reason: str, key: bytes, subject: str, event: dict[str, object], counted: bool,
+                       known: bool, now: float) -> None:
+        locked_until = self._lockout.failed(key, now, known=known) if counted else None
+        self._audit.record(AuditEvent(audit.LOGIN_FAILED, subject=subject, reason=reason, **event))
+        if locked_until is not None:
+            self._audit.record(AuditEvent(
+                audit.ACCOUNT_LOCKED, subject=subject, detail=f"{round(locked_until - now)} s", **event
+            ))
+            if known and self._sessions is not None and self._sessions.end_all(subject, now):
+                self._audit.record(AuditEvent(audit.SESSION_ENDED, subject=subject, reason=audit.ACCOUNT_LOCKED,
+                                              **event))
 
     def _confirm(self, login: Login) -> str | None:
         """In the success transaction: the budgets are given back (only failures spend them)
@@ -244,17 +254,19 @@ class Authenticator:
             return CREDENTIAL_CHANGED
         return None
 
-    def _withdraw(self, login: Login, reason: str) -> None:
+    def _withdraw(self, login: Login, reason: str) -> NoReturn:
         """The check passed but its credential did not hold until the grant: nothing is made,
         and the attempt is neither a failure nor a success."""
-        with self._transactions.transaction(write=True):
-            self._lockout.release(login.key)
-            self._audit.record(AuditEvent(audit.LOGIN_FAILED, subject=login.subject, reason=reason, **login.event))
+        self._transactions.write(self._release, login, reason)
         raise LoginRefused(reason)
+
+    def _release(self, login: Login, reason: str) -> None:
+        self._lockout.release(login.key)
+        self._audit.record(AuditEvent(audit.LOGIN_FAILED, subject=login.subject, reason=reason, **login.event))
 
 
 class Login:
-    """A password that checked out, not yet acted on. :meth:`confirmed` is the transaction in
+    """A password that checked out, not yet acted on. :meth:`confirm` is the transaction in
     which the surface acts on it."""
 
     def __init__(self, authenticator: Authenticator, verified: Verified, key: bytes, buckets: list[Bucket],
@@ -274,21 +286,23 @@ class Login:
     def verified_by(self) -> IdentitySource:
         return self._authenticator._sources[self.identity.source_system]  # noqa: SLF001 - its own login
 
-    @contextmanager
-    def confirmed(self) -> Iterator[Identity]:
-        """The write transaction that ends the attempt as a success, with whatever the body
-        writes (a grant, a session) in it: the body sees the identity only if the credential
-        checked is still the account's, and its writes commit only with that. Raises
-        :class:`LoginRefused` otherwise."""
+    def confirm(self, act: Callable[[Identity], T]) -> T:
+        """The write transaction that ends the attempt as a success, with what ``act(identity)``
+        writes (a grant, a session) in it: ``act`` runs only if the credential checked is still
+        the account's, and its writes commit only with that; its answer is answered. Raises
+        :class:`LoginRefused` otherwise. (A function and not a ``with`` block: storage runs the
+        transaction where the write lock is, :meth:`Transactions.write`.)"""
         authenticator = self._authenticator
         try:
-            with authenticator._transactions.transaction(write=True):  # noqa: SLF001
-                refused = authenticator._confirm(self)  # noqa: SLF001
-                if refused is not None:
-                    raise _Withdrawn(refused)  # rolls back what the confirmation wrote
-                yield self.identity
+            return authenticator._transactions.write(self._confirmed, act)  # noqa: SLF001
         except _Withdrawn as withdrawn:
             authenticator._withdraw(self, withdrawn.reason)  # noqa: SLF001
+
+    def _confirmed(self, act: Callable[[Identity], T]) -> T:
+        refused = self._authenticator._confirm(self)  # noqa: SLF001
+        if refused is not None:
+            raise _Withdrawn(refused)  # rolls back what the confirmation wrote
+        return act(self.identity)
 
 
 class _Withdrawn(Exception):

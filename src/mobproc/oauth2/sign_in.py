@@ -16,7 +16,7 @@ from ..domain import audit
 from ..domain.audit import AuditEvent, AuditLog
 from ..domain.authentication import Attempt, Authenticator
 from ..domain.authorization import Consents
-from ..domain.identities import PLATFORM
+from ..domain.identities import PLATFORM, Identity
 from ..domain.passwords import HashingAdmission
 from ..domain.sessions import BrowserSession, BrowserSessions
 from .authorization import AuthorizationEndpoint, AuthorizationRequest
@@ -98,14 +98,17 @@ class SignIn:
         :class:`SourceUnavailable`)."""
         login = self._authenticator.authenticate(username, password,
                                                  Attempt(request.client, source_address, request.grant_type))
-        with login.confirmed() as identity:
+
+        def start_session(identity: Identity) -> tuple[str, BrowserSession]:
             now = time.time()
             self._sessions.end(replacing, now)
             cookie, session = self._sessions.start(identity, now)
             self._audit.record(AuditEvent(audit.SESSION_STARTED, client_id=request.client.client_id,
                                           subject=identity.subject, source_address=source_address or None,
                                           grant_type=request.grant_type))
-        return cookie, session
+            return cookie, session
+
+        return login.confirm(start_session)
 
     def consent(self, request: AuthorizationRequest, session: BrowserSession, allowed: bool,
                 source_address: str = "") -> str:

@@ -92,6 +92,9 @@ class _GroupCommit:
 _scope: ContextVar[LoopScope | None] = ContextVar("mobproc_loop_scope", default=None)
 # The transaction open in this context, which a nested Database.transaction joins.
 _current: ContextVar[Transaction | None] = ContextVar("mobproc_transaction", default=None)
+# Set by Database.run for the request code it hands to a worker thread (SQLite): the event
+# loop that thread's writes go to (Database.write).
+_request_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("mobproc_request_loop", default=None)
 
 
 def optimistic_now() -> bool:
@@ -227,6 +230,41 @@ class Database:
                     _current.reset(token)
         _run_callbacks(transaction.after)
 
+    def write(self, body: Callable[..., R], *args: Any) -> R:
+        """``body(*args)`` in a write transaction of its own (or the one open in this context),
+        answered once it is committed; for code on a request's worker thread that writes
+        between slow steps it takes outside any transaction (a password check's hash).
+
+        On SQLite such a thread's write is handed to the event loop and joins the loop's group
+        commit there (the thread waits for it): a thread that held the write lock would keep
+        the handlers on the loop waiting for as long as it is kept from running (by the loop
+        itself, among others), and make them run again on threads. When the lock is taken
+        (another process, a thread that is not a request's) it runs here instead, as it does
+        elsewhere and inside an open transaction; either way once, and what it must say
+        after its commit goes through :meth:`Transaction.after_commit`."""
+        loop = _request_loop.get() if self.is_sqlite and _current.get() is None else None
+        if loop is not None:
+            try:
+                return asyncio.run_coroutine_threadsafe(self._write_on_loop(body, args), loop).result()
+            except WriteWouldWait:
+                pass
+        with self.transaction(write=True):
+            return body(*args)
+
+    async def _write_on_loop(self, body: Callable[..., R], args: tuple[Any, ...]) -> R:
+        with self.on_event_loop() as scope:
+            try:
+                with self.transaction(write=True):
+                    answer, failure = body(*args), None
+            except WriteWouldWait:
+                raise
+            except Exception as error:  # noqa: BLE001 - raised below, once what it joined is durable
+                answer, failure = None, error
+        await scope.durable()
+        if failure is not None:
+            raise failure
+        return answer  # type: ignore[return-value]
+
     def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         """The first row of one read, run as ``transaction(write=False)`` would run it. The hot
         paths' lookups are one statement each, and skip the context managers around it."""
@@ -271,8 +309,10 @@ class Database:
         metrics) goes through :meth:`Transaction.after_commit`, which a rerun cannot repeat.
         Its writes join the loop's group commit, and its answer, errors included, waits for it.
         """
-        if not (on_event_loop and self.is_sqlite):
+        if not self.is_sqlite:
             return await anyio.to_thread.run_sync(handle, argument)
+        if not on_event_loop:
+            return await self._on_thread(handle, argument)
         try:
             with self.on_event_loop() as scope:
                 try:
@@ -282,12 +322,20 @@ class Database:
                 except Exception as error:  # noqa: BLE001 - raised below, once its writes are durable
                     answer, failure = None, error
         except WriteWouldWait:
-            return await anyio.to_thread.run_sync(handle, argument)
+            return await self._on_thread(handle, argument)
         # Its writes are in the loop's group commit: no answer, not even an error, before it commits.
         await scope.durable()
         if failure is not None:
             raise failure
         return answer  # type: ignore[return-value]
+
+    async def _on_thread(self, handle: Callable[[A], R], argument: A) -> R:
+        """SQLite: on a worker thread that knows the loop its :meth:`write` calls go to."""
+        token = _request_loop.set(asyncio.get_running_loop())
+        try:
+            return await anyio.to_thread.run_sync(handle, argument)  # (the thread gets a copy of this context)
+        finally:
+            _request_loop.reset(token)
 
     @contextmanager
     def on_event_loop(self) -> Iterator[LoopScope]:

@@ -72,19 +72,20 @@ class ResourceOwnerPasswordGrant:
         refresh = self._tokens.refresh_token(now, grant_expires_at) if "refresh_token" in client.grant_types else None
         authorization = Authorization(client, checked.scope, self.grant_type, checked.login.identity)
         access = self._tokens.access_token(authorization, now)  # a JWT's key is read (or made) outside the transaction
+        # The audit record is stored with the grant, in its transaction (which fills in grant_id).
+        issued = AuditEvent(
+            audit.TOKEN_ISSUED,
+            client_id=client.client_id,
+            subject=authorization.subject,
+            source_address=checked.source_address or None,
+            grant_type=self.grant_type,
+            token=short_id(access.value),
+            refresh_token=short_id(refresh.value) if refresh else None,
+        )
         try:
-            with checked.login.confirmed():
-                # The audit record is stored with the grant, in its transaction (which fills in grant_id).
-                issued = AuditEvent(
-                    audit.TOKEN_ISSUED,
-                    client_id=client.client_id,
-                    subject=authorization.subject,
-                    source_address=checked.source_address or None,
-                    grant_type=self.grant_type,
-                    token=short_id(access.value),
-                    refresh_token=short_id(refresh.value) if refresh else None,
-                )
-                self._storage.create_grant(authorization, access, refresh, grant_expires_at, issued)
+            checked.login.confirm(
+                lambda identity: self._storage.create_grant(authorization, access, refresh, grant_expires_at, issued)
+            )
         except LoginRefused:
             raise InvalidGrantError(INVALID_CREDENTIALS) from None
         except GrantOwnerGone:
