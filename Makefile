@@ -69,7 +69,7 @@ bench: $(STAMP)
 # Where mobproc's time goes under the same load, by py-spy (bench/results/profile.md; 2 min).
 profile: $(STAMP)
 	bench/setup.sh
-	bench/.venv-peers/bin/python bench/profile.py $(PROFILE_ARGS)
+	bench/.venv-peers/bin/python bench/load_profile.py $(PROFILE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

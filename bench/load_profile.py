@@ -9,7 +9,7 @@ in the Python line that called it. Writes bench/results/profile.md (the layers a
 functions, case by case) and bench/results/profiles/CASE.txt, the collapsed stacks (flamegraph.pl,
 inferno or speedscope.app read them; git ignores them).
 
-    bench/.venv-peers/bin/python bench/profile.py [--cases refresh,introspect] [--seconds 10]
+    bench/.venv-peers/bin/python bench/load_profile.py [--cases refresh,introspect] [--seconds 10]
 """
 
 import argparse
@@ -115,7 +115,7 @@ def profile_case(stage, case, seconds, rate, outdir):
 def write_report(path, meta, results):
     lines = [
         "# Where mobproc's time goes (py-spy)", "",
-        f"`bench/profile.py`, {meta['date']}, {meta['cpu']}: mobproc as in the benchmark, one "
+        f"`bench/load_profile.py`, {meta['date']}, {meta['cpu']}: mobproc as in the benchmark, one "
         f"process on core 0, wrk with {meta['connections']} connections on core 1, py-spy "
         f"sampling at {meta['rate']} Hz (non-blocking) for one {meta['seconds']} s run of each "
         "case. A sample is charged to its innermost Python frame, so time in C (SQLite, "
