@@ -40,12 +40,14 @@ class SecurityHeaders:
         policies = [(prefix, ((b"content-security-policy", policy.encode()), *cls.HEADERS[::2]) if policy
                      else cls.HEADERS[::2]) for prefix, policy in pages.items()]
         tls = cls.OVER_TLS[-1]
+        prefixes = tuple(pages)
 
         def for_request(scope: Scope) -> Headers:
             path = scope["path"]
-            for prefix, headers in policies:
-                if path.startswith(prefix):
-                    return (*headers, tls) if scope.get("scheme") == "https" else headers
-            return cls.for_scheme(scope.get("scheme"))
+            if path.startswith(prefixes):  # one call for the token endpoint's answers, which are no page
+                for prefix, headers in policies:
+                    if path.startswith(prefix):
+                        return (*headers, tls) if scope.get("scheme") == "https" else headers
+            return cls.OVER_TLS if scope.get("scheme") == "https" else cls.HEADERS
 
         return for_request

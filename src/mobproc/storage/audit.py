@@ -29,11 +29,12 @@ _LENGTHS = {
 
 
 _VALUES = attrgetter(*_FIELDS)
+_COLUMNS = ("environment", *_FIELDS)
 _CLIPPED = tuple((name, length) for name, length in _LENGTHS.items() if name in _FIELDS)
 
 
-def _row(event: AuditEvent) -> dict[str, object]:
-    values = dict(zip(_FIELDS, _VALUES(event)))
+def _row(environment: str, event: AuditEvent) -> dict[str, object]:
+    values = dict(zip(_COLUMNS, (environment, *_VALUES(event))))
     for name, length in _CLIPPED:
         value = values[name]
         if isinstance(value, str) and len(value) > length:
@@ -67,7 +68,7 @@ class SqlAuditLog:
     def record(self, event: AuditEvent) -> None:
         try:
             with self._db.transaction(write=True) as transaction:
-                transaction.execute(_INSERT, {"environment": self._environment, **_row(event)})
+                transaction.execute(_INSERT, _row(self._environment, event))
                 transaction.after_commit(self._said, event)
         except DatabaseUnavailable as error:
             # What happened has happened (a refused login stays refused): failing the request

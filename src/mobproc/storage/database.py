@@ -30,7 +30,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Executable, Insert, create_engine, event
+from sqlalchemy import Boolean, Connection, Engine, Executable, Float, Insert, create_engine, event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -151,6 +151,7 @@ class Database:
             weakref.WeakKeyDictionary()
         )
         self._prepared_lock = threading.Lock()
+        self._hot: dict[int, tuple[Executable, dict[tuple[str, ...], _Prepared]]] = {}
         self._stop = threading.Event()
         self._own = threading.local()  # SQLite: each thread's own connection, for transaction()
         if self.is_sqlite:
@@ -313,15 +314,19 @@ class Database:
             return await anyio.to_thread.run_sync(handle, argument)
         if not on_event_loop:
             return await self._on_thread(handle, argument)
+        # As on_event_loop() does, without a generator's cost on the hot paths.
+        scope = LoopScope(asyncio.get_running_loop(), True)
+        token = _scope.set(scope)
+        rerun = False
         try:
-            with self.on_event_loop() as scope:
-                try:
-                    answer, failure = handle(argument), None
-                except WriteWouldWait:
-                    raise
-                except Exception as error:  # noqa: BLE001 - raised below, once its writes are durable
-                    answer, failure = None, error
+            answer, failure = handle(argument), None
         except WriteWouldWait:
+            answer, failure, rerun = None, None, True
+        except Exception as error:  # noqa: BLE001 - raised below, once its writes are durable
+            answer, failure = None, error
+        finally:
+            _scope.reset(token)
+        if rerun:
             return await self._on_thread(handle, argument)
         # Its writes are in the loop's group commit: no answer, not even an error, before it commits.
         await scope.durable()
@@ -489,14 +494,26 @@ class Database:
     def prepared(self, statement: Executable, keys: tuple[str, ...]) -> _Prepared:
         """``statement`` compiled for this database (an INSERT for the columns ``keys``)."""
         is_insert = isinstance(statement, Insert)
+        variant = keys if is_insert else ()
+        hot = self._hot.get(id(statement))
+        if hot is not None and hot[0] is statement:
+            found = hot[1].get(variant)
+            if found is not None:
+                return found
         variants = self._prepared.get(statement)
-        found = variants.get(keys if is_insert else ()) if variants is not None else None
+        found = variants.get(variant) if variants is not None else None
         if found is None:
             # An INSERT given its columns as parameters (not one whose values are expressions)
             columns = keys if is_insert and set(keys) <= set(statement.table.c.keys()) else ()
             found = _Prepared(statement, self._dialect, columns)
             with self._prepared_lock:
-                self._prepared.setdefault(statement, {})[keys if is_insert else ()] = found
+                variants = self._prepared.setdefault(statement, {})
+                variants[variant] = found
+        elif len(self._hot) < _HOT_STATEMENTS:
+            # Seen before: a module's constant, most likely. Found again through a plain dict by
+            # id (which the statement, held here, keeps its own): a weak key is made anew for
+            # every lookup.
+            self._hot[id(statement)] = (statement, variants)
         return found
 
     def checkpoint(self) -> tuple[int, int, int]:
@@ -520,6 +537,9 @@ class Database:
 
 
 _NO_TURN = suppress()  # a reusable context manager that does nothing
+# Statements found again without a weak reference (Database.prepared): the hot paths' constants,
+# a few dozen; the bound keeps statements built per call, should one be run twice, from piling up.
+_HOT_STATEMENTS = 512
 
 
 class _DriverConnection:
@@ -611,7 +631,10 @@ class _Prepared:
         own = {}
         for bind, name in compiled.bind_names.items():
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
+            # sqlite3 stores a bool and an int or float as SQLAlchemy's own processors would
+            # (1 or 0; a REAL column's affinity makes an int a float): converting those would
+            # copy the parameters of nearly every write for nothing.
+            if process is not None and not (dialect.name == "sqlite" and isinstance(bind.type, (Boolean, Float))):
                 binds[name] = process
             if not bind.required and name not in keys and not bind.expanding:
                 own[name] = bind.effective_value
