@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from conftest import introspect, password_grant, refresh_grant, write_lock_held
@@ -221,6 +221,28 @@ def test_a_commit_that_fails_fails_every_request_in_it_and_says_nothing(database
     assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes), outcomes
     assert _committed(database) == [] and said == []
     # The lock and the connection are free again: the next request writes as usual.
+    asyncio.run(_request(database, "c"))
+    assert _committed(database) == ["c"]
+
+
+def test_a_statement_that_breaks_the_connection_fails_the_whole_group(database: Database) -> None:
+    """A driver error that is not a conflict (here a statement SQLite cannot run) leaves the
+    group's connection in doubt: no request of the group commits, each hears 503's cause."""
+
+    async def breaking() -> None:
+        with database.on_event_loop() as scope:
+            with database.transaction(write=True) as transaction:
+                transaction.execute(_ADD, {"text": "mine"})
+                transaction.execute(text("INSERT INTO no_such_table VALUES (1)"))
+        await scope.durable()
+
+    async def main() -> list[BaseException | None]:
+        return await asyncio.gather(_request(database, "a"), breaking(), _request(database, "b"),
+                                    return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(outcome, DatabaseUnavailable) for outcome in outcomes), outcomes
+    assert _committed(database) == []
     asyncio.run(_request(database, "c"))
     assert _committed(database) == ["c"]
 

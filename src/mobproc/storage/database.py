@@ -27,7 +27,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Boolean, Connection, Engine, Executable, Float, Insert, create_engine, event
@@ -203,18 +203,14 @@ class Database:
                 raise RuntimeError("this transaction cannot join the one open" if not join else
                                    "a write transaction cannot join a read transaction")
             return _Joined(outer)  # the hot paths' stores join one: no generator for it
+        if self.is_sqlite:
+            scope, group = self._join_group(write)
+            if group is not None:
+                return _Member(self, group, scope, write)
         return self._transaction(write)
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Transaction]:
-        if self.is_sqlite:
-            scope, group = self._join_group(write)
-            if group is not None:
-                with self._member(group, write) as transaction:
-                    yield transaction
-                if write:
-                    scope.optimistic = False  # written: from here on, a rerun would write twice
-                return
         with self._turn() if write else _NO_TURN:
             with _DriverConnection(self) as driver:
                 if write and self.is_sqlite:
@@ -411,37 +407,6 @@ class Database:
         scope.loop.call_soon(self._commit_group, group)
         return group
 
-    @contextmanager
-    def _member(self, group: _GroupCommit, write: bool) -> Iterator[Transaction]:
-        """One request's statements in the group; a write in a SAVEPOINT, undone alone if it
-        fails. What it says after its commit waits for the group's."""
-        with _DriverConnection(self) as driver:
-            cursor = driver.cursor()
-            transaction = Transaction(self, cursor, write)
-            token = _current.set(transaction)
-            try:
-                if not write:
-                    yield transaction
-                else:
-                    try:
-                        cursor.execute("SAVEPOINT request")
-                        try:
-                            yield transaction
-                        except BaseException:
-                            cursor.execute("ROLLBACK TO request")
-                            cursor.execute("RELEASE request")
-                            raise
-                        cursor.execute("RELEASE request")
-                    except IntegrityError:
-                        raise  # this request's conflict, undone with its savepoint
-                    except sqlite3.Error as error:
-                        # The connection failed mid-group: nobody's work can be vouched for, none commits.
-                        group.broken = group.broken or error
-                        raise
-            finally:
-                _current.reset(token)
-        group.after += transaction.after
-
     def _commit_group(self, group: _GroupCommit) -> None:
         """COMMIT (on the loop's thread, from the callback :meth:`_open_group` queued, or
         earlier when code outside a request needs the connection or the lock)."""
@@ -591,6 +556,56 @@ class _DriverConnection:
         finally:
             if self._lent:
                 pooled.close()
+
+
+class _Member:
+    """One request's statements in the loop's group commit (:meth:`Database.transaction`): a
+    write in a SAVEPOINT, undone alone if it fails; what it says after its commit waits for the
+    group's. (A class, not a generator-made context manager: the hot paths open one a request.)"""
+
+    __slots__ = ("_db", "_group", "_scope", "_write", "_driver", "_cursor", "_transaction", "_token")
+
+    def __init__(self, database: Database, group: _GroupCommit, scope: LoopScope, write: bool) -> None:
+        self._db, self._group, self._scope, self._write = database, group, scope, write
+
+    def __enter__(self) -> Transaction:
+        driver = self._driver = _DriverConnection(self._db)
+        cursor = self._cursor = driver.__enter__().cursor()
+        transaction = self._transaction = Transaction(self._db, cursor, self._write)
+        self._token = _current.set(transaction)
+        if self._write:
+            try:
+                cursor.execute("SAVEPOINT request")
+            except BaseException as error:  # noqa: BLE001 - _failed raises it, or what it means
+                self._failed(error)
+        return transaction
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> bool:
+        if self._write:
+            cursor = self._cursor
+            try:
+                if error is not None:
+                    cursor.execute("ROLLBACK TO request")  # this request's writes undone, the group's kept
+                cursor.execute("RELEASE request")
+            except BaseException as failure:  # noqa: BLE001
+                self._failed(failure)
+        if error is not None:
+            self._failed(error)
+        _current.reset(self._token)
+        self._driver.__exit__(None, None, None)
+        self._group.after += self._transaction.after
+        if self._write:
+            self._scope.optimistic = False  # written: from here on, a rerun would write twice
+        return False
+
+    def _failed(self, error: BaseException) -> NoReturn:
+        if self._write and isinstance(error, sqlite3.Error):
+            # The connection failed mid-group: nobody's work can be vouched for, none commits.
+            # (A conflict is this request's own, raised as SQLAlchemy's IntegrityError, no sqlite3.Error.)
+            self._group.broken = self._group.broken or error
+        _current.reset(self._token)
+        self._driver.__exit__(type(error), error, error.__traceback__)  # raises what a driver's error means
+        raise error
 
 
 class _Joined:
