@@ -30,16 +30,22 @@ _LENGTHS = {
 
 _VALUES = attrgetter(*_FIELDS)
 _COLUMNS = ("environment", *_FIELDS)
-_CLIPPED = tuple((name, length) for name, length in _LENGTHS.items() if name in _FIELDS)
+_CLIPPED = tuple((_COLUMNS.index(name), length) for name, length in _LENGTHS.items() if name in _FIELDS)
+_WIDTHS = tuple(_LENGTHS.get(name) if name in _FIELDS else None for name in _COLUMNS)
 
 
 def _row(environment: str, event: AuditEvent) -> dict[str, object]:
-    values = dict(zip(_COLUMNS, (environment, *_VALUES(event))))
-    for name, length in _CLIPPED:
-        value = values[name]
-        if isinstance(value, str) and len(value) > length:
-            values[name] = value[: length - 1] + "…"
-    return values
+    values: tuple[object, ...] | list[object] = (environment, *_VALUES(event))
+    for index, length in _CLIPPED:
+        value = values[index]
+        if isinstance(value, str) and len(value) > length:  # rarely: then every field is looked at
+            values = [_clipped(value, length) for value, length in zip(values, _WIDTHS)]
+            break
+    return dict(zip(_COLUMNS, values))
+
+
+def _clipped(value: object, length: int | None) -> object:
+    return value[: length - 1] + "…" if isinstance(value, str) and length is not None and len(value) > length else value
 
 
 def log_event(event: AuditEvent) -> None:
