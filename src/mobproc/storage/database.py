@@ -475,9 +475,9 @@ class Database:
                 variants = self._prepared.setdefault(statement, {})
                 variants[variant] = found
         elif len(self._hot) < _HOT_STATEMENTS:
-            # Seen before: a module's constant, most likely. Found again through a plain dict by
-            # id (which the statement, held here, keeps its own): a weak key is made anew for
-            # every lookup.
+            # Seen before: a module's constant, most likely. From now on it is found through a
+            # plain dict by its id (which no other object can take while it is held here): a
+            # weak key is made anew for every lookup.
             self._hot[id(statement)] = (statement, variants)
         return found
 
