@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
-from conftest import MOBPROC, LiveServer, ServerProcess, all_at_once, password_grant
+from conftest import LiveServer, ServerProcess, all_at_once, mobproc, password_grant
 from mobproc.domain import audit
 
 # Spraying budgets off: these tests are about one account, not about who is guessing.
@@ -123,8 +122,7 @@ def test_two_hundred_parallel_guesses_on_two_workers_check_at_most_five_password
         assert len(server.services.audit.events(subject=username, event=audit.ACCOUNT_LOCKED)) == 1
         # Locked: the right password too, until an operator unlocks the account.
         assert password_grant(http, client, (username, password)).status_code == 400
-        unlocked = subprocess.run([MOBPROC, "user", "unlock", username, "--database", server.database_url],
-                                  capture_output=True, text=True, timeout=60)
+        unlocked = mobproc("user", "unlock", username, "--database", server.database_url)
         assert unlocked.returncode == 0 and f"account {username} unlocked" in unlocked.stdout
         assert password_grant(http, client, (username, password)).status_code == 200
         [event] = server.services.audit.events(subject=username, event=audit.ACCOUNT_UNLOCKED)

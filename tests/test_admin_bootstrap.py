@@ -11,8 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import database_url, password_grant, remember
-from test_cli import mobproc
+from conftest import database_url, mobproc, password_grant, remember
 from test_schema_migration import upgraded_from
 
 

@@ -5,7 +5,6 @@ OpenAPI description and docs page (served by mobproc itself, shown by a real bro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -13,15 +12,14 @@ import pytest
 from alembic import command
 
 from api_world import DEMO, order, tenant_data, write_data
-from conftest import MOBPROC, TOKEN_PATH, LiveServer, ServerProcess, database_url, dump_database, remember
+from conftest import TOKEN_PATH, LiveServer, ServerProcess, database_url, dump_database, mobproc, remember
 from mobproc.cli.serve import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD, DEMO_USERNAME
 from mobproc.storage.database import Database
 from mobproc.storage.migrate import _config, is_current, upgrade
 
 
 def data_load(path: Path, url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MOBPROC_DATABASE_URL": url}
-    return subprocess.run([MOBPROC, "data", "load", str(path)], env=env, capture_output=True, text=True, timeout=60)
+    return mobproc("data", "load", str(path), env={"MOBPROC_DATABASE_URL": url})
 
 
 def records(url: str) -> list[str]:

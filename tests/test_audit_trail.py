@@ -5,19 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
 from pathlib import Path
 
 from conftest import (
-    EVERY_GRANT, MOBPROC, LiveServer, client_credentials_grant, database_url, password_grant, refresh_grant, remember,
+    EVERY_GRANT, LiveServer, client_credentials_grant, database_url, mobproc, password_grant, refresh_grant, remember,
     revoke,
 )
 from mobproc.domain import audit, secrets
 from mobproc.domain.audit import AuditEvent, format_line
-
-
-def mobproc(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MOBPROC, *args], input=stdin, capture_output=True, text=True, timeout=60)
 
 
 def test_a_session_of_grants_leaves_its_trail(make_server, server_log: Path) -> None:  # noqa: ANN001

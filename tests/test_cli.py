@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import MOBPROC, database_url, dump_database, password_grant, refresh_grant, remember
+from conftest import database_url, dump_database, mobproc, mobproc_process, password_grant, refresh_grant, remember
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
     return database_url(tmp_path / "cli.db")
-
-
-def mobproc(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run([MOBPROC, *args], input=stdin, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
 
 
 def test_client_add_generates_a_32_character_secret_printed_once(database: str) -> None:
@@ -37,7 +29,9 @@ def test_client_add_generates_a_32_character_secret_printed_once(database: str) 
 
 
 def test_an_imported_secret_shorter_than_32_characters_is_refused(database: str) -> None:
-    result = mobproc("client", "add", "app2", "--grant", "password", "--secret-stdin", "--database", database,
+    # The installed executable itself: a secret on its standard input, a usage error's exit
+    # status, and no traceback in what it prints.
+    result = mobproc_process("client", "add", "app2", "--grant", "password", "--secret-stdin", "--database", database,
                      stdin="tooshort\n")
     assert result.returncode == 2
     assert "at least 32 characters" in result.stderr and "Traceback" not in result.stderr
@@ -127,6 +121,14 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it(name: str, value: 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"mobproc: {name}:"), result.stderr
+
+
+def test_the_mobproc_executable_refuses_to_start_with_a_bad_setting() -> None:
+    """The checks above, in process; here the installed program itself: exit 2, one line."""
+    result = mobproc_process("serve", env={"MOBPROC_PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "mobproc: MOBPROC_PORT: Input should be a valid integer, unable to parse string as an integer"]
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

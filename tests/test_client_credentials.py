@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
 
 import httpx
 import pytest
 
-from conftest import MOBPROC, LiveServer, client_credentials_grant, database_url, introspect, remember
+from conftest import LiveServer, client_credentials_grant, database_url, introspect, mobproc, remember
 from mobproc import TokenClient
 
 
@@ -72,14 +71,12 @@ def test_credentials_as_parameters_and_the_sdk_work_too(server: LiveServer, http
 
 def test_a_client_added_by_the_cli_gets_a_token_from_the_cli(make_server, tmp_path) -> None:  # noqa: ANN001
     url = database_url(tmp_path / "cc.db")
-    added = subprocess.run([MOBPROC, "client", "add", "batch", "--grant", "client_credentials", "--scope", "MOBPROC",
-                            "--database", url], capture_output=True, text=True, timeout=60)
+    added = mobproc("client", "add", "batch", "--grant", "client_credentials", "--scope", "MOBPROC", "--database", url)
     assert added.returncode == 0, added.stderr
     secret = re.search(r"client_secret: (\S+)", added.stdout).group(1)
     remember(secret)
     with make_server(tmp_path / "cc.db") as server:
-        got = subprocess.run([MOBPROC, "token", "--endpoint", server.url, "--client-id", "batch"], input=secret + "\n",
-                             capture_output=True, text=True, timeout=60)
+        got = mobproc("token", "--endpoint", server.url, "--client-id", "batch", stdin=secret + "\n")
     assert got.returncode == 0, got.stderr
     assert '"expires_in": 7199' in got.stdout and "refresh_token" not in got.stdout
     remember(re.search(r'"access_token": "(\S+)"', got.stdout).group(1))

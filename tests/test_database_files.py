@@ -11,16 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MOBPROC, POSTGRES_ADMIN_URL, ServerProcess, database_url, password_grant
+from conftest import POSTGRES_ADMIN_URL, ServerProcess, database_url, password_grant
+from conftest import mobproc as run_mobproc
 
 PASSWORD = "not-for-ps-" + os.urandom(6).hex()
 
 
 def mobproc(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """In ``cwd``: a command that ignored the URL it was given would make ./mobproc.db there."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOBPROC_DATABASE_URL")}
-    return subprocess.run([MOBPROC, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**clean, **(env or {})})
+    """In ``cwd`` (a command that ignored the URL it was given would make ./mobproc.db there),
+    with no database URL from this process's environment; run in this process."""
+    unset = {name: None for name in os.environ if name.startswith("MOBPROC_DATABASE_URL")}
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return run_mobproc(*args, env={**unset, **(env or {})})
+    finally:
+        os.chdir(previous)
 
 
 @pytest.fixture

@@ -16,11 +16,7 @@ import pytest
 from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from conftest import MOBPROC, TOKEN_PATH, remember
-
-
-def mobproc(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MOBPROC, *args], input=stdin, capture_output=True, text=True, timeout=60, env=os.environ)
+from conftest import TOKEN_PATH, mobproc, remember
 
 
 def register(url: str, client_id: str, *options: str) -> subprocess.CompletedProcess[str]:

@@ -175,13 +175,10 @@ def test_a_missing_token_is_invalid_request_and_get_is_405(deployment) -> None: 
 
 def test_a_resource_server_registered_by_the_cli_may_introspect(server: LiveServer, http: httpx.Client) -> None:
     import re
-    import subprocess
-
-    from conftest import MOBPROC, remember
+    from conftest import mobproc, remember
 
     url = server.settings.database_url
-    added = subprocess.run([MOBPROC, "client", "add", "api-gateway", "--grant", "access_token_validation",
-                            "--database", url], capture_output=True, text=True, timeout=60)
+    added = mobproc("client", "add", "api-gateway", "--grant", "access_token_validation", "--database", url)
     assert added.returncode == 0, added.stderr
     secret = re.search(r"client_secret: (\S+)", added.stdout).group(1)
     remember(secret)

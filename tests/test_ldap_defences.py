@@ -5,10 +5,8 @@ directory does not know costs what a wrong password costs, and so does a locked 
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,11 +15,11 @@ import pytest
 
 from conftest import (
     DIRECTORY_PEOPLE,
-    MOBPROC,
     ServerProcess,
     all_at_once,
     ldap_sources,
     lock_subject,
+    mobproc,
     password_grant,
     unique,
 )
@@ -57,8 +55,7 @@ def test_two_hundred_parallel_guesses_on_two_workers_bind_at_most_the_threshold(
         right = ("command://victim", slapd.passwords["victim"])
         assert password_grant(http, client, right).status_code == 400
         assert slapd.binds(victim) - before == binds  # not even tried
-        unlocked = subprocess.run([MOBPROC, "user", "unlock", "command://Victim", "--database", server.database_url],
-                                  capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+        unlocked = mobproc("user", "unlock", "command://Victim", "--database", server.database_url, env=env)
         assert unlocked.returncode == 0, unlocked.stderr
         assert password_grant(http, client, right).status_code == 200
 

@@ -7,12 +7,11 @@ Against a real slapd (tests/slapd.py)."""
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 from pathlib import Path
 
-from conftest import MOBPROC, all_at_once, ldap_sources, password_grant, remember
+from conftest import all_at_once, ldap_sources, mobproc, mobproc_process, password_grant, remember
 from slapd import GOOD_HOST, WRONG_HOST
 
 NO_BUDGETS = {"client_failure_burst": 0, "address_failure_burst": 0}
@@ -216,8 +215,8 @@ def test_a_slow_directory_holds_neither_argon2_slots_nor_more_than_its_own(make_
 
 def test_mobproc_sources_shows_the_configuration_but_no_secret(slapd, tmp_path: Path) -> None:  # noqa: ANN001
     sources = ldap_sources(slapd, tmp_path)
-    env = {"MOBPROC_IDENTITY_SOURCES": str(sources), "PATH": "/usr/bin:/bin"}
-    shown = subprocess.run([MOBPROC, "sources", "--check"], capture_output=True, text=True, timeout=60, env=env)
+    env = {"MOBPROC_IDENTITY_SOURCES": str(sources)}
+    shown = mobproc("sources", "--check", env=env)
     assert shown.returncode == 0, shown.stderr
     assert "command: ldap" in shown.stdout and "rivermine: builtin" in shown.stdout
     assert f"bind_password: file {tmp_path / 'bind-password-command'}" in shown.stdout
@@ -226,14 +225,25 @@ def test_mobproc_sources_shows_the_configuration_but_no_secret(slapd, tmp_path: 
     # From an environment variable, it says which.
     sources.write_text(re.sub(r"bind_password_file = .*", 'bind_password_env = "DIRECTORY_PASSWORD"',
                               sources.read_text()))
-    shown = subprocess.run([MOBPROC, "sources", "--json"], capture_output=True, text=True, timeout=60,
-                           env={**env, "DIRECTORY_PASSWORD": slapd.service_password})
+    shown = mobproc("sources", "--json", env={**env, "DIRECTORY_PASSWORD": slapd.service_password})
     assert '"bind_password": "environment variable DIRECTORY_PASSWORD"' in shown.stdout
     assert slapd.service_password not in shown.stdout + shown.stderr
 
 
+def broken_sources(slapd, workdir: Path, line: str) -> Path:  # noqa: ANN001
+    """A sources file whose one setting is ``line``: replaced if the good file has it, else added."""
+    good = ldap_sources(slapd, workdir).read_text()
+    key = line.split(" = ")[0]
+    broken = re.sub(rf"^{key} = .*$", line, good, flags=re.MULTILINE) if key in good else good.replace(
+        "[sources.command.attributes]", f"{line}\n[sources.command.attributes]")
+    path = workdir / "broken.toml"
+    path.write_text(broken)
+    return path
+
+
 def test_a_bad_configuration_stops_start_up_with_one_line_naming_the_setting(slapd, tmp_path: Path) -> None:  # noqa: ANN001
-    good = ldap_sources(slapd, tmp_path).read_text()
+    """What the file's validation says, through ``mobproc serve`` and ``mobproc sources`` run in
+    this process (the next test starts the real program)."""
     cases = {
         'filter = "(uid=name)"': "sources.command.filter: must contain {name}",
         'url = ["ldap.example.com"]': "sources.command.url: 'ldap.example.com' must be ldap://host[:port]",
@@ -244,16 +254,23 @@ def test_a_bad_configuration_stops_start_up_with_one_line_naming_the_setting(sla
         "tiemout = 3": "sources.command.tiemout: Extra inputs are not permitted",
     }
     for line, message in cases.items():
-        key = line.split(" = ")[0]
-        broken = re.sub(rf"^{key} = .*$", line, good, flags=re.MULTILINE) if key in good else good.replace(
-            "[sources.command.attributes]", f"{line}\n[sources.command.attributes]")
-        path = tmp_path / "broken.toml"
-        path.write_text(broken)
+        path = broken_sources(slapd, tmp_path, line)
         for command in (["serve", "--port", "1"], ["sources"]):
-            run = subprocess.run([MOBPROC, *command], capture_output=True, text=True, timeout=60,
-                                 env={"MOBPROC_IDENTITY_SOURCES": str(path), "PATH": "/usr/bin:/bin",
-                                      "MOBPROC_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"})
+            run = mobproc(*command, env={"MOBPROC_IDENTITY_SOURCES": str(path),
+                                         "MOBPROC_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"})
             assert run.returncode == 2, (line, run.stderr)
             lines = run.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith(f"mobproc: MOBPROC_IDENTITY_SOURCES: {message}"), lines
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_the_mobproc_executable_refuses_to_start_on_a_bad_sources_file(slapd, tmp_path: Path) -> None:  # noqa: ANN001
+    path = broken_sources(slapd, tmp_path, 'filter = "(uid=name)"')
+    run = mobproc_process("serve", "--port", "1", inherit_env=False,
+                          env={"MOBPROC_IDENTITY_SOURCES": str(path), "PATH": "/usr/bin:/bin",
+                               "MOBPROC_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}"})
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "mobproc: MOBPROC_IDENTITY_SOURCES: sources.command.filter: must contain {name}"), lines
     assert not (tmp_path / "never.db").exists()

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import httpx
 import jwt
 import pytest
 
-from conftest import MOBPROC, LiveServer, client_credentials_grant
+from conftest import LiveServer, client_credentials_grant, mobproc
 
 pytestmark = pytest.mark.database_agnostic
 
@@ -74,15 +71,12 @@ def test_a_public_document_is_not_post_and_may_be_cached(http: httpx.Client) -> 
 
 @pytest.mark.parametrize("environment", ["qa", "production"])
 def test_qa_and_production_refuse_to_start_without_an_issuer(environment: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MOBPROC_ISSUER"}
-    result = subprocess.run([MOBPROC, "serve", "--environment", environment], capture_output=True, text=True,
-                            timeout=60, env=env)
+    result = mobproc("serve", "--environment", environment, env={"MOBPROC_ISSUER": None})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mobproc: MOBPROC_ISSUER:"), result.stderr
 
 
 def test_a_malformed_issuer_is_refused_with_one_line() -> None:
-    result = subprocess.run([MOBPROC, "serve"], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "MOBPROC_ISSUER": "https://oauth.example.com/?x=1"})
+    result = mobproc("serve", env={"MOBPROC_ISSUER": "https://oauth.example.com/?x=1"})
     assert result.returncode == 2 and result.stderr.startswith("mobproc: MOBPROC_ISSUER:")

@@ -125,7 +125,7 @@ def test_the_id_token_ring_rotates_with_a_staged_key(make_server) -> None:  # no
     the publication delay, as the access tokens' keys do; `--now` signs with it at once."""
     import json as _json
 
-    from test_cli import mobproc
+    from conftest import mobproc
 
     with make_server() as server, server.client() as http:
         http.get("/.well-known/openid-configuration")  # the ring's first key

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from api_world import SAM, SAM_SERVICE, contact, order
-from conftest import ServerProcess, remember, unique
+from conftest import ServerProcess, mobproc, remember, unique
 from mobproc import (
     PRODUCTION_API,
     QA,
@@ -39,7 +39,6 @@ from mobproc import (
 )
 from mobproc.models import OrderRequest
 from tcp_proxy import TcpProxy
-from test_cli import mobproc
 
 pytestmark = pytest.mark.database_agnostic
 

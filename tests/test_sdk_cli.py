@@ -14,8 +14,7 @@ import time
 import httpx
 import pytest
 
-from conftest import MOBPROC, EVERY_GRANT, LiveServer, free_port, introspect, remember, revoke
-from test_cli import mobproc
+from conftest import MOBPROC, EVERY_GRANT, LiveServer, free_port, introspect, mobproc, remember, revoke
 
 pytestmark = pytest.mark.database_agnostic
 

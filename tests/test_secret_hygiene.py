@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BACKEND, MOBPROC, TOKEN_PATH, database_url, dump_database, password_grant, query, refresh_grant, remember
+from conftest import BACKEND, TOKEN_PATH, database_url, dump_database, password_grant, query, refresh_grant, remember
+from conftest import mobproc as run_mobproc
 from mobproc.domain import secrets as mobproc_secrets
 from sign_in import Browser, add_web_client, code_flow_params, pkce_pair, query_of, redeem
 
@@ -18,7 +18,7 @@ SOURCE = Path(mobproc_secrets.__file__).parents[1]
 
 
 def mobproc(*args: str, stdin: str = "") -> str:
-    result = subprocess.run([MOBPROC, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    result = run_mobproc(*args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

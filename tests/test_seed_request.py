@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import MOBPROC, ServerProcess, remember
+from conftest import ServerProcess, mobproc, remember
 
 SEED_QUERY = (
     "grant_type=password&client_id=376af94124f4400e9227c89937c12354&client_secret=81f40d2777ea4a41A992535F17AC92EC"
@@ -41,10 +41,7 @@ def test_the_seeds_curl_request_gets_the_seeds_response(tmp_path: Path) -> None:
 
 def test_demo_is_refused_outside_dev(tmp_path: Path) -> None:
     for environment in ("qa", "production"):
-        result = subprocess.run(
-            [MOBPROC, "serve", "--demo", "--environment", environment, "--database", f"sqlite:///{tmp_path}/x.db"],
-            capture_output=True, text=True, timeout=30,
-        )
+        result = mobproc("serve", "--demo", "--environment", environment, "--database", f"sqlite:///{tmp_path}/x.db")
         assert result.returncode != 0
         assert "--demo" in result.stderr and environment in result.stderr
         assert "Traceback" not in result.stderr

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import database_url, remember
+from conftest import database_url, mobproc, remember
 from mobproc.domain.redirect_uris import matches
-from test_cli import mobproc
 
 
 @pytest.fixture

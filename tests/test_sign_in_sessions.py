@@ -10,10 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import LiveServer, introspect, password_grant
+from conftest import LiveServer, introspect, mobproc, password_grant
 from mobproc.domain import audit
 from sign_in import REDIRECT_URI, Browser, Form, add_web_client, code_flow_params, pkce_pair, query_of, redeem
-from test_cli import mobproc
 
 
 @pytest.fixture(scope="module")

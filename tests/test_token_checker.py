@@ -7,8 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -16,7 +14,9 @@ import httpx
 import jwt
 import pytest
 
-from conftest import EVERY_GRANT, MOBPROC, LiveServer, client_credentials_grant, database_url, password_grant, remember, revoke
+from conftest import (
+    EVERY_GRANT, LiveServer, client_credentials_grant, database_url, mobproc, password_grant, remember, revoke,
+)
 from mobproc import RejectedToken, TokenChecker, ValidatedToken
 from mobproc import resource
 
@@ -186,8 +186,7 @@ def test_a_token_of_the_new_key_verifies_right_after_a_rotation_now(make_server,
         checker = TokenChecker(live.url, http=fetches, jwks_min_refresh_seconds=0)
         before = client_credentials_grant(http, client).json()["access_token"]
         assert isinstance(checker.check(before), ValidatedToken)
-        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--now", "--database", database_url(database)],
-                                 capture_output=True, text=True, timeout=60, env=os.environ)
+        rotated = mobproc("keys", "rotate", "--now", "--database", database_url(database))
         assert rotated.returncode == 0, rotated.stderr
         after = client_credentials_grant(http, client).json()["access_token"]
         assert jwt.get_unverified_header(after)["kid"] != jwt.get_unverified_header(before)["kid"]
@@ -289,9 +288,8 @@ def test_a_key_that_left_the_jwks_is_not_trusted_once_the_jwks_is_renewed(make_s
         checker = TokenChecker(live.url, http=fetches)  # a resource server's, with its defaults
         assert isinstance(checker.check(client_credentials_grant(http, client).json()["access_token"]), ValidatedToken)
         retired = live.services.keys.active()  # its private half, as an old copy of the database holds it
-        rotated = subprocess.run([MOBPROC, "keys", "rotate", "--now", "--database", database_url(database)],
-                                 capture_output=True, text=True, timeout=60,
-                                 env={**os.environ, "MOBPROC_ACCESS_TOKEN_LIFETIME": "1"})
+        rotated = mobproc("keys", "rotate", "--now", "--database", database_url(database),
+                          env={"MOBPROC_ACCESS_TOKEN_LIFETIME": "1"})
         assert rotated.returncode == 0, rotated.stderr
         deadline = time.monotonic() + 30
         while retired.kid in {key["kid"] for key in http.get("/pf/JWKS").json()["keys"]}:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -17,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import MOBPROC, TOKEN_PATH, ServerProcess, password_grant
+from conftest import TOKEN_PATH, ServerProcess, mobproc, password_grant
 from mobproc.config import load_settings
 from mobproc.server.transport import plain_http_refusal
 
@@ -60,11 +58,8 @@ def test_serve_with_a_certificate_speaks_https_only(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("environment", ["qa", "production"])
 def test_plain_http_off_loopback_is_refused_at_start_in_qa_and_production(environment: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [MOBPROC, "serve", "--host", "0.0.0.0", "--environment", environment,  # noqa: S104 - refused before binding
-         "--database", f"sqlite:///{tmp_path}/t.db"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "MOBPROC_ISSUER": "https://oauth.example.com"},
-    )
+    result = mobproc("serve", "--host", "0.0.0.0", "--environment", environment,  # noqa: S104 - refused before binding
+                     "--database", f"sqlite:///{tmp_path}/t.db", env={"MOBPROC_ISSUER": "https://oauth.example.com"})
     assert result.returncode == 2
     assert result.stderr.startswith(f"mobproc: plain HTTP on 0.0.0.0 is refused in {environment}")
     assert "--tls-cert" in result.stderr and "--behind-proxy" in result.stderr and "Traceback" not in result.stderr
@@ -87,11 +82,8 @@ def test_which_configurations_may_serve_plain_http() -> None:
 
 def test_a_certificate_that_cannot_be_loaded_stops_start_up_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.pem").write_text("not a certificate")
-    result = subprocess.run(
-        [MOBPROC, "serve", "--tls-cert", str(tmp_path / "bad.pem"), "--tls-key", str(tmp_path / "bad.pem"),
-         "--database", f"sqlite:///{tmp_path}/t.db"],
-        capture_output=True, text=True, timeout=60,
-    )
+    result = mobproc("serve", "--tls-cert", str(tmp_path / "bad.pem"), "--tls-key", str(tmp_path / "bad.pem"),
+                     "--database", f"sqlite:///{tmp_path}/t.db")
     assert result.returncode == 2 and result.stderr.startswith("mobproc: cannot load the TLS certificate and key")
     assert len(result.stderr.strip().splitlines()) == 1
 
