@@ -168,10 +168,11 @@ def test_a_flood_of_password_grants_is_refused_within_the_wait(measured: Flood) 
     assert p99(refused) <= (WAIT_MS + 50) / 1000
 
 
-# Not met on the development machine (2 cores, 2026-12-06): during the flood 7.7-9.4 ms against
-# 1.5-2.1 ms alone. The same ratio holds with two connections sending password grants, no
-# refusal at all (5.3-5.9 ms against 1.5-1.7): what costs it is two argon2id hashes and their
-# grants sharing the two cores, not the refusals (README, Admission control).
-@pytest.mark.xfail(reason="issue 19 item 5: refresh p99 during the flood is 4-6 x alone on 2 cores", strict=False)
+# Not met reliably on the development machine (2 vCPUs, 2026-12-06 15:13 UTC, five runs): 4.2-5.8 ms
+# during the flood against 1.1-1.8 ms alone, 2.6-4.1 x (two runs of five within 3 x). No refresh
+# waits for a lock any more (the password check's writes run in the loop's group commit); what
+# is left is the loop and the client waiting for a core while both cores hash (README,
+# Admission control).
+@pytest.mark.xfail(reason="issue 19 item 5: refresh p99 during the flood is 2.6-4.1 x alone on 2 vCPUs", strict=False)
 def test_refreshes_during_the_flood_keep_their_latency(measured: Flood) -> None:
     assert p99(measured.during) <= 3 * p99(measured.alone)
