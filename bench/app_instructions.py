@@ -9,7 +9,7 @@ build's app the same way (its own checkout's bench/ and venv), side by side.
     .venv/bin/python bench/app_instructions.py [--cases client_credentials,refresh,introspect]
         [--baseline /work/wt-base/.venv/bin/python]
 
-valgrind must be installed (Debian: valgrind). About two minutes a case and build on one core.
+valgrind must be installed (`bench/setup.sh` installs it). About two minutes a case and build on one core.
 """
 
 import argparse

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what bench/run.py needs: wrk and slapd (Debian), the peers' Python venv
+# Installs what bench/run.py needs: wrk, slapd and valgrind (Debian), the peers' Python venv
 # (bench/.venv-peers, pinned by requirements-peers.txt) and the Node peer's
 # packages (npm ci from package-lock.json). Redoes a part only when its pins
 # changed; FORCE=1 recreates everything from scratch.
@@ -13,6 +13,8 @@ command -v taskset >/dev/null || missing+=(util-linux)
 command -v node >/dev/null || missing+=(nodejs npm)
 # The password grant against a directory: a slapd started by run.py (tests/slapd.py).
 command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || missing+=(slapd ldap-utils)
+# Instructions counted instead of timed (app_instructions.py): callgrind.
+command -v valgrind >/dev/null || missing+=(valgrind)
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${missing[@]}"
