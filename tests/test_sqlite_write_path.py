@@ -22,23 +22,33 @@ from mobproc.storage.database import Database, DatabaseUnavailable
 pytestmark = pytest.mark.sqlite_only
 
 
-def test_a_write_that_finds_the_lock_taken_waits_off_the_event_loop(make_server) -> None:  # noqa: ANN001
-    """A refresh runs on the event loop until its write finds the lock held by another
-    process; then it is run again on a thread, where it waits. Meanwhile the loop answers."""
+def _waits_off_the_event_loop(make_server, send) -> tuple:  # noqa: ANN001
+    """``send(http, client, user, issued)`` started while another process holds the write lock:
+    the loop answers an introspection while it waits, and it ends once the lock is free. Its
+    answer, with the login issued before."""
     with make_server(sqlite_busy_timeout_ms=20_000, argon2_memory_kib=64, argon2_time_cost=1) as server, \
             server.client() as http, ThreadPoolExecutor(1) as pool:
         client, user = server.add_client(), server.add_user()
         caller = server.add_client(grants=("access_token_validation",))
         issued = password_grant(http, client, user).json()
         with write_lock_held(server):
-            refreshing = pool.submit(refresh_grant, http, client, issued["refresh_token"])
-            time.sleep(0.5)  # the refresh reaches the lock
+            sending = pool.submit(send, http, client, user, issued)
+            time.sleep(0.5)  # it reaches the lock
             looked_up = introspect(http, caller, issued["access_token"])
-            # Answered while the refresh still waits for the lock: the wait is not on the loop.
+            # Answered while the request still waits for the lock: the wait is not on the loop.
             assert looked_up.status_code == 200 and looked_up.json()["active"] is True
-            assert not refreshing.done()
-        refreshed = refreshing.result(timeout=30)
-    assert refreshed.status_code == 200, refreshed.text
+            assert not sending.done()
+        answer = sending.result(timeout=30)
+        assert answer.status_code == 200, answer.text
+        active = introspect(http, caller, answer.json()["access_token"]).json()["active"]
+    return answer, issued, active
+
+
+def test_a_write_that_finds_the_lock_taken_waits_off_the_event_loop(make_server) -> None:  # noqa: ANN001
+    """A refresh runs on the event loop until its write finds the lock held by another
+    process; then it is run again on a thread, where it waits. Meanwhile the loop answers."""
+    refreshed, issued, _ = _waits_off_the_event_loop(
+        make_server, lambda http, client, user, issued: refresh_grant(http, client, issued["refresh_token"]))
     assert refreshed.json()["refresh_token"] != issued["refresh_token"]
 
 
@@ -83,20 +93,9 @@ def test_a_password_grant_writes_in_the_event_loop_s_group_commit(make_server, m
 def test_a_password_grant_that_finds_the_lock_taken_waits_off_the_event_loop(make_server) -> None:  # noqa: ANN001
     """Its writes step aside to its thread when the lock is taken (another process): the loop
     answers meanwhile, and the grant is made once the lock is free."""
-    with make_server(sqlite_busy_timeout_ms=20_000, argon2_memory_kib=64, argon2_time_cost=1) as server, \
-            server.client() as http, ThreadPoolExecutor(1) as pool:
-        client, user = server.add_client(), server.add_user()
-        caller = server.add_client(grants=("access_token_validation",))
-        issued = password_grant(http, client, user).json()
-        with write_lock_held(server):
-            granting = pool.submit(password_grant, http, client, user)
-            time.sleep(0.5)  # the grant reaches the lock
-            looked_up = introspect(http, caller, issued["access_token"])
-            assert looked_up.status_code == 200 and looked_up.json()["active"] is True
-            assert not granting.done()
-        granted = granting.result(timeout=30)
-        assert granted.status_code == 200, granted.text
-        assert introspect(http, caller, granted.json()["access_token"]).json()["active"] is True
+    _, _, active = _waits_off_the_event_loop(
+        make_server, lambda http, client, user, issued: password_grant(http, client, user))
+    assert active is True
 
 
 def test_checkpoints_copy_the_log_into_the_database_file_in_the_background(make_server) -> None:  # noqa: ANN001
