@@ -66,7 +66,7 @@ def test_a_grant_from_outside_the_package_is_one_line_of_wiring(make_server) -> 
 
 
 def test_starlette_and_fastapi_are_imported_only_by_the_http_adapters() -> None:
-    adapters = {"server", "api", "admin", "web"}
+    adapters = {"server", "api", "web"}
     offenders = [
         str(path.relative_to(SRC)) for path in SRC.rglob("*.py")
         if path.relative_to(SRC).parts[0] not in adapters
@@ -79,7 +79,7 @@ def test_starlette_and_fastapi_are_imported_only_by_the_http_adapters() -> None:
 def test_storage_never_imports_the_layers_above_it() -> None:
     offenders = [
         str(path.relative_to(SRC)) for path in (SRC / "storage").rglob("*.py")
-        if any(f"from ..{layer}" in path.read_text() for layer in ("oauth2", "server", "cli", "api", "admin", "web"))
+        if any(f"from ..{layer}" in path.read_text() for layer in ("oauth2", "server", "cli", "api", "web"))
     ]
     assert offenders == []
 

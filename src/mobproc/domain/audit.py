@@ -12,6 +12,7 @@ wrong password, locked) live only here: the client always gets one ``invalid_gra
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -111,3 +112,60 @@ class LoggedAuditLog:
 
     def record(self, event: AuditEvent) -> None:
         log.info("%s", format_line(event))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which events: in a time range, about a subject (also under its pseudonym), of a client, of
+    a kind, by an actor."""
+
+    since: float | None = None
+    until: float | None = None
+    subject: str | None = None
+    client_id: str | None = None
+    event: str | None = None
+    actor: str | None = None
+
+
+class AuditTrail(Protocol):
+    """The trail read back, newest first by (time, row), a page at a time behind a cursor, and
+    the live tail's look for what came after a row (the admin API's and the console's)."""
+
+    def page(self, where: AuditFilter, *, before: tuple[float, int] | None, limit: int) -> list[tuple[int, AuditEvent]]:
+        ...
+
+    def newest_id(self) -> int:
+        ...
+
+    def after(self, where: AuditFilter, *, after_id: int, late_since: float | None, floor: int = 0,
+              limit: int) -> list[tuple[int, AuditEvent]]:
+        ...
+
+    def count_by_event(self, since: float) -> dict[str, int]:
+        ...
+
+
+def cursor_of(at: float, row_id: int) -> str:
+    """The cursor after an event: its (time, row), opaque to a client.
+
+    >>> parse_cursor(cursor_of(1767225600.25, 42))
+    (1767225600.25, 42)
+    """
+    return base64.urlsafe_b64encode(f"{at!r}:{row_id}".encode()).decode().rstrip("=")
+
+
+def parse_cursor(value: str) -> tuple[float, int] | None:
+    """The (time, row) a cursor names, or None when it is not one of :func:`cursor_of`'s (a
+    row id past the database's integer, or a time that is not one, never reaches a query).
+
+    >>> parse_cursor("bm90IGEgY3Vyc29y") is None
+    True
+    """
+    try:
+        at, _, row_id = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().partition(":")
+        parsed = float(at), int(row_id)
+    except ValueError:
+        return None
+    if not (0 <= parsed[0] < 1e11 and 0 <= parsed[1] < 2**63):
+        return None
+    return parsed

@@ -21,7 +21,6 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import admin
 from ..api import docs as api_docs
 from ..api.app import PATH as API_PATH
 from ..api.app import ApiEdge, create_api, mount
@@ -34,6 +33,7 @@ from ..web import authorization as web_authorization
 from ..web import console as web_console
 from ..web import pages as web_pages
 from . import (
+    admin,
     introspection_endpoint,
     metadata,
     openapi,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-
-from dataclasses import dataclass
 from operator import attrgetter
 
 from sqlalchemy import and_, func, insert, or_, select
 
-from ..domain.audit import AuditEvent, format_line
+from ..domain.audit import AuditEvent, AuditFilter, format_line
 from ..domain.audit import log as audit_log
 from ..domain.pseudonyms import Pseudonyms
 from .database import Database, DatabaseUnavailable
@@ -191,16 +189,3 @@ _EVENT_FIELDS = set(AuditEvent.__dataclass_fields__)
 
 def _event_of(row) -> AuditEvent:  # noqa: ANN001
     return AuditEvent(**{k: v for k, v in row._asdict().items() if k in _EVENT_FIELDS})
-
-
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    """Which events: in a time range, about a subject (also under its pseudonym), of a client, of
-    a kind, by an actor."""
-
-    since: float | None = None
-    until: float | None = None
-    subject: str | None = None
-    client_id: str | None = None
-    event: str | None = None
-    actor: str | None = None

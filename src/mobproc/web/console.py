@@ -32,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..admin.audit import TAIL_CHECK_SECONDS, TAILS, TailResponse, cursor_of, event_stream, parse_cursor
 from ..config import Settings
 from ..domain import operators
+from ..domain.audit import AuditFilter, cursor_of, parse_cursor
 from ..domain.clients import GRANT_TYPES
 from ..domain.operators import Principal
 from ..domain.registries import (
@@ -51,8 +51,8 @@ from ..domain.views import account_fields, client_fields, consent_fields, event_
 from ..oauth2.errors import OAuth2Error
 from ..oauth2.request import TokenRequest
 from ..resource import RejectedToken
+from ..server.admin.audit import TAIL_CHECK_SECONDS, TAILS, TailResponse, event_stream
 from ..services import Services
-from ..storage.audit import AuditFilter
 from ..storage.console_sessions import SqlConsoleSessions
 from ..storage.database import DatabaseUnavailable
 from ..storage.deployment_secrets import SqlDeploymentSecrets

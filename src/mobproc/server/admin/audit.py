@@ -10,7 +10,6 @@ it back as ``Last-Event-ID`` and goes on from there.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import threading
 import time
@@ -23,9 +22,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from ..domain.roles import Action
-from ..domain.views import event_fields
-from ..storage.audit import AuditFilter, SqlAuditLog
+from ...domain.roles import Action
+from ...domain.views import event_fields
+from ...domain.audit import AuditFilter, AuditTrail, cursor_of, parse_cursor
 from . import models
 from .context import allowed, parts
 from .door import Principal
@@ -99,23 +98,6 @@ def _time(name: str, value: str | None) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def cursor_of(at: float, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{at!r}:{row_id}".encode()).decode().rstrip("=")
-
-
-def parse_cursor(value: str) -> tuple[float, int] | None:
-    """The (time, row) a cursor names, or None when it is not one of :func:`cursor_of`'s (a
-    row id past the database's integer, or a time that is not one, never reaches a query)."""
-    try:
-        at, _, row_id = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().partition(":")
-        parsed = float(at), int(row_id)
-    except ValueError:
-        return None
-    if not (0 <= parsed[0] < 1e11 and 0 <= parsed[1] < 2**63):
-        return None
-    return parsed
-
-
 def _cursor(name: str, value: str) -> tuple[float, int]:
     parsed = parse_cursor(value)
     if parsed is None:
@@ -173,7 +155,7 @@ async def tail_audit(request: Request, since: Time = None, subject: Text = None,
                         who.actor.name)
 
 
-async def event_stream(request: Request, audit: SqlAuditLog, where: AuditFilter, start: tuple[float, int] | None,
+async def event_stream(request: Request, audit: AuditTrail, where: AuditFilter, start: tuple[float, int] | None,
                        seconds: float, still_allowed: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
     """The live tail's Server-Sent Events (the admin API's, and the console's behind its session):
     from the event ``start`` names (a cursor), or from the first at or after ``where.since``, or

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..domain import operators
-from ..domain.operators import Principal
-from ..domain.roles import Action, Role
-from ..resource import RejectedToken
-from ..services import Services
+from ...domain import operators
+from ...domain.operators import Principal
+from ...domain.roles import Action, Role
+from ...resource import RejectedToken
+from ...services import Services
 from .errors import AdminError
 
 REALM = 'realm="mobproc-admin"'
@@ -25,7 +25,7 @@ REALM = 'realm="mobproc-admin"'
 
 @dataclass
 class AdminParts:
-    """What the admin API's calls need, handed to :func:`~mobproc.admin.create_admin`."""
+    """What the admin API's calls need, handed to :func:`~mobproc.server.admin.create_admin`."""
 
     services: Services
     address_of: Callable[[dict], str]  # the request's source address (MOBPROC_TRUSTED_PROXIES)

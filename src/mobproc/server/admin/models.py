@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..domain.clients import GRANT_TYPES
+from ...domain.clients import GRANT_TYPES
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Scope = Annotated[str, Field(min_length=1, max_length=255)]

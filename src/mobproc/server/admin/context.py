@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from ..domain.operators import Principal
-from ..domain.roles import Action
+from ...domain.operators import Principal
+from ...domain.roles import Action
 from .door import AdminParts, principal_of, require
 
 

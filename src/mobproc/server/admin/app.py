@@ -15,11 +15,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Settings
-from ..domain.registries import AlreadyExists, InvalidChange, NotFound, Stale
-from ..domain.signing_keys import SigningKeyUnavailable
-from ..services import Services
-from ..storage.database import DatabaseUnavailable
+from ...config import Settings
+from ...domain.registries import AlreadyExists, InvalidChange, NotFound, Stale
+from ...domain.signing_keys import SigningKeyUnavailable
+from ...services import Services
+from ...storage.database import DatabaseUnavailable
 from . import audit, resources
 from .context import principal
 from .door import AdminParts, Principal

@@ -15,16 +15,16 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from ..domain.clients import Client as ClientRecord
-from ..domain.registries import (
+from ...domain.clients import Client as ClientRecord
+from ...domain.registries import (
     AccountAttributes,
     ClientFilter,
     ClientRegistration,
     Stale,
 )
-from ..domain.operators import may_learn_secret
-from ..domain.roles import Action, strongest
-from ..domain.views import account_fields, client_fields, consent_fields, grant_fields, key_fields
+from ...domain.operators import may_learn_secret
+from ...domain.roles import Action, strongest
+from ...domain.views import account_fields, client_fields, consent_fields, grant_fields, key_fields
 from . import models
 from .context import allowed, parts
 from .door import Principal, insufficient
