@@ -84,6 +84,38 @@ def test_storage_never_imports_the_layers_above_it() -> None:
     assert offenders == []
 
 
+def _imports_of_storage(layer: str) -> list[tuple[str, str]]:
+    """(module, storage module it imports) for every module of ``layer``."""
+    found = []
+    for path in (SRC / layer).rglob("*.py"):
+        package = path.relative_to(SRC).parent.parts
+        for line in path.read_text().splitlines():
+            words = line.strip().split()
+            if len(words) < 2 or words[0] != "from" or not words[1].startswith("."):
+                continue
+            dots = len(words[1]) - len(words[1].lstrip("."))
+            name = ".".join((*package[: len(package) - dots + 1], words[1][dots:]))
+            if name == "storage" or name.startswith("storage."):
+                found.append((str(path.relative_to(SRC)), name))
+    return found
+
+
+def test_the_domain_and_the_protocol_never_import_storage() -> None:
+    """The records and protocols are theirs; storage implements them (the sandbox's domain,
+    ``procurement/``, too)."""
+    assert [found for layer in ("domain", "procurement", "oauth2") for found in _imports_of_storage(layer)] == []
+
+
+def test_the_surfaces_reach_storage_through_the_services() -> None:
+    """A surface takes its stores from ``services.py``, the one place that picks them; of
+    storage it imports the Database (where a request's code runs, and its one error) and the
+    operator's tools (migrations, housekeeping)."""
+    allowed = {"storage.database", "storage.migrate", "storage", "storage.housekeeping"}
+    found = [(module, imported) for layer in ("server", "api", "web", "cli") for module, imported
+             in _imports_of_storage(layer) if imported not in allowed]
+    assert found == []
+
+
 def test_the_public_api_imports_without_the_server() -> None:
     """An integrator installs mobproc for the SDK and TokenChecker alone (no ``[server]`` extra):
     importing them must not need a server package."""

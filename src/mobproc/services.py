@@ -40,13 +40,16 @@ from .oauth2.grants import (
 from .oauth2.rfc7009 import RevocationEndpoint
 from .oauth2.sign_in import SignIn
 from .oauth2.rfc7662 import IntrospectionEndpoint
+from .procurement.records import ProcurementStore
 from .storage.accounts import SqlAccountStore
 from .storage.attempts import SqlLoginAttempts
 from .storage.audit import SqlAuditLog
 from .storage.authorization import SqlAuthorizationCodeStore, SqlConsentStore
 from .storage.clients import SqlClientStore
+from .storage.console_sessions import SqlConsoleSessions
 from .storage.database import Database
 from .storage.deployment_secrets import SqlDeploymentSecrets
+from .storage.procurement import SqlProcurementStore
 from .storage.roles import SqlRoleStore
 from .storage.sessions import SqlSessionStore
 from .storage.signing_keys import SqlSigningKeyStore
@@ -115,6 +118,10 @@ class Services:
     sessions: BrowserSessions
     login_transactions: LoginTransactions
     consents: Consents
+    deployment_secrets: SqlDeploymentSecrets
+    # The console's sessions (issue 24), and the MOBPROC v1 sandbox's tenants and orders (issue 21).
+    console_sessions: SqlConsoleSessions
+    procurement: ProcurementStore
 
     @classmethod
     def build(cls, settings: Settings, *, extra_grants: Iterable[GrantFactory] = ()) -> Services:
@@ -230,6 +237,9 @@ class Services:
             sessions=sessions,
             login_transactions=LoginTransactions(lambda: deployment_secrets.get_or_create("csrf")),
             consents=consents,
+            deployment_secrets=deployment_secrets,
+            console_sessions=SqlConsoleSessions(database, environment),
+            procurement=SqlProcurementStore(database, environment),
         )
 
     def jwks(self) -> dict[str, list[dict[str, object]]]:
@@ -244,6 +254,13 @@ class Services:
         for source in self.identity_sources.values():
             getattr(source, "close", lambda: None)()
         self.database.dispose()
+
+
+def api_storage(settings: Settings) -> tuple[Database, ProcurementStore]:
+    """What ``mobproc serve --api-only`` serves the MOBPROC v1 API from: its own database, which
+    holds only the tenants' data and orders (its tokens are checked by the token service)."""
+    database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    return database, SqlProcurementStore(database, settings.environment.value)
 
 
 def identity_sources(settings: Settings, accounts: SqlAccountStore,

@@ -27,8 +27,8 @@ from ..headers import (
     HIERARCHY_HEADER,
     TENANT_HEADER,
 )
+from ..procurement.records import ProcurementStore
 from ..storage.database import Database, DatabaseUnavailable
-from ..storage.procurement import SqlProcurementStore
 from . import docs, orders, resources
 from .context import ACTIVITY, CORRELATION, ApiParts, CallTags, tag
 from .door import TokenVerifier
@@ -167,9 +167,10 @@ def mount(api: FastAPI) -> Mount:
     return mounted
 
 
-def create_api(verifier: TokenVerifier, database: Database, settings: Settings, *, verify_in_process: bool) -> FastAPI:
-    """The API on ``database`` (its tenants' data and orders), its calls' tokens checked by
-    ``verifier``. ``verify_in_process``: the verifier reads this process's database (the
+def create_api(verifier: TokenVerifier, store: ProcurementStore, database: Database, settings: Settings, *,
+               verify_in_process: bool) -> FastAPI:
+    """The API over ``store`` (its tenants' data and orders, in ``database``), its calls' tokens
+    checked by ``verifier``. ``verify_in_process``: the verifier reads this process's database (the
     token service's own :class:`~mobproc.domain.verifier.AccessTokenVerifier`), and runs
     where the server runs its other lookups; otherwise it may wait on the network and runs on
     a worker thread."""
@@ -187,7 +188,7 @@ def create_api(verifier: TokenVerifier, database: Database, settings: Settings, 
         verifier=verifier,
         database=database,
         verify_on_event_loop=verify_in_process,
-        store=SqlProcurementStore(database, settings.environment.value),
+        store=store,
         retry_after=settings.retry_after_seconds,
         node=f"{socket.gethostname()}:{os.getpid()}",
     )

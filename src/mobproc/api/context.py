@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..procurement.records import ProcurementStore
 from ..procurement.views import View
 from ..storage.database import Database
-from ..storage.procurement import SqlProcurementStore
 from .door import (
     Actor,
     Caller,
@@ -59,7 +59,7 @@ class ApiParts:
     verifier: TokenVerifier
     database: Database
     verify_on_event_loop: bool  # the in-process verifier only reads: on SQLite it opts in (Database.run)
-    store: SqlProcurementStore
+    store: ProcurementStore
     retry_after: int
     node: str
 

@@ -24,8 +24,8 @@ from ..headers import (
     EMPLOYEE_HEADER,
     TENANT_HEADER,
 )
+from ..procurement.records import ProcurementStore, Record
 from ..resource import UNAVAILABLE, RejectedToken, TokenChecker, ValidatedToken
-from ..storage.procurement import Record, SqlProcurementStore
 from .errors import ApiError, bad_request, forbidden
 
 SCOPE = "MOBPROC"
@@ -122,7 +122,7 @@ class Actor:
         return employee_id is not None and (self.reach is None or employee_id in self.reach)
 
 
-def resolve_actor(store: SqlProcurementStore, caller: Caller) -> Actor:
+def resolve_actor(store: ProcurementStore, caller: Caller) -> Actor:
     """The account as the tenant's data knows it, and the actor the context headers ask for
     (the employee id wins over the company employee id, as the documentation says)."""
     tenant = store.tenant(caller.tenant)

@@ -19,7 +19,7 @@ from pydantic import RootModel
 
 from .. import models
 from ..procurement.orders import OrderDesk, OrderProblem, OrderRejected, order_document
-from ..storage.procurement import ServiceStateChanged, StoredOrder
+from ..procurement.records import ServiceStateChanged, StoredOrder
 from .context import parts, view_of
 from .door import Actor
 from .errors import bad_request, forbidden, not_found, rejected_order_body

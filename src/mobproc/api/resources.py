@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from .. import models
 from ..models import storable
 from ..procurement.orders import CARE, PROCUREMENT
+from ..procurement.records import Record
 from ..procurement.views import View, absolute
-from ..storage.procurement import Record
 from .context import actor, base_url, caller, echo, parts, view_of
 from .door import Actor, Caller, resolve_actor
 from .errors import forbidden, not_found

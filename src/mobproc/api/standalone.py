@@ -16,7 +16,7 @@ from ..server.access_log import AccessLog
 from ..server.app import page_headers
 from ..server.logs import lean_records
 from ..server.observing import AnswerEdge
-from ..storage.database import Database
+from ..services import api_storage
 from .app import create_api, mount
 from .door import RemoteVerifier
 
@@ -31,8 +31,8 @@ def create_api_server(settings: Settings) -> Starlette:
         client_secret=secret.get_secret_value() if secret else None,
         cache_seconds=settings.api_token_cache_seconds,
     )
-    database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    api = create_api(RemoteVerifier(checker), database, settings, verify_in_process=False)
+    database, store = api_storage(settings)
+    api = create_api(RemoteVerifier(checker), store, database, settings, verify_in_process=False)
     edge = {"headers": page_headers(), "observers": [AccessLog(grant_types=())] if settings.access_log else []}
     app = Starlette(routes=[mount(api)], middleware=[Middleware(AnswerEdge, **edge)])
     app.state.database = database

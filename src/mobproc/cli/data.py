@@ -17,10 +17,9 @@ def load_file(services, path: Path) -> list[str]:  # noqa: ANN001
     """Check the file, then replace its tenants' data with it in one transaction; the codes of
     the tenants loaded. A file with any problem changes nothing."""
     from ..procurement.tenant_data import load
-    from ..storage.procurement import SqlProcurementStore
 
     tenants = load(path)
-    SqlProcurementStore(services.database, services.settings.environment.value).replace_tenants(tenants)
+    services.procurement.replace_tenants(tenants)
     return [tenant.code for tenant in tenants]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..storage.procurement import Record
+from .records import Record
 from .views import Document, View, price
 
 PROCUREMENT = ("NEW_ACTIVATION", "UPGRADE", "PORT_NUMBER", "ORDER_ACCESSORIES")

@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from ..models import storable
-from ..storage.procurement import LoadedTenant, Record
+from .records import LoadedTenant, Record
 
 TRANSACTION_TYPES = (
     "NEW_ACTIVATION", "UPGRADE", "PORT_NUMBER", "ORDER_ACCESSORIES",

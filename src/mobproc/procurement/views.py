@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..storage.procurement import Record, SqlProcurementStore
+from .records import ProcurementStore, Record
 
 Document = dict[str, Any]
 
@@ -35,7 +35,7 @@ def price(amount: float, recurrence: str, currency: str) -> Document:
 class View:
     """One call's reading of one tenant: records it looked up once are not looked up again."""
 
-    def __init__(self, store: SqlProcurementStore, tenant: str, currency: str) -> None:
+    def __init__(self, store: ProcurementStore, tenant: str, currency: str) -> None:
         self.store, self.tenant, self.currency = store, tenant, currency
         self._seen: dict[tuple[str, str], Record | None] = {}
 

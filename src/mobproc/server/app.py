@@ -183,7 +183,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
               methods=ALL_METHODS),
         Route(web_pages.ASSETS_PATH + "/mobproc.css", web_pages.stylesheet, methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
-        mount(api := create_api(services.verifier, services.database, settings, verify_in_process=True)),
+        mount(api := create_api(services.verifier, services.procurement, services.database, settings,
+                                     verify_in_process=True)),
     ]
     by_port: dict[int, ASGIApp] = {}
     if settings.admin_enabled:

@@ -1,4 +1,4 @@
-"""The console's sessions in SQL (mobproc.admin.console.sessions seals what they hold)."""
+"""The console's sessions in SQL (mobproc.web.console_sessions seals what they hold)."""
 
 from __future__ import annotations
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..procurement.records import LoadedTenant, Record, ServiceStateChanged, StoredOrder
 from .database import Database, Transaction
 from .procurement_schema import api_orders, api_records, api_tenants
 
@@ -18,59 +18,6 @@ from .procurement_schema import api_orders, api_records, api_tenants
 _INSERT_TENANT = insert(api_tenants)
 _INSERT_RECORD = insert(api_records)
 _INSERT_ORDER = insert(api_orders).returning(api_orders.c.id)
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One row of a loaded tenant: ``owner`` is the employee an asset or account belongs to
-    (a region's parent), ``alt_key`` an employee's companyEmployeeId."""
-
-    kind: str
-    key: str
-    document: dict[str, Any]
-    owner: str | None = None
-    alt_key: str | None = None
-    state: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedTenant:
-    code: str
-    document: dict[str, Any]
-    records: tuple[Record, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOrder:
-    id: int
-    tenant: str
-    external_order_number: str
-    transaction_type: str
-    account_holder: str
-    requested_by: str
-    service_id: str | None
-    needs_approval: bool
-    ready_at: float
-    decision: str | None
-    submitted_at: float
-    effect: dict[str, Any] | None
-    document: dict[str, Any]
-
-    def status(self, now: float) -> str:
-        """Where the order stands: approval, when its tenant's rules ask for it, comes first."""
-        if self.decision == "REJECTED":
-            return "REJECTED"
-        if self.needs_approval and self.decision is None:
-            return "AWAITING_APPROVAL" if now >= self.ready_at else "PENDING_APPROVAL"
-        return "ORDER_SUBMITTED"
-
-
-class ServiceStateChanged(Exception):
-    """A care order's service was no longer in the state the order was checked against."""
-
-
-class OrderNotFound(Exception):
-    pass
 
 
 def _dump(document: Any) -> str:

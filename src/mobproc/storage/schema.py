@@ -82,7 +82,7 @@ accounts = Table(
 # Account search by name prefix (0009_admin): (environment, name, source_system), the name in
 # byte order (PostgreSQL: COLLATE "C", an expression index the migration makes).
 
-# The console's sessions (backend-for-frontend, mobproc.admin.console): the access token each
+# The console's sessions (backend-for-frontend, mobproc.web.console): the access token each
 # holds, sealed under a key only the browser's cookie gives; found by the cookie's digest.
 console_sessions = Table(
     "console_sessions",

@@ -53,9 +53,7 @@ from ..oauth2.request import TokenRequest
 from ..resource import RejectedToken
 from ..server.admin.audit import TAIL_CHECK_SECONDS, TAILS, TailResponse, event_stream
 from ..services import Services
-from ..storage.console_sessions import SqlConsoleSessions
 from ..storage.database import DatabaseUnavailable
-from ..storage.deployment_secrets import SqlDeploymentSecrets
 from . import pages
 from .console_sessions import ConsoleSession, ConsoleSessions, challenge
 
@@ -149,15 +147,14 @@ class Console:
         self.base = settings.console_base_url
         self.redirect_uri = self.base + "/callback"
         self.environment = settings.environment.value
-        secrets_store = SqlDeploymentSecrets(services.database, self.environment)
         self._login_key: bytes | None = None
 
         def login_key() -> bytes:
             if self._login_key is None:
-                self._login_key = secrets_store.get_or_create("console")
+                self._login_key = services.deployment_secrets.get_or_create("console")
             return self._login_key
 
-        self.sessions = ConsoleSessions(SqlConsoleSessions(services.database, self.environment), login_key)
+        self.sessions = ConsoleSessions(services.console_sessions, login_key)
         self._client_ready = False
         self._secure = self.base.startswith("https://")
 

@@ -23,16 +23,28 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..storage.console_sessions import SqlConsoleSessions
-
 LOGIN_SECONDS = 600
+
+
+class SessionRows(Protocol):
+    """Where the sessions are kept, by the digest of their cookie's bytes
+    (:class:`mobproc.storage.console_sessions.SqlConsoleSessions`)."""
+
+    def create(self, id_digest: bytes, subject: str, sealed: str, auth_time: float, now: float,
+               expires_at: float) -> None: ...
+
+    def find(self, id_digest: bytes, now: float) -> Any: ...  # a row: subject, sealed, auth_time, expires_at
+
+    def replace(self, id_digest: bytes, sealed: str, auth_time: float, expires_at: float) -> None: ...
+
+    def delete(self, id_digest: bytes) -> None: ...
 
 
 def _b64(data: bytes) -> str:
@@ -83,7 +95,7 @@ def csrf_token(cookie: str) -> str:
 
 
 class ConsoleSessions:
-    def __init__(self, store: SqlConsoleSessions, login_key: Callable[[], bytes]) -> None:
+    def __init__(self, store: SessionRows, login_key: Callable[[], bytes]) -> None:
         self._store = store
         self._login_key = login_key  # the deployment's own, read on first use
 
