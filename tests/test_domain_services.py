@@ -14,7 +14,8 @@ from sqlalchemy import text
 from conftest import database_url, remember
 from mobproc import RejectedToken, ValidatedToken
 from mobproc.config import load_settings
-from mobproc.domain import audit
+from mobproc.domain import audit, secrets
+from mobproc.domain.clients import ClientRef
 from mobproc.domain.authentication import Attempt, LoginRefused
 from mobproc.domain.identities import Username
 from mobproc.domain.passwords import PasswordHasher
@@ -213,6 +214,27 @@ def test_the_verifier_says_who_a_token_speaks_for_and_sees_a_revocation_at_once(
     assert services.verifier.verify("").reason == MALFORMED
     assert services.verifier.verify("x" * 28).reason == INACTIVE
     assert services.verifier.verify(tokens["refresh_token"]).reason == INACTIVE  # not an access token
+
+
+def test_a_stored_token_names_its_client_by_reference_and_a_refresh_issues_for_the_authenticated_one(
+        services, alice, client) -> None:  # noqa: ANN001
+    """A token's lookup reads which client and whether it is enabled, not its registration (nor
+    its secret's digest); issuing anew takes the authenticated client, and only that one."""
+    secret = services.client_registry.rotate_secret("app", actor="test").secret
+    tokens = _grant(services, client_secret=secret, grant_type="password", username=alice, password=PASSWORD)
+    remember(tokens["access_token"], tokens["refresh_token"])
+    record = services.tokens.find_refresh_token(secrets.digest(tokens["refresh_token"]))
+    assert record.authorization.client == ClientRef(client.pk, "app", True)
+    other = services.client_registry.register(ClientRegistration("other", ("client_credentials",)), actor="test")
+    with pytest.raises(ValueError, match="its own client"):
+        record.authorization.issued_to(other.client, ("MOBPROC",))
+    issued = record.authorization.issued_to(services.clients.find_client("app"), ("MOBPROC",))
+    assert (issued.client.client_id, issued.identity, issued.scope) == ("app", record.authorization.identity,
+                                                                         ("MOBPROC",))
+    services.client_registry.set_enabled("app", False, actor="test")
+    disabled = services.tokens.find_refresh_token(secrets.digest(tokens["refresh_token"]))
+    assert disabled.authorization.client.enabled is False and not disabled.is_active(time.time())
+    assert services.verifier.verify(tokens["access_token"]).reason == INACTIVE
 
 
 def test_an_expired_token_is_refused_as_expired(tmp_path: Path) -> None:

@@ -57,6 +57,17 @@ class Client:
         return _secrets.matches(secret, self.secret_digest)
 
 
+@dataclass(frozen=True, slots=True)
+class ClientRef:
+    """The client a stored token was issued to, as the token's lookup finds it: which one, and
+    whether it may use its tokens now. Its registration (grants, scopes, lifetimes) is not read
+    with every token: whatever issues anew issues for the authenticated :class:`Client`."""
+
+    pk: int
+    client_id: str
+    enabled: bool
+
+
 class ClientExists(Exception):
     """A client of this id is registered already (the store's unique constraint said so)."""
 

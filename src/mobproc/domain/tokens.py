@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import secrets as _secrets
-from .clients import Client
+from .clients import Client, ClientRef
 from .identities import Identity
 
 
@@ -32,6 +32,29 @@ class Authorization:
     @property
     def subject(self) -> str:
         return self.identity.subject if self.identity else self.client.client_id
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAuthorization:
+    """An :class:`Authorization` as a stored token finds it again, its client by reference
+    (:class:`~mobproc.domain.clients.ClientRef`): a token's lookup reads the grant, not the
+    client's whole registration."""
+
+    client: ClientRef
+    scope: tuple[str, ...]
+    grant_type: str
+    identity: Identity | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.identity.subject if self.identity else self.client.client_id
+
+    def issued_to(self, client: Client, scope: tuple[str, ...]) -> Authorization:
+        """The authorization a refresh issues under: this one, for ``client`` (the authenticated
+        one, which the caller has found to be this token's), and ``scope``."""
+        if client.pk != self.client.pk:
+            raise ValueError("a stored authorization is issued anew only to its own client")
+        return Authorization(client, scope, self.grant_type, self.identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +79,7 @@ class AccessTokenStrategy(TokenLookup, Protocol):
     def issue(self, authorization: Authorization, issued_at: float, expires_at: float) -> IssuedToken: ...
 
 
-def identity_claims(authorization: Authorization) -> dict[str, Any]:
+def identity_claims(authorization: Authorization | StoredAuthorization) -> dict[str, Any]:
     """What a token says about its account (CONTRACT §2), as JWT claims and introspection
     members: ``platform`` is the source system. A client acting for itself has none."""
     identity = authorization.identity
@@ -144,7 +167,7 @@ class RefreshTokenRecord:
     token_id: int
     grant_id: int
     generation: int
-    authorization: Authorization
+    authorization: StoredAuthorization
     idle_expires_at: float
     grant_expires_at: float
     consumed: bool
@@ -168,7 +191,7 @@ class AccessTokenRecord:
 
     token_id: int
     grant_id: int
-    authorization: Authorization
+    authorization: StoredAuthorization
     issued_at: float
     expires_at: float
     revoked: bool  # the token itself, or its whole grant

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from .._jose import MALFORMED, MAX_TOKEN_LENGTH
 from ..resource import EXPIRED, INACTIVE, RejectedToken, ValidatedToken
-from .tokens import AccessTokenRecord, Authorization, TokenLookup, identity_claims
+from .tokens import AccessTokenRecord, StoredAuthorization, TokenLookup, identity_claims
 
 ACCESS_TOKEN_TYPE = "Bearer"
 
@@ -91,7 +91,7 @@ class AccessTokenVerifier:
         }
 
 
-def describe(authorization: Authorization, token_type: str, issued_at: float, expires_at: float, issuer: str) -> dict[str, Any]:
+def describe(authorization: StoredAuthorization, token_type: str, issued_at: float, expires_at: float, issuer: str) -> dict[str, Any]:
     """RFC 7662 §2.2's members of an active token of either kind, and the account's attributes."""
     answer: dict[str, Any] = {
         "active": True,

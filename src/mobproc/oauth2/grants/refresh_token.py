@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ...domain import audit, secrets
@@ -24,6 +24,7 @@ INVALID_REFRESH_TOKEN = "unknown, invalid, or expired refresh token"  # PingFede
 @dataclass(frozen=True, slots=True)
 class CheckedRefreshRequest:
     record: RefreshTokenRecord
+    client: Client  # the authenticated client: the token's own
     scope: tuple[str, ...]
     requested: str | None
     presented: str = ""  # short_id of the refresh token presented, for the audit trail
@@ -96,13 +97,16 @@ class RefreshTokenGrant:
         # An omitted scope "is treated as equal to the scope originally granted", so the
         # answer needs no scope parameter then (RFC 6749 §5.1).
         requested = request.get("scope") or " ".join(record.authorization.scope)
-        return CheckedRefreshRequest(record, scope, requested, secrets.short_id(presented), request.source_address, grace)
+        return CheckedRefreshRequest(record, client, scope, requested, secrets.short_id(presented),
+                                     request.source_address, grace)
 
     def respond(self, checked: CheckedRefreshRequest) -> dict[str, Any]:
         """RFC 6749 §6: a new access token and (RFC 9700 §4.14.2, rotation) a new refresh token."""
         record, now = checked.record, time.time()
-        authorization = record.authorization
-        access = self._tokens.access_token(replace(authorization, scope=checked.scope), now)
+        # Issued for the client the endpoint authenticated (its registration as it is now: its
+        # access token lifetime, say), which check() found to be the token's own.
+        authorization = record.authorization.issued_to(checked.client, checked.scope)
+        access = self._tokens.access_token(authorization, now)
         refresh = self._tokens.refresh_token(now, record.grant_expires_at)
 
         def event(name: str) -> AuditEvent:
