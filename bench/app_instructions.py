@@ -4,12 +4,14 @@ login, in one process on a fresh SQLite database (the checkpoint thread off: it 
 clock, and valgrind's clock is fifty times slower); the difference over LONG - SHORT requests
 is one request's count, start-up and imports cancelled out. As under `mobproc serve`, what start-up
 made is frozen out of the garbage collector's sight. `--baseline PYTHON` counts another
-build's app the same way (its own checkout's bench/ and venv), side by side.
+build's app the same way (its venv runs this script), side by side.
 
     .venv/bin/python bench/app_instructions.py [--cases client_credentials,refresh,introspect]
-        [--baseline /work/wt-base/.venv/bin/python]
+        [--baseline /work/wt-base/.venv/bin/python] [--repeat 3]
 
-valgrind must be installed (`bench/setup.sh` installs it). About two minutes a case and build on one core.
+valgrind must be installed (`bench/setup.sh` installs it). `--repeat N` counts each case and
+build N times, the builds alternating, and prints the median and the range. About a minute a
+case and build (its two runs side by side on two cores).
 """
 
 import argparse
@@ -18,9 +20,11 @@ import json
 import logging.config
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SHORT, LONG = 20, 520
@@ -30,7 +34,9 @@ HERE = Path(__file__).resolve().parent
 def count(python: str, case: str, requests: int) -> int:
     """Instructions of a whole run: a fresh deployment, one login, then ``requests`` of ``case``."""
     out = Path(tempfile.mkdtemp(prefix="mobproc-callgrind-")) / "callgrind.out"
-    env = {**os.environ, "MOBPROC_ARGON2_MEMORY_KIB": "64", "MOBPROC_ARGON2_TIME_COST": "1"}
+    # One hash seed for every run: a random one moved the count of a request by up to 5 % (the
+    # paths dict and set lookups take), as much as the builds differ.
+    env = {**os.environ, "MOBPROC_ARGON2_MEMORY_KIB": "64", "MOBPROC_ARGON2_TIME_COST": "1", "PYTHONHASHSEED": "0"}
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, __file__, "--child", case, str(requests)],
         env=env, capture_output=True, text=True, check=True,
@@ -92,10 +98,18 @@ def child(case: str, requests: int) -> None:
     uvloop.run(run())
 
 
+def per_request(python: str, case: str) -> float:
+    """One request's instructions: a LONG run less a SHORT one, both counted at once."""
+    with ThreadPoolExecutor(2) as pool:
+        long, short = pool.map(lambda n: count(python, case, n), (LONG, SHORT))
+    return (long - short) / (LONG - SHORT)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", default="client_credentials,refresh,introspect")
     parser.add_argument("--baseline", help="another build's python (its venv in its own checkout)")
+    parser.add_argument("--repeat", type=int, default=1, help="counts of each case and build (median, range)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -103,11 +117,15 @@ def main() -> None:
         return
     builds = {"this build": sys.executable, **({"baseline": args.baseline} if args.baseline else {})}
     for case in args.cases.split(","):
-        per_request = {name: (count(python, case, LONG) - count(python, case, SHORT)) / (LONG - SHORT)
-                       for name, python in builds.items()}
-        line = f"{case:<20}" + "".join(f" {name} {value:>11,.0f}" for name, value in per_request.items())
+        counts: dict[str, list[float]] = {name: [] for name in builds}
+        for _ in range(args.repeat):  # the builds alternate, so a drift of the machine falls on both
+            for name, python in builds.items():
+                counts[name].append(per_request(python, case))
+        median = {name: statistics.median(values) for name, values in counts.items()}
+        line = f"{case:<20}" + "".join(
+            f" {name} {median[name]:>9,.0f} ({min(values):,.0f}–{max(values):,.0f})" for name, values in counts.items())
         if args.baseline:
-            line += f"  this ÷ baseline {per_request['this build'] / per_request['baseline']:.3f}"
+            line += f"  this ÷ baseline {median['this build'] / median['baseline']:.3f}"
         print(line, flush=True)
 
 
