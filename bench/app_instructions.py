@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -116,15 +117,22 @@ def main() -> None:
         child(args.child[0], int(args.child[1]))
         return
     builds = {"this build": sys.executable, **({"baseline": args.baseline} if args.baseline else {})}
-    for case in args.cases.split(","):
+    compare(args.cases.split(","), builds, args.repeat, per_request)
+
+
+def compare(cases: list[str], builds: dict[str, str], repeat: int, counted: Callable[[str, str], float]) -> None:
+    """Each case counted ``repeat`` times a build by ``counted(python, case)``, the builds
+    alternating (so that a drift of the machine falls on both): the median and range of each,
+    and this build's ÷ the baseline's."""
+    for case in cases:
         counts: dict[str, list[float]] = {name: [] for name in builds}
-        for _ in range(args.repeat):  # the builds alternate, so a drift of the machine falls on both
+        for _ in range(repeat):
             for name, python in builds.items():
-                counts[name].append(per_request(python, case))
+                counts[name].append(counted(python, case))
         median = {name: statistics.median(values) for name, values in counts.items()}
         line = f"{case:<20}" + "".join(
             f" {name} {median[name]:>9,.0f} ({min(values):,.0f}–{max(values):,.0f})" for name, values in counts.items())
-        if args.baseline:
+        if "baseline" in builds:
             line += f"  this ÷ baseline {median['this build'] / median['baseline']:.3f}"
         print(line, flush=True)
 

@@ -14,6 +14,7 @@ works; one whose CPU per request grows works more.
 import argparse
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -45,21 +46,36 @@ def switches(pid_group: int) -> int:
     return total
 
 
+def cpu_split(pid_group: int) -> tuple[int, int]:
+    """(user, system) clock ticks of the process group so far."""
+    user = system = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid_group:
+            user, system = user + int(fields[11]), system + int(fields[12])
+    return user, system
+
+
 def measure(stage, case: str, seconds: float, warmup: float) -> dict:
     stage.resume()
     try:
         stage.once(case, warmup)
         stage.server.wait_idle()
         pid = stage.server.proc.pid
-        ticks, switched, started = stage.server.cpu_ticks(), switches(pid), time.monotonic()
+        split, switched, started = cpu_split(pid), switches(pid), time.monotonic()
         result = stage.once(case, seconds)
         wall = time.monotonic() - started
-        ticks, switched = stage.server.cpu_ticks() - ticks, switches(pid) - switched
+        split, switched = [after - before for after, before in zip(cpu_split(pid), split)], switches(pid) - switched
+        ticks = sum(split)
     finally:
         stage.pause()
     hz = os.sysconf("SC_CLK_TCK")
     served = result["requests"]
     return {"rps": result["rps"], "cpu_us": ticks / hz / served * 1e6, "busy": ticks / hz / wall,
+            "user_us": split[0] / hz / served * 1e6, "system_us": split[1] / hz / served * 1e6,
             "switches": switched / served, "errors": result["errors"]}
 
 
@@ -68,9 +84,11 @@ def main() -> None:
     ap.add_argument("--mobproc", default=str(Path(__file__).resolve().parent.parent / ".venv/bin/mobproc"))
     ap.add_argument("--baseline", required=True, help="another build's mobproc executable")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=8)
+    ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--after-sql", default="", help="SQL run on this build's database once provisioned "
+                    "(an experiment: what an index costs, say)")
     cfg = ap.parse_args()
     cfg.run_dir = Path(tempfile.mkdtemp(prefix="mobproc-http-cost-"))
     cfg.keep, cfg.duration, cfg.warmup, cfg.password_seconds = False, cfg.seconds, 2, cfg.seconds
@@ -78,6 +96,15 @@ def main() -> None:
     builds = {"before": run.mobproc_target(cfg.baseline, api=False), "after": run.mobproc_target(cfg.mobproc)}
     for label, target in builds.items():
         target.name = f"mobproc {label}"
+    if cfg.after_sql:
+        provision = builds["after"].provision
+
+        def provision_then_sql(workdir, env):  # noqa: ANN001
+            provision(workdir, env)
+            with sqlite3.connect(workdir / "db.sqlite") as db:
+                db.executescript(cfg.after_sql)
+
+        builds["after"].provision = provision_then_sql
     figures: dict = {(label, case): [] for label in builds for case in cases}
     try:
         with ExitStack() as stack:
@@ -89,7 +116,8 @@ def main() -> None:
                         r = measure(stage, case, cfg.seconds, 2)
                         figures[label, case].append(r)
                         print(f"round {round_ + 1} {case:<19} {label:<7} {r['rps']:8.0f} req/s  "
-                              f"{r['cpu_us']:6.0f} µs CPU/request  core {r['busy']:5.1%}  "
+                              f"{r['cpu_us']:6.0f} µs CPU/request ({r['user_us']:.0f} user, {r['system_us']:.0f} system)  "
+                              f"core {r['busy']:5.1%}  "
                               f"{r['switches']:5.2f} switches/request  errors {r['errors']}", flush=True)
     finally:
         shutil.rmtree(cfg.run_dir, ignore_errors=True)

@@ -21,7 +21,8 @@ mobproc is --mobproc or $MOBPROC_BIN, by default the repo's .venv/bin/mobproc. W
 --baseline EXE (another build of mobproc, e.g. a worktree of an earlier commit), that build
 runs beside it in every round as "mobproc before", its password turns bracketed by the
 argon2id loop as mobproc's are, and results.md gets a before/after table: each case's ratio
-to the same ceiling, before and after.
+to the same ceiling, before and after. Both builds then run the token endpoint's cases alone
+(the baseline's), so that their databases grow alike through the run.
 """
 
 import argparse
@@ -1227,11 +1228,17 @@ def main():
     if "mobproc" in groups:
         if not os.access(cfg.mobproc, os.X_OK):
             sys.exit(f"mobproc not found at {cfg.mobproc} (use --mobproc, or --only peers,ceilings)")
-        targets += [mobproc_target(cfg.mobproc), mobproc_jwt_target(cfg.mobproc)]
         if cfg.baseline:
-            # A baseline may predate the MOBPROC v1 API: it runs the token endpoint's cases.
-            targets.append(dataclasses.replace(mobproc_target(cfg.baseline, api=False), name="mobproc before",
-                                               group="baseline", growth=False))
+            # A baseline may predate the MOBPROC v1 API: it runs the token endpoint's cases, and
+            # so does this build, like for like. Every write case grows the database its server
+            # keeps through the run: had this build also run the sign-in's and the API's cases
+            # (tens of thousands of grants, codes and audit rows a round), its later rounds
+            # would write into a larger database than the baseline's.
+            targets += [dataclasses.replace(mobproc_target(cfg.mobproc), cases=tuple(OAUTH_CASES)),
+                        dataclasses.replace(mobproc_target(cfg.baseline, api=False), name="mobproc before",
+                                            group="baseline", growth=False)]
+        else:
+            targets += [mobproc_target(cfg.mobproc), mobproc_jwt_target(cfg.mobproc)]
     if cfg.servers:
         targets = [t for t in targets if any(s in t.name for s in cfg.servers.split(","))]
     sizes = [int(float(n)) for n in cfg.growth.split(",") if n]
