@@ -184,7 +184,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         Route(web_pages.ASSETS_PATH + "/mobproc.css", web_pages.stylesheet, methods=ALL_METHODS),
         # The MOBPROC v1 API, its tokens checked in process by the services' own verifier.
         mount(api := create_api(services.verifier, services.procurement, services.database, settings,
-                                     verify_in_process=True)),
+                                verify_in_process=True)),
     ]
     by_port: dict[int, ASGIApp] = {}
     if settings.admin_enabled:

@@ -22,9 +22,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
+from ...domain.audit import AuditFilter, AuditTrail, cursor_of, parse_cursor
 from ...domain.roles import Action
 from ...domain.views import event_fields
-from ...domain.audit import AuditFilter, AuditTrail, cursor_of, parse_cursor
 from . import models
 from .context import allowed, parts
 from .door import Principal
