@@ -478,7 +478,7 @@ def test_a_holder_gets_only_a_few_live_tails_at_once(world: AdminWorld) -> None:
     # would take the worker threads and connections the token endpoint needs.
     from contextlib import ExitStack
 
-    from mobproc.server.admin.audit import MAX_TAILS_PER_HOLDER
+    from mobproc.server.audit_tail import MAX_TAILS_PER_HOLDER
 
     username, password = world.server.add_user(tenant=None)
     world.server.services.account_registry.grant_role(username, "auditor", actor="cli:test")

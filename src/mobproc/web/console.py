@@ -51,7 +51,7 @@ from ..domain.views import account_fields, client_fields, consent_fields, event_
 from ..oauth2.errors import OAuth2Error
 from ..oauth2.request import TokenRequest
 from ..resource import RejectedToken
-from ..server.admin.audit import TAIL_CHECK_SECONDS, TAILS, TailResponse, event_stream
+from ..server.audit_tail import TAIL_CHECK_SECONDS, TAILS, TailResponse, event_stream
 from ..services import Services
 from ..storage.database import DatabaseUnavailable
 from . import pages
