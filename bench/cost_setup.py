@@ -16,15 +16,19 @@ def fresh_deployment(prefix: str) -> str:
     """The temp dir holding the new database."""
     workdir = tempfile.mkdtemp(prefix=prefix)
     os.environ.update(MOBPROC_DATABASE_URL=f"sqlite:///{workdir}/db.sqlite", MOBPROC_ENVIRONMENT="dev")
-    exe = str(Path(sys.executable).parent / "mobproc")
+    provision(str(Path(sys.executable).parent / "mobproc"), dict(os.environ))
+    return workdir
+
+
+def provision(exe: str, env: dict[str, str]) -> None:
+    """The client and the user, in the database ``env`` names, by the ``mobproc`` at ``exe``."""
     for argv, stdin in (
         (["db", "upgrade"], None),
         (["client", "add", CLIENT_ID, "--grant", "password", "--grant", "refresh_token", "--grant",
           "client_credentials", "--grant", "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], SECRET),
         (["user", "add", USERNAME, "--password-stdin", "--tenant", "XYZ"], PASSWORD),
     ):
-        subprocess.run([exe, *argv], input=stdin, text=True, check=True, capture_output=True)
-    return workdir
+        subprocess.run([exe, *argv], input=stdin, env=env, text=True, check=True, capture_output=True)
 
 
 def token_request(**params: str):  # noqa: ANN201

@@ -46,29 +46,16 @@ def switches(pid_group: int) -> int:
     return total
 
 
-def cpu_split(pid_group: int) -> tuple[int, int]:
-    """(user, system) clock ticks of the process group so far."""
-    user = system = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pid_group:
-            user, system = user + int(fields[11]), system + int(fields[12])
-    return user, system
-
-
 def measure(stage, case: str, seconds: float, warmup: float) -> dict:
     stage.resume()
     try:
         stage.once(case, warmup)
         stage.server.wait_idle()
         pid = stage.server.proc.pid
-        split, switched, started = cpu_split(pid), switches(pid), time.monotonic()
+        split, switched, started = run.cpu_split(pid), switches(pid), time.monotonic()
         result = stage.once(case, seconds)
         wall = time.monotonic() - started
-        split, switched = [after - before for after, before in zip(cpu_split(pid), split)], switches(pid) - switched
+        split, switched = [after - before for after, before in zip(run.cpu_split(pid), split)], switches(pid) - switched
         ticks = sum(split)
     finally:
         stage.pause()

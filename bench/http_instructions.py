@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,36 +30,25 @@ from urllib.parse import urlencode
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from app_instructions import compare  # noqa: E402
-from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME  # noqa: E402
+from cost_setup import CLIENT_ID, PASSWORD, SECRET, USERNAME, provision  # noqa: E402
+from run import free_port  # noqa: E402
 
 WARM_UP = 50
 
 
-def provision(python: str, workdir: str) -> dict:
+def deployment(python: str, workdir: str) -> dict:
+    """The server's environment, its database in ``workdir`` provisioned by that build."""
     env = {**os.environ, "MOBPROC_DATABASE_URL": f"sqlite:///{workdir}/db.sqlite", "MOBPROC_ENVIRONMENT": "dev",
            "MOBPROC_ARGON2_MEMORY_KIB": "64", "MOBPROC_ARGON2_TIME_COST": "1", "MOBPROC_OPERATIONS_PORT": "0",
            "PYTHONHASHSEED": "0"}
-    exe = str(Path(python).parent / "mobproc")
-    for argv, stdin in (
-        (["db", "upgrade"], None),
-        (["client", "add", CLIENT_ID, "--grant", "password", "--grant", "refresh_token", "--grant",
-          "client_credentials", "--grant", "access_token_validation", "--scope", "MOBPROC", "--secret-stdin"], SECRET),
-        (["user", "add", USERNAME, "--password-stdin", "--tenant", "XYZ"], PASSWORD),
-    ):
-        subprocess.run([exe, *argv], input=stdin, env=env, text=True, check=True, capture_output=True)
+    provision(str(Path(python).parent / "mobproc"), env)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def count(python: str, case: str, requests: int) -> float:
     """One request's instructions: the server's count over ``requests`` of ``case``, divided."""
     workdir = tempfile.mkdtemp(prefix="mobproc-http-instructions-")
-    env = provision(python, workdir)
+    env = deployment(python, workdir)
     port = free_port()
     out = Path(workdir) / "callgrind.out"
     server = subprocess.Popen(

@@ -349,6 +349,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_split(pid_group):
+    """(user, system) clock ticks used so far by every process of the group."""
+    user = system = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(f[2]) == pid_group:  # f[2] is the process group
+            user, system = user + int(f[11]), system + int(f[12])  # utime, stime
+    return user, system
+
+
 class Server:
     """One server process pinned to SERVER_CORE, in its own process group."""
 
@@ -374,15 +387,7 @@ class Server:
 
     def cpu_ticks(self):
         """CPU time used so far by the server's process group, in clock ticks."""
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                f = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(f[2]) == self.proc.pid:  # f[2] is the process group
-                total += int(f[11]) + int(f[12])  # utime + stime
-        return total
+        return sum(cpu_split(self.proc.pid))
 
     def wait_idle(self, timeout=15.0, window=0.2):
         """Until the server uses under a fifth of its core."""
