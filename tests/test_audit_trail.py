@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -88,6 +89,14 @@ def test_command_line_changes_are_recorded_and_mobproc_audit_reads_them(tmp_path
 def test_a_crafted_value_cannot_forge_fields_or_lines() -> None:
     line = format_line(AuditEvent("login_failed", subject='x reason=ok\nevent=token_issued', client_id="a b"))
     assert line == r'event=login_failed client_id="a b" subject="x reason=ok\nevent=token_issued"'
+
+
+def test_an_event_for_its_grant_is_the_event_with_the_grants_id_and_nothing_else_changed() -> None:
+    # Every field set to a value of its own: a field added, removed or moved would show.
+    values = {name: f"value of {name}" for name in AuditEvent.__dataclass_fields__}
+    values.update(grant_id=None, at=1764563122.5)
+    event = AuditEvent(**values)
+    assert event.for_grant(41) == dataclasses.replace(event, grant_id=41)
 
 
 def test_client_credentials_and_revocations_are_recorded(server: LiveServer) -> None:

@@ -76,6 +76,12 @@ class AuditEvent:
     actor: str | None = None  # who made a change: "cli:<os user>", "account:<username>", "client:<id>"
     at: float = field(default_factory=time.time)
 
+    def for_grant(self, grant_id: int) -> AuditEvent:
+        """This event, naming the grant it records (whose id its row's insert gave): what
+        ``dataclasses.replace`` makes, without its walk over the fields on every token's path."""
+        return AuditEvent(self.event, self.client_id, self.subject, self.source_address, self.grant_type, grant_id,
+                          self.token, self.refresh_token, self.reason, self.detail, self.actor, self.at)
+
 
 def unknown_username(username: str) -> str:
     """How a username that matches no account is named: by digest, since it may be a password."""

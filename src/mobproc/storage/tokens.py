@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import namedtuple
-from dataclasses import replace
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
@@ -215,7 +214,7 @@ class SqlTokenStore:
             )
             self._insert_tokens(connection, grant_id, authorization.scope, access, refresh, generation=0)
             if event is not None:
-                self._audit.record(replace(event, grant_id=grant_id))
+                self._audit.record(event.for_grant(grant_id))
         return grant_id
 
     def _insert_tokens(
