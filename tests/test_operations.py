@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mobproc.config import load_settings
+from mobproc.log_lines import TurnLines
 from mobproc.server.access_log import AccessLog
 from mobproc.server.app import serve_app
 from mobproc.server.logs import JsonFormatter, PlainFormatter
@@ -141,6 +142,33 @@ def test_the_answers_of_one_turn_of_the_loop_are_logged_after_it_in_their_order(
     finally:
         logger.removeHandler(written)
         logger.setLevel(level)
+
+
+def test_a_line_made_off_the_event_loop_is_written_at_once_and_never_joins_a_turns_lines() -> None:
+    """The audit trail's lines come from the loop (after its group commit) and from worker
+    threads (a password check's, PostgreSQL's): a thread's line must not wait in, or be taken
+    from, the loop's turn."""
+    logger, written = logging.getLogger("mobproc.turn-lines-test"), _Lines()
+    logger.addHandler(written)
+    logger.setLevel(logging.INFO)
+    lines = TurnLines(logger)
+
+    async def turn() -> list[list[str]]:
+        seen = []
+        lines.add("loop 1")
+        worker = threading.Thread(target=lines.add, args=("thread",))
+        worker.start()
+        worker.join()
+        seen.append(list(written.lines))  # the thread's at once; the loop's still waiting
+        lines.add("loop 2")
+        await asyncio.sleep(0)
+        seen.append(list(written.lines))
+        return seen
+
+    try:
+        assert asyncio.run(turn()) == [["thread"], ["thread", "loop 1", "loop 2"]]
+    finally:
+        logger.removeHandler(written)
 
 
 def test_a_stopped_server_has_logged_every_answer_once(tmp_path: Path) -> None:

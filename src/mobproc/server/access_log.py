@@ -11,20 +11,17 @@ said that they are what they claim.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Collection
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 from starlette.types import Scope
 
-from .logs import JsonFormatter, PlainFormatter
+from ..log_lines import TurnLines
 
 log = logging.getLogger("mobproc.access")
 LINE = '%s "%s %s" %d %.1fms'
-LINE_FORMATTERS = (PlainFormatter, JsonFormatter)
 # The one parameter whose value may be printed, when it is one of the grant types served.
 SHOWN = "grant_type"
 # Names are printed only when known: a stray secret can arrive as a name (``?s3cr3t``).
@@ -60,68 +57,19 @@ class AccessLog:
     """An :class:`~.observing.AnswerObserver`: a line per answer, in the order of the answers.
     ``grant_types``: the grant types served, the only query values it prints.
 
-    The lines of the answers the event loop sends in one turn are written together, from a
-    callback queued behind them, not each as its answer leaves: a line through the logging
-    module costs more when it runs once between two requests' code than when that code is warm
-    (README, Performance). Under mobproc's own log set-up they bypass the module's
-    records and leave in one write (:meth:`write`). A line is late by at most that turn of
-    the loop (a few milliseconds), and so is its time; a process killed with SIGKILL loses at
-    most that turn's lines, and a process stopped as usual writes them all.
+    The lines of the answers the event loop sends in one turn are written together after it
+    (:class:`~mobproc.log_lines.TurnLines`), not each as its answer leaves: a line through the
+    logging module costs more when it runs once between two requests' code than when that code
+    is warm (README, Performance).
     """
 
     def __init__(self, grant_types: Collection[str] = ()) -> None:
         # uvicorn's own access log prints the query string verbatim, secrets and all.
         logging.getLogger("uvicorn.access").disabled = True
         self._grant_types = frozenset(grant_types)
-        self._pending: list[tuple[str, str, str, int, float]] = []
+        self._lines = TurnLines(log)
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         client = scope.get("client") or ("-", 0)
         target = redacted_target(scope["path"], scope.get("query_string", b""), self._grant_types)
-        self._pending.append((client[0], scope["method"], target, status, seconds * 1000))
-        if len(self._pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.write)
-            except RuntimeError:  # not on an event loop: no turn to wait for
-                self.write()
-
-    def write(self) -> None:
-        """Log the lines waiting for the end of the turn."""
-        lines, self._pending = self._pending, []
-        if not log.isEnabledFor(logging.INFO):
-            return
-        handler = _sole_handler()
-        if handler is None:
-            for line in lines:
-                log.info(LINE, *line)
-            return
-        # mobproc's own set-up (logs.log_config): the formatter makes each line as it would of
-        # a record, and the turn's lines leave in one write (through the logging module a line
-        # was a measurable part of an introspection: README, Performance).
-        created, name, formatter = time.time(), log.name, handler.formatter
-        text = "".join(formatter.line(created, "INFO", name, LINE % line) + "\n" for line in lines)
-        handler.acquire()
-        try:
-            handler.stream.write(text)
-            handler.stream.flush()
-        except Exception:  # as Handler.emit does: report it, never raise into the loop
-            handler.handleError(logging.makeLogRecord({"name": name, "msg": "access log lines"}))
-        finally:
-            handler.release()
-
-
-def _sole_handler() -> logging.StreamHandler | None:
-    """The one stream handler with one of mobproc's formatters that every access line reaches,
-    with no filter on the way; None for any other logging set-up, which gets records."""
-    found, logger = None, log
-    while logger is not None:
-        if logger.filters or logger.disabled:
-            return None
-        for handler in logger.handlers:
-            if found is not None or handler.filters or handler.level > logging.INFO:
-                return None
-            if not isinstance(handler, logging.StreamHandler) or not isinstance(handler.formatter, LINE_FORMATTERS):
-                return None
-            found = handler
-        logger = logger.parent if logger.propagate else None
-    return found
+        self._lines.add(LINE % (client[0], scope["method"], target, status, seconds * 1000))

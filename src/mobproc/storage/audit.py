@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, insert, or_, select
 from ..domain.audit import AuditEvent, AuditFilter, format_line
 from ..domain.audit import log as audit_log
 from ..domain.pseudonyms import Pseudonyms
+from ..log_lines import TurnLines
 from .database import Database, DatabaseUnavailable
 from .schema import audit_events
 
@@ -46,8 +47,13 @@ def _clipped(value: object, length: int | None) -> object:
     return value[: length - 1] + "…" if isinstance(value, str) and length is not None and len(value) > length else value
 
 
+# An event's line leaves with the other lines of its turn of the event loop (after its commit,
+# which runs there); off the loop (a command, a worker thread), at once.
+_LINES = TurnLines(audit_log)
+
+
 def log_event(event: AuditEvent) -> None:
-    audit_log.info("%s", format_line(event))
+    _LINES.add(format_line(event))
 
 
 class SqlAuditLog:
