@@ -171,6 +171,24 @@ def test_a_line_made_off_the_event_loop_is_written_at_once_and_never_joins_a_tur
         logger.removeHandler(written)
 
 
+def test_the_lines_of_a_loop_closed_before_their_write_are_not_lost() -> None:
+    logger, written = logging.getLogger("mobproc.turn-lines-test"), _Lines()
+    logger.addHandler(written)
+    logger.setLevel(logging.INFO)
+    lines = TurnLines(logger)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.call_soon(lines.add, "the last of its loop")  # queues the turn's write ...
+        loop.call_soon(loop.stop)  # ... which this turn's end never runs
+        loop.run_forever()
+        loop.close()
+        assert written.lines == []
+        lines.add("made later, off any loop")
+        assert written.lines == ["the last of its loop", "made later, off any loop"]
+    finally:
+        logger.removeHandler(written)
+
+
 def test_a_stopped_server_has_logged_every_answer_once(tmp_path: Path) -> None:
     with ServerProcess(tmp_path) as server, ThreadPoolExecutor(8) as pool:
         def get(_: int) -> int:

@@ -1,12 +1,12 @@
 """Log lines: mobproc's two formats, and the lines an event loop's turn makes written together.
 
-A line through the logging module costs a record, its formatting and a write of its own:
-82,000 instructions of an 945,000-instruction client-credentials grant (callgrind,
-``bench/app_instructions.py``) went to its audit line alone. :class:`TurnLines` gathers the
-lines a turn of the event loop makes and writes them after it: under mobproc's own set-up
-(one stream handler with one of these formatters) each is made by the formatter's :meth:`line`
-without a record, and the turn's lines leave in one write; under any other set-up (a test's
-capture, an operator's dictConfig) they go through the logging module as records, as before.
+A line through the logging module costs a record, its formatting and a write of its own, and
+more when it runs once between two requests' code than when that code is warm (README,
+Performance: the access line, the audit line). :class:`TurnLines` gathers the lines a turn of
+the event loop makes and writes them after it: under mobproc's own set-up (one stream handler
+with one of these formatters) each is made by the formatter's :meth:`line` without a record,
+and the turn's lines leave in one write; under any other set-up (a test's capture, an
+operator's dictConfig) they go through the logging module as records.
 """
 
 from __future__ import annotations
@@ -90,21 +90,24 @@ class TurnLines:
         self._local = threading.local()
 
     def add(self, message: str) -> None:
-        pending = getattr(self._local, "pending", None)
-        if pending:  # the turn's write is queued already
-            pending.append(message)
-            return
+        local = self._local
+        pending = getattr(local, "pending", None)
+        if pending is not None:
+            if not local.loop.is_closed():  # the turn's write is queued already
+                pending.append(message)
+                return
+            self.write()  # a loop closed before its write ran: its lines are not lost with it
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on an event loop: no turn to wait for
             self._write([message])
             return
-        self._local.pending = [message]
+        local.pending, local.loop = [message], loop
         loop.call_soon(self.write)
 
     def write(self) -> None:
         """Write the lines waiting for the end of this thread's turn."""
-        lines, self._local.pending = getattr(self._local, "pending", None) or [], None
+        lines, self._local.pending = getattr(self._local, "pending", None), None
         if lines:
             self._write(lines)
 
