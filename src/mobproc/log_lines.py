@@ -115,12 +115,13 @@ class TurnLines:
         log = self._log
         if not log.isEnabledFor(logging.INFO):
             return
-        handler = _sole_handler(log)
-        if handler is None:
+        found = _sole_handler(log)
+        if found is None:
             for line in lines:
                 log.info("%s", line)
             return
-        created, name, formatter = time.time(), log.name, handler.formatter
+        handler, formatter = found
+        created, name = time.time(), log.name
         text = "".join(formatter.line(created, "INFO", name, line) + "\n" for line in lines)
         handler.acquire()
         try:
@@ -132,18 +133,21 @@ class TurnLines:
             handler.release()
 
 
-def _sole_handler(logger: logging.Logger) -> logging.StreamHandler | None:
+def _sole_handler(logger: logging.Logger) -> tuple[logging.StreamHandler[Any], PlainFormatter | JsonFormatter] | None:
     """The one stream handler with one of mobproc's formatters that every line of ``logger``
-    reaches, with no filter on the way; None for any other logging set-up, which gets records."""
-    found, current = None, logger
+    reaches, with no filter on the way, and its formatter; None for any other logging set-up,
+    which gets records."""
+    found: tuple[logging.StreamHandler[Any], PlainFormatter | JsonFormatter] | None = None
+    current: logging.Logger | None = logger
     while current is not None:
         if current.filters or current.disabled:
             return None
         for handler in current.handlers:
             if found is not None or handler.filters or handler.level > logging.INFO:
                 return None
-            if not isinstance(handler, logging.StreamHandler) or not isinstance(handler.formatter, LINE_FORMATTERS):
+            formatter = handler.formatter
+            if not isinstance(handler, logging.StreamHandler) or not isinstance(formatter, LINE_FORMATTERS):
                 return None
-            found = handler
+            found = handler, formatter
         current = current.parent if current.propagate else None
     return found
