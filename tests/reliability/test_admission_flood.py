@@ -172,7 +172,8 @@ def test_a_flood_of_password_grants_is_refused_within_the_wait(measured: Flood) 
 # during the flood against 1.3-1.8 ms alone, 1.7-3.4 x (twelve runs of fifteen within 3 x). No
 # refresh waits for a lock any more (the password check's writes run in the loop's group commit);
 # what is left is the loop and the client waiting for a core while both cores hash (README,
-# Admission control).
-@pytest.mark.xfail(reason="issue 19 item 5: refresh p99 during the flood is 1.7-3.4 x alone on 2 vCPUs", strict=False)
+# Admission control). Later runs (20:00-21:20 UTC) gave 2.05-4.07 x with the machine's state moving
+# the ratio more than any change tried.
+@pytest.mark.xfail(reason="issue 19 item 5: refresh p99 during the flood is 1.7-4.7 x alone on 2 vCPUs", strict=False)
 def test_refreshes_during_the_flood_keep_their_latency(measured: Flood) -> None:
     assert p99(measured.during) <= 3 * p99(measured.alone)
