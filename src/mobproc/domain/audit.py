@@ -20,9 +20,13 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
+from ..log_lines import TurnLines
 from . import secrets
 
 log = logging.getLogger("mobproc.audit")
+# An event's line leaves with the other lines of its turn of the event loop (after its commit,
+# which runs there); off the loop (a command, a worker thread), at once.
+_LINES = TurnLines(log)
 
 # What happened. Grants:
 TOKEN_ISSUED = "token_issued"
@@ -113,11 +117,16 @@ class AuditLog(Protocol):
         ...
 
 
+def log_event(event: AuditEvent) -> None:
+    """The event's log line (the SQL trail's, after its commit, and :class:`LoggedAuditLog`'s)."""
+    _LINES.add(format_line(event))
+
+
 class LoggedAuditLog:
     """The log line alone: for tests and tools without a database."""
 
     def record(self, event: AuditEvent) -> None:
-        log.info("%s", format_line(event))
+        log_event(event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,8 @@ from operator import attrgetter
 
 from sqlalchemy import and_, func, insert, or_, select
 
-from ..domain.audit import AuditEvent, AuditFilter, format_line
-from ..domain.audit import log as audit_log
+from ..domain.audit import AuditEvent, AuditFilter, log_event
 from ..domain.pseudonyms import Pseudonyms
-from ..log_lines import TurnLines
 from .database import Database, DatabaseUnavailable
 from .schema import audit_events
 
@@ -45,15 +43,6 @@ def _row(environment: str, event: AuditEvent) -> dict[str, object]:
 
 def _clipped(value: object, length: int | None) -> object:
     return value[: length - 1] + "…" if isinstance(value, str) and length is not None and len(value) > length else value
-
-
-# An event's line leaves with the other lines of its turn of the event loop (after its commit,
-# which runs there); off the loop (a command, a worker thread), at once.
-_LINES = TurnLines(audit_log)
-
-
-def log_event(event: AuditEvent) -> None:
-    _LINES.add(format_line(event))
 
 
 class SqlAuditLog:
