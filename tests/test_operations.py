@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -144,14 +145,25 @@ def test_the_answers_of_one_turn_of_the_loop_are_logged_after_it_in_their_order(
         logger.setLevel(level)
 
 
-def test_a_line_made_off_the_event_loop_is_written_at_once_and_never_joins_a_turns_lines() -> None:
-    """The audit trail's lines come from the loop (after its group commit) and from worker
-    threads (a password check's, PostgreSQL's): a thread's line must not wait in, or be taken
-    from, the loop's turn."""
+@pytest.fixture
+def turn_lines() -> Iterator[tuple[TurnLines, _Lines]]:
+    """A TurnLines of a logger of its own, and what reaches that logger."""
     logger, written = logging.getLogger("mobproc.turn-lines-test"), _Lines()
     logger.addHandler(written)
     logger.setLevel(logging.INFO)
-    lines = TurnLines(logger)
+    try:
+        yield TurnLines(logger), written
+    finally:
+        logger.removeHandler(written)
+
+
+def test_a_line_made_off_the_event_loop_is_written_at_once_and_never_joins_a_turns_lines(
+    turn_lines: tuple[TurnLines, _Lines],
+) -> None:
+    """The audit trail's lines come from the loop (after its group commit) and from worker
+    threads (a password check's, PostgreSQL's): a thread's line must not wait in, or be taken
+    from, the loop's turn."""
+    lines, written = turn_lines
 
     async def turn() -> list[list[str]]:
         seen = []
@@ -165,28 +177,19 @@ def test_a_line_made_off_the_event_loop_is_written_at_once_and_never_joins_a_tur
         seen.append(list(written.lines))
         return seen
 
-    try:
-        assert asyncio.run(turn()) == [["thread"], ["thread", "loop 1", "loop 2"]]
-    finally:
-        logger.removeHandler(written)
+    assert asyncio.run(turn()) == [["thread"], ["thread", "loop 1", "loop 2"]]
 
 
-def test_the_lines_of_a_loop_closed_before_their_write_are_not_lost() -> None:
-    logger, written = logging.getLogger("mobproc.turn-lines-test"), _Lines()
-    logger.addHandler(written)
-    logger.setLevel(logging.INFO)
-    lines = TurnLines(logger)
+def test_the_lines_of_a_loop_closed_before_their_write_are_not_lost(turn_lines: tuple[TurnLines, _Lines]) -> None:
+    lines, written = turn_lines
     loop = asyncio.new_event_loop()
-    try:
-        loop.call_soon(lines.add, "the last of its loop")  # queues the turn's write ...
-        loop.call_soon(loop.stop)  # ... which this turn's end never runs
-        loop.run_forever()
-        loop.close()
-        assert written.lines == []
-        lines.add("made later, off any loop")
-        assert written.lines == ["the last of its loop", "made later, off any loop"]
-    finally:
-        logger.removeHandler(written)
+    loop.call_soon(lines.add, "the last of its loop")  # queues the turn's write ...
+    loop.call_soon(loop.stop)  # ... which this turn's end never runs
+    loop.run_forever()
+    loop.close()
+    assert written.lines == []
+    lines.add("made later, off any loop")
+    assert written.lines == ["the last of its loop", "made later, off any loop"]
 
 
 def test_a_stopped_server_has_logged_every_answer_once(tmp_path: Path) -> None:
