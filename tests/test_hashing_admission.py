@@ -89,7 +89,8 @@ def test_a_password_burst_beyond_capacity_gets_fast_503s_while_refreshes_keep_su
 def test_beyond_the_queue_a_request_is_refused_and_a_waiter_too_each_at_the_wait() -> None:
     """Issue 19, item 5: a refusal answered at once invites the next request at once; a
     flood on kept-alive connections then takes the whole event loop. Beyond the queue a
-    request is refused when a waiter would be: at the wait, holding no place in the queue."""
+    request is refused in the wait's second half, holding no place in the queue; a waiter at
+    the wait."""
     admission = HashingAdmission(concurrency=1, queue=1, wait=0.1)
 
     async def main() -> None:
@@ -115,7 +116,7 @@ def test_beyond_the_queue_a_request_is_refused_and_a_waiter_too_each_at_the_wait
         with pytest.raises(HashingCapacityExceeded):  # the queue (one place) is taken
             async with admission.slot():
                 pass
-        assert 0.09 <= time.perf_counter() - started < 1
+        assert 0.045 <= time.perf_counter() - started < 1  # in the wait's second half
         assert 0.09 <= await waiter < 1
         release.set()
         await holder
@@ -171,3 +172,26 @@ def test_a_waiter_handed_the_slot_as_its_wait_ends_keeps_it() -> None:
 
     outcomes = asyncio.run(main())
     assert any(outcomes) and not all(outcomes)  # both happened
+
+
+def test_refusals_of_requests_that_arrived_together_are_spread_over_the_waits_second_half() -> None:
+    """Refused together, a burst would come back together and take the event loop in one piece
+    every wait (README, Admission control): each refusal comes at a point of its own."""
+    admission = HashingAdmission(concurrency=1, queue=0, wait=0.2)
+
+    async def refused() -> float:
+        with pytest.raises(HashingCapacityExceeded):
+            async with admission.slot():
+                pass
+        return time.perf_counter()
+
+    async def main() -> list[float]:
+        async with admission.slot():
+            started = time.perf_counter()
+            ends = await asyncio.gather(*(refused() for _ in range(32)))
+        return [end - started for end in ends]
+
+    waited = asyncio.run(main())
+    assert min(waited) >= 0.099 and max(waited) < 1
+    assert max(waited) - min(waited) > 0.05  # 32 points of a 100 ms span all within 50 ms: (1/2)**31
+

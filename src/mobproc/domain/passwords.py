@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import statistics
 import threading
@@ -69,12 +70,15 @@ class HashingAdmission:
         elif self._wait <= 0:
             raise HashingCapacityExceeded()
         elif len(self._waiters) >= self._queue:
-            # Refused, and answered when a waiter's wait would end, not sooner: a client that
-            # retries at once (a flood on kept-alive connections) then sends at most one
-            # request per connection per wait, instead of as many as the loop can refuse,
-            # and the loop stays free for the refreshes and introspections that hash
-            # nothing. The wait holds a timer, no thread, no slot and no place in the queue.
-            await asyncio.sleep(self._wait)
+            # Refused, and answered once a waiter's wait would be half over or more, not sooner: a
+            # client that retries at once (a flood on kept-alive connections) then sends at most
+            # one request per connection per half wait, instead of as many as the loop can
+            # refuse, and the loop stays free for the refreshes and introspections that hash
+            # nothing. At a random point of the wait's second half: requests that arrived
+            # together would otherwise be refused together, come back together, and take the
+            # loop in one piece every wait. The wait holds a timer, no thread, no slot and no
+            # place in the queue.
+            await asyncio.sleep(self._wait * (1 - random.random() / 2))
             raise HashingCapacityExceeded()
         else:
             waiter = asyncio.get_running_loop().create_future()
