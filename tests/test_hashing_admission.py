@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ServerProcess, password_grant, record_tokens, refresh_grant
+from conftest import ServerProcess, client_credentials_grant, password_grant, record_tokens, refresh_grant
+from mobproc.domain import passwords
 from mobproc.domain.passwords import HashingAdmission, HashingCapacityExceeded
 
 BURST = 100  # password grants at once, against one hashing slot and a queue of two
@@ -195,3 +196,101 @@ def test_refusals_of_requests_that_arrived_together_are_spread_over_the_waits_se
     assert min(waited) >= 0.099 and max(waited) < 1
     assert max(waited) - min(waited) > 0.05  # 32 points of a 100 ms span all within 50 ms: (1/2)**31
 
+
+def run_requests(admission: HashingAdmission, *requests) -> list[str]:  # noqa: ANN002
+    """Each of ``requests`` (coroutine functions given a log to write to) in a task of its own,
+    as a server runs each request; answers the log."""
+    log: list[str] = []
+
+    async def main() -> None:
+        for request in requests:
+            await asyncio.create_task(request(log))
+
+    asyncio.run(main())
+    return log
+
+
+def answered_without_hashing(admission: HashingAdmission):  # noqa: ANN201
+    async def request(log: list[str]) -> None:
+        admission.answered()
+        log.append(f"open {admission.open_slots}")
+
+    return request
+
+
+def two_password_checks(admission: HashingAdmission):  # noqa: ANN201
+    """Two password checks at once, the first the longer: are they run together or in turn?"""
+
+    async def request(log: list[str]) -> None:
+        async def check(name: str, seconds: float) -> None:
+            async with admission.slot():
+                log.append(f"{name} in")
+                await asyncio.sleep(seconds)
+                log.append(f"{name} out")
+            admission.answered()
+
+        await asyncio.gather(asyncio.create_task(check("a", 0.05)), asyncio.create_task(check("b", 0)))
+
+    return request
+
+
+def test_while_requests_that_hash_nothing_are_answered_a_core_is_spared_for_them() -> None:
+    """Issue 19, item 5: with a slot a core, a flood of password grants hashes on every core and
+    the event loop, which answers the refreshes, waits for one behind the hashes."""
+    admission = HashingAdmission(concurrency=2, queue=8, wait=5, spare_core=True)
+    log = run_requests(admission, two_password_checks(admission), answered_without_hashing(admission),
+                       two_password_checks(admission))
+    assert log == ["a in", "b in", "b out", "a out",  # nothing else answered: both cores hash
+                   "open 1",  # a refresh, say, was answered
+                   "a in", "a out", "b in", "b out"]  # the second check waits for the first
+
+
+def test_without_a_core_to_spare_both_slots_stay_open() -> None:
+    for admission in (HashingAdmission(concurrency=2, queue=8, wait=5, spare_core=False),
+                      HashingAdmission(concurrency=1, queue=8, wait=5, spare_core=True)):
+        log = run_requests(admission, answered_without_hashing(admission), two_password_checks(admission))
+        if admission.open_slots == 2:
+            assert log == ["open 2", "a in", "b in", "b out", "a out"]
+        else:  # one slot: never none
+            assert log == ["open 1", "a in", "a out", "b in", "b out"]
+
+
+def test_once_nothing_else_is_answered_every_core_hashes_again_waiters_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "SPARE_CORE_HOLD", 0.05)
+    admission = HashingAdmission(concurrency=2, queue=8, wait=5, spare_core=True)
+
+    async def request(log: list[str]) -> None:
+        release = asyncio.Event()
+
+        async def check(name: str) -> None:
+            async with admission.slot():
+                log.append(f"{name} in")
+                if name == "holder":
+                    await release.wait()
+
+        holder = asyncio.create_task(check("holder"))
+        await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(check("waiter"))  # the one open slot is taken: it waits
+        await asyncio.sleep(0.1)  # the spare core's hold ends
+        log.append(f"open {admission.open_slots}")
+        await asyncio.create_task(check("newcomer"))  # the slot opened goes to the waiter first
+        release.set()
+        await asyncio.gather(holder, waiter)
+
+    log = run_requests(admission, answered_without_hashing(admission), request)
+    assert log == ["open 1", "holder in", "open 2", "waiter in", "newcomer in"]
+
+
+def test_a_request_that_checks_a_password_spares_nothing_over_http(make_server) -> None:  # noqa: ANN001
+    """The HTTP edge tells admission control of every answer, in the request's own task: a
+    password grant's answer (it asked for a slot) spares no core; a refresh's does."""
+    with make_server(hashing_concurrency=2) as server, server.client() as http:
+        client, user = server.add_client(), server.add_user()
+        refresh_token = password_grant(http, client, user).json()["refresh_token"]
+        assert server.services.hashing.open_slots == 2
+        assert refresh_grant(http, client, refresh_token).status_code == 200
+        assert server.services.hashing.open_slots == 1
+    with make_server(hashing_concurrency=2, hashing_spare_core=False) as server, server.client() as http:
+        client = server.add_client(grants=("client_credentials",))
+        assert client_credentials_grant(http, client).status_code == 200
+        assert server.services.hashing.open_slots == 2

@@ -241,6 +241,9 @@ class Settings(BaseSettings):
     hashing_concurrency: int = Field(default_factory=lambda: usable_cpus(), ge=1, le=256)
     hashing_queue: int = Field(16, ge=0, le=4096)
     hashing_wait_ms: int = Field(200, ge=0, le=60_000)
+    # One slot fewer while requests that hash nothing are answered, so that the event loop
+    # answering them keeps a core (with more than one slot).
+    hashing_spare_core: bool = True
     query_credentials: Literal["accept", "reject"] = "accept"
     tls_cert: Path | None = None
     tls_key: Path | None = Field(None, validate_default=True)

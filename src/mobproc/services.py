@@ -19,7 +19,7 @@ from .domain.id_tokens import IdTokens
 from .domain.identities import BuiltinIdentitySource, IdentitySource
 from .domain.jwt_tokens import JwtTokenStrategy
 from .domain.lockout import Lockout, LockoutPolicy
-from .domain.passwords import PasswordHasher
+from .domain.passwords import HashingAdmission, PasswordHasher
 from .domain.pseudonyms import Pseudonyms
 from .domain.registries import AccountRegistry, ClientRegistry, SigningKeyRegistry
 from .domain.sessions import BrowserSessions, LoginTransactions
@@ -105,6 +105,7 @@ class Services:
     audit: SqlAuditLog
     verifier: AccessTokenVerifier
     authenticator: Authenticator
+    hashing: HashingAdmission  # admission control of this process's password hashes
     attempts: SqlLoginAttempts
     pseudonyms: Pseudonyms
     client_registry: ClientRegistry
@@ -180,6 +181,7 @@ class Services:
         )
         sessions = BrowserSessions(SqlSessionStore(database, environment), idle_timeout=settings.session_idle_timeout,
                                    lifetime=settings.session_lifetime)
+        hashing = MeteredHashingAdmission.from_settings(settings)
         authenticator = Authenticator(
             sources,
             transactions=database,
@@ -188,7 +190,7 @@ class Services:
             audit_log=audit,
             pseudonyms=pseudonyms,
             hasher=hasher,
-            admission=MeteredHashingAdmission.from_settings(settings),
+            admission=hashing,
             sessions=sessions,
         )
         codes = AuthorizationCodes(SqlAuthorizationCodeStore(database, environment), database,
@@ -220,6 +222,7 @@ class Services:
             audit=audit,
             verifier=verifier,
             authenticator=authenticator,
+            hashing=hashing,
             attempts=attempts,
             pseudonyms=pseudonyms,
             client_registry=ClientRegistry(clients, audit),

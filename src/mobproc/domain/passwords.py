@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import secrets
@@ -13,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TypeVar
 
 from argon2 import PasswordHasher as _Argon2
@@ -44,6 +46,12 @@ class HashingAdmission:
     slot covers the whole password check, its database writes (failure budget, lockout
     claim) as well as the hash.
 
+    With ``spare_core``, one slot fewer (never none) is open while requests that hash nothing
+    are being answered (:meth:`answered`, told of every answer, within the last
+    :data:`SPARE_CORE_HOLD` seconds): a slot a core would leave the event loop, which answers
+    them, no core of its own, and it would wait for one behind the hashes (README, Admission
+    control). A process that only checks passwords hashes on every core.
+
     >>> import asyncio
     >>> admission = HashingAdmission(concurrency=1, queue=0, wait=0)
     >>> async def twice():
@@ -55,18 +63,24 @@ class HashingAdmission:
     mobproc.domain.passwords.HashingCapacityExceeded
     """
 
-    def __init__(self, concurrency: int, queue: int, wait: float) -> None:
-        self._free = concurrency
+    def __init__(self, concurrency: int, queue: int, wait: float, *, spare_core: bool = False) -> None:
+        self._concurrency = concurrency
+        self._taken = 0
         self._waiters: deque[asyncio.Future[None]] = deque()  # in arrival order, each resolved when admitted
         self._queue = queue
         self._wait = wait
+        self._spare_core = spare_core and concurrency > 1
+        self._others_until = -math.inf  # while requests that hash nothing are answered (time.monotonic())
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """First come, first served: a slot that frees up is handed to the longest waiter, and
         no newcomer overtakes those waiting (README, Admission control: why)."""
-        if self._free:
-            self._free -= 1
+        if self._spare_core:
+            _ASKED_FOR_A_HASH.set(True)
+            self._admit()  # the slot a core spared, once nothing else is answered, goes to a waiter first
+        if not self._waiters and self._taken < self.open_slots:
+            self._taken += 1
         elif self._wait <= 0:
             raise HashingCapacityExceeded()
         elif len(self._waiters) >= self._queue:
@@ -100,17 +114,44 @@ class HashingAdmission:
         finally:
             self._release()
 
+    def answered(self) -> None:
+        """Told of each HTTP answer, in the task that answered: one whose request asked for no
+        slot hashed nothing, and keeps a core spared for the next :data:`SPARE_CORE_HOLD`
+        seconds."""
+        if self._spare_core and not _ASKED_FOR_A_HASH.get():
+            self._others_until = time.monotonic() + SPARE_CORE_HOLD
+
+    @property
+    def open_slots(self) -> int:
+        """How many password checks may run at once now."""
+        if self._spare_core and time.monotonic() < self._others_until:
+            return self._concurrency - 1
+        return self._concurrency
+
     def _release(self) -> None:
-        while self._waiters:
+        self._taken -= 1
+        self._admit()
+
+    def _admit(self) -> None:
+        """Hands the open slots to the longest waiters (each stays taken on its behalf)."""
+        while self._waiters and self._taken < self.open_slots:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)  # handed over: it stays taken
-                return
-        self._free += 1
+                waiter.set_result(None)
+                self._taken += 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HashingAdmission:
-        return cls(settings.hashing_concurrency, settings.hashing_queue, settings.hashing_wait_ms / 1000)
+        return cls(settings.hashing_concurrency, settings.hashing_queue, settings.hashing_wait_ms / 1000,
+                   spare_core=settings.hashing_spare_core)
+
+
+# How long after the last answer to a request that hashed nothing a core stays spared for such
+# requests: long enough to span a client's pause between two of them, short enough that a
+# process left to password checks alone soon hashes on every core again.
+SPARE_CORE_HOLD = 1.0
+# Set in a request's task (its context) when it asks for a slot of an admission sparing a core.
+_ASKED_FOR_A_HASH: ContextVar[bool] = ContextVar("mobproc_asked_for_a_hash", default=False)
 
 
 HASHING_NICENESS = 10

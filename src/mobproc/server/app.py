@@ -47,7 +47,7 @@ from .forwarded import source_address
 from .headers import SecurityHeaders
 from .logs import lean_records
 from .metrics import RequestMetrics
-from .observing import AnswerEdge
+from .observing import AnswerEdge, HashingLoad
 from .responses import error_response, json_response
 from .token_endpoint import FormEndpoint, token_route
 
@@ -200,7 +200,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                                                                                  address_of=address_of))
         if settings.admin_listener is None:
             routes += [admin_mount, console_mount]
-    observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes))]
+    observers = [RequestMetrics(known_paths=frozenset(route.path for route in routes)), HashingLoad(services.hashing)]
     if settings.access_log:
         observers.insert(0, AccessLog(grant_types=services.token_endpoint.grant_types))
     headers = page_headers()

@@ -11,6 +11,8 @@ from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..domain.passwords import HashingAdmission
+
 Headers = Sequence[tuple[bytes, bytes]]
 
 
@@ -46,3 +48,14 @@ class AnswerEdge:
             seconds = time.perf_counter() - started
             for observe in self.observers:
                 observe(scope, status, seconds)
+
+
+class HashingLoad:
+    """Tells admission control of each answer (:meth:`HashingAdmission.answered`), so that it
+    knows when requests that hash nothing are being answered and spares them a core."""
+
+    def __init__(self, admission: HashingAdmission) -> None:
+        self._answered = admission.answered
+
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        self._answered()
