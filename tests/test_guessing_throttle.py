@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from conftest import LiveServer, all_at_once, password_grant, unique
+from conftest import LiveServer, all_at_once, mobproc, password_grant, unique
+from mobproc.config import load_settings
 from mobproc.domain import audit
 
 CHEAP = {"argon2_memory_kib": 64, "argon2_time_cost": 1}
@@ -152,3 +153,12 @@ def test_a_success_between_failures_does_not_open_the_way_to_endless_guesses(mak
     assert outcomes[-1] == 400  # the owner too is refused until the hour is over
     locked = [e for e in server.services.audit.events(subject=username, event=audit.ACCOUNT_LOCKED)]
     assert locked and 3000 <= int(locked[-1].detail.split()[0]) <= 3600
+
+
+def test_the_hourly_cap_of_failed_checks_is_at_most_100() -> None:
+    """Issue 19, item 10 (ASVS 4.0.3 §2.2.1: at most 100 failed checks an hour): a higher cap is
+    refused at start, in one line that names the setting."""
+    assert load_settings(lockout_failures_per_hour=100).lockout_failures_per_hour == 100
+    result = mobproc("serve", env={"MOBPROC_LOCKOUT_FAILURES_PER_HOUR": "101"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "MOBPROC_LOCKOUT_FAILURES_PER_HOUR" in result.stderr and "less than or equal to 100" in result.stderr

@@ -20,10 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from mobproc.config import load_settings
 from mobproc.log_lines import TurnLines
 from mobproc.server.access_log import AccessLog
-from mobproc.server.app import serve_app
+from mobproc.server.app import listeners, serve_app
 from mobproc.server.logs import JsonFormatter, PlainFormatter
 
-from conftest import MOBPROC, LiveServer, ServerProcess, database_url, password_grant, refresh_grant, unique
+from conftest import (MOBPROC, LiveServer, ServerProcess, database_url, free_port, password_grant, refresh_grant,
+                      unique)
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -316,6 +317,17 @@ def test_metrics_and_the_reasons_of_readiness_are_not_served_to_whoever_reaches_
         assert operations.get("/healthz").json() == {"status": "ok"}
         # The operations listener answers nothing else: no token endpoint there.
         assert operations.post("/as/token.oauth2").status_code == 404
+
+
+def test_the_operations_listener_is_on_loopback_even_when_the_token_endpoint_faces_every_interface() -> None:
+    """Issue 19, item 1: /metrics and the detailed /readyz are for operators, on loopback unless
+    MOBPROC_OPERATIONS_HOST says otherwise, wherever the token endpoint listens."""
+    sockets = listeners(load_settings(host="0.0.0.0", port=free_port(), operations_port=free_port()))
+    try:
+        assert [sock.getsockname()[0] for sock in sockets] == ["127.0.0.1"]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_no_counter_tells_an_existing_account_from_an_unknown_one(make_server) -> None:  # noqa: ANN001
