@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import random
 import secrets
 import statistics
 import threading
@@ -92,7 +91,7 @@ class HashingAdmission:
             # together would otherwise be refused together, come back together, and take the
             # loop in one piece every wait. The wait holds a timer, no thread, no slot and no
             # place in the queue.
-            await asyncio.sleep(self._wait * (1 - random.random() / 2))
+            await asyncio.sleep(self._wait * (1 - _POINTS.random() / 2))
             raise HashingCapacityExceeded()
         else:
             waiter = asyncio.get_running_loop().create_future()
@@ -146,6 +145,9 @@ class HashingAdmission:
                    spare_core=settings.hashing_spare_core)
 
 
+# Where in the wait's second half a refusal comes: no secret, but the package draws nothing from
+# the `random` module (tests/test_secret_hygiene.py), so that no secret ever does by mistake.
+_POINTS = secrets.SystemRandom()
 # How long after the last answer to a request that hashed nothing a core stays spared for such
 # requests: long enough to span a client's pause between two of them, short enough that a
 # process left to password checks alone soon hashes on every core again.
