@@ -111,6 +111,11 @@ def serve(
         proxy_headers=False,
         server_header=False,
         http=CoalescingHttpToolsProtocol,  # an answer in one write, not two (server/http.py)
+        # uvicorn's supervisor kills a worker that does not answer its ping within this many
+        # seconds, and a worker answers only once its imports are done (2.2-2.8 s on an idle
+        # 2-core machine; over 5 s, uvicorn's default, with the test suite running beside it,
+        # where workers were killed and restarted four times in 20 s and never served).
+        timeout_worker_healthcheck=30,
         log_config=log_config(settings.log_format),
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
